@@ -1,0 +1,333 @@
+// Package client speaks the /1.0 REST API of LXD and Incus over the daemon's
+// unix socket. It hides the differences between the two daemons that lxkit
+// knows of (see HOST-NOTES.md): callers use one set of methods for both.
+//
+// Every method takes a context; a request or a wait ends when it does.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// Server kinds, as GET /1.0 reports them in environment.server.
+const (
+	KindLXD   = "lxd"
+	KindIncus = "incus"
+)
+
+// Client is a connection to one daemon. It is safe for concurrent use.
+type Client struct {
+	addr    string // what the user gave, for messages
+	base    string // URL prefix of every request, e.g. "http://unix.socket"
+	http    *http.Client
+	ws      *websocket.Dialer
+	server  api.Server
+	project string
+	log     *slog.Logger
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithProject makes every request act in the named project.
+func WithProject(name string) Option { return func(c *Client) { c.project = name } }
+
+// WithLogger logs each request (method, path, status, duration) at debug
+// level. Request bodies are never logged.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// New connects to the daemon at addr and reads GET /1.0 once. addr is a
+// socket path, a unix:// URL, or empty to detect the local daemon (see
+// DetectSocket). An address that does not answer gives an error matching
+// errdefs.ErrUnavailable.
+func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	socket, err := socketPath(addr)
+	if err != nil {
+		return nil, err
+	}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}
+	c := &Client{
+		addr: socket,
+		base: "http://unix.socket",
+		http: &http.Client{Transport: &http.Transport{
+			DialContext:         dial,
+			MaxIdleConnsPerHost: 32,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+		ws:  &websocket.Dialer{NetDialContext: dial, HandshakeTimeout: 10 * time.Second},
+		log: slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if _, err := c.Query(ctx, http.MethodGet, "/1.0", nil, &c.server); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DetectSocket returns the first local daemon socket found: $LXD_DIR,
+// $INCUS_DIR, the LXD snap, /var/lib/lxd, then /var/lib/incus.
+func DetectSocket() (string, error) {
+	var candidates []string
+	for _, env := range []string{"LXD_DIR", "INCUS_DIR"} {
+		if d := os.Getenv(env); d != "" {
+			candidates = append(candidates, filepath.Join(d, "unix.socket"))
+		}
+	}
+	candidates = append(candidates,
+		"/var/snap/lxd/common/lxd/unix.socket",
+		"/var/lib/lxd/unix.socket",
+		"/var/lib/incus/unix.socket")
+	for _, p := range candidates {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return p, nil
+		}
+	}
+	return "", errdefs.Wrap(errdefs.ErrUnavailable, nil,
+		"no LXD or Incus socket found (tried %s); start a daemon (make hosts) or pass --host", strings.Join(candidates, ", "))
+}
+
+func socketPath(addr string) (string, error) {
+	switch {
+	case addr == "":
+		return DetectSocket()
+	case strings.HasPrefix(addr, "unix://"):
+		return strings.TrimPrefix(addr, "unix://"), nil
+	case strings.Contains(addr, "://"):
+		return "", errdefs.Wrap(errdefs.ErrNotImplemented, nil, "host %q: only unix sockets are supported so far", addr)
+	}
+	return addr, nil
+}
+
+// Server returns what GET /1.0 answered when the client connected.
+func (c *Client) Server() api.Server { return c.server }
+
+// Kind returns KindLXD or KindIncus.
+func (c *Client) Kind() string { return c.server.Environment.Server }
+
+// Addr returns the address the client talks to.
+func (c *Client) Addr() string { return c.addr }
+
+// HasExtension reports whether the daemon advertises an API extension.
+func (c *Client) HasExtension(name string) bool {
+	for _, e := range c.server.APIExtensions {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
+
+// request builds a request for path (which may carry a query) with the
+// client's project added.
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	u := c.base + path
+	if c.project != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		u += sep + "project=" + url.QueryEscape(c.project)
+	}
+	return http.NewRequestWithContext(ctx, method, u, body)
+}
+
+// do sends a request and returns the raw response, after turning transport
+// failures into classified errors.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.log.Debug("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+		return nil, c.transportError(req.Context(), err)
+	}
+	c.log.Debug("request", "method", req.Method, "path", req.URL.RequestURI(), "status", resp.StatusCode, "took", time.Since(start))
+	return resp, nil
+}
+
+func (c *Client) transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: daemon not answering (is it running?)", c.addr)
+	case errors.Is(err, syscall.EACCES):
+		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s: permission denied (run as root or join the daemon's group)", c.addr)
+	}
+	return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s", c.addr)
+}
+
+// Query sends a request whose answer is synchronous and decodes its metadata
+// into out (when out is not nil). body is encoded as JSON when not nil. It
+// returns the answer's ETag. An error answer is a *errdefs.StatusError.
+func (c *Client) Query(ctx context.Context, method, path string, body, out any) (etag string, err error) {
+	resp, err := c.send(ctx, method, path, body, "")
+	if err != nil {
+		return "", err
+	}
+	if out != nil && len(resp.Metadata) > 0 {
+		if err := json.Unmarshal(resp.Metadata, out); err != nil {
+			return "", fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
+		}
+	}
+	return resp.etag, nil
+}
+
+type answer struct {
+	api.Response
+	etag string
+}
+
+// send sends a JSON request and decodes the envelope of the answer.
+func (c *Client) send(ctx context.Context, method, path string, body any, ifMatch string) (*answer, error) {
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := c.request(ctx, method, path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return decodeAnswer(resp)
+}
+
+func decodeAnswer(resp *http.Response) (*answer, error) {
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a.Response); err != nil {
+		if resp.StatusCode >= 400 {
+			return nil, &errdefs.StatusError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		}
+		return nil, fmt.Errorf("decoding answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if a.Type == "error" || resp.StatusCode >= 400 {
+		code := a.ErrorCode
+		if code == 0 {
+			code = resp.StatusCode
+		}
+		return nil, &errdefs.StatusError{Status: code, Message: a.Error}
+	}
+	a.etag = resp.Header.Get("ETag")
+	return &a, nil
+}
+
+// Do sends a request that may start a background operation. When the
+// daemon answers with an operation, Do waits for it to end and returns it.
+// A failed or cancelled operation is an *errdefs.OperationError.
+func (c *Client) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	op, err := c.Start(ctx, method, path, body, ifMatch)
+	if err != nil || op == nil {
+		return nil, err
+	}
+	return c.Wait(ctx, op)
+}
+
+// Start sends a request and returns the operation it started without
+// waiting for it (nil for a synchronous answer).
+func (c *Client) Start(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	a, err := c.send(ctx, method, path, body, ifMatch)
+	if err != nil {
+		return nil, err
+	}
+	if a.Type != "async" {
+		return nil, nil
+	}
+	var op api.Operation
+	if err := json.Unmarshal(a.Metadata, &op); err != nil {
+		return nil, fmt.Errorf("%s %s: decoding operation: %w", method, path, err)
+	}
+	return &op, nil
+}
+
+// Wait waits for an operation to end. When ctx ends first, Wait cancels the
+// operation (if the daemon allows it) and returns ctx's error.
+func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, error) {
+	cur := op
+	for !cur.Done() {
+		var next api.Operation
+		_, err := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=30", nil, &next)
+		if ctx.Err() != nil {
+			c.cancel(op)
+			return cur, ctx.Err()
+		}
+		if errors.Is(err, errdefs.ErrNotFound) {
+			// Finished operations vanish a few seconds after they end.
+			return cur, fmt.Errorf("operation %s vanished before its end was seen", op.ID)
+		}
+		if err != nil {
+			return cur, err
+		}
+		cur = &next
+	}
+	if cur.StatusCode != api.OperationSuccess {
+		return cur, &errdefs.OperationError{ID: cur.ID, Description: cur.Description, Status: cur.Status, Err: cur.Err}
+	}
+	return cur, nil
+}
+
+// cancel asks the daemon to cancel an operation, with its own short deadline
+// since the caller's context has already ended.
+func (c *Client) cancel(op *api.Operation) {
+	if !op.MayCancel {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_, _ = c.Query(ctx, http.MethodDelete, "/1.0/operations/"+url.PathEscape(op.ID), nil, nil)
+}
+
+// raw sends a request with a raw body and returns the raw response for the
+// caller to read; error answers are decoded into a *errdefs.StatusError.
+func (c *Client) raw(req *http.Request) (*http.Response, error) {
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		_, err := decodeAnswer(resp)
+		return nil, err
+	}
+	return resp, nil
+}
+
+
+// PathEscape escapes one path segment of a request URL.
+func PathEscape(s string) string { return url.PathEscape(s) }

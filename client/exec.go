@@ -1,0 +1,330 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// ExitCommandNotFound is the exit code of a command that does not exist,
+// on both daemons.
+const ExitCommandNotFound = 127
+
+// WindowSize is a terminal size in characters.
+type WindowSize struct{ Width, Height int }
+
+// ExecIO holds the streams of a command run by Exec. A nil reader reads
+// nothing; a nil writer discards. In interactive mode stdout and stderr
+// arrive merged on Stdout.
+type ExecIO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Resize carries new terminal sizes for an interactive command.
+	Resize <-chan WindowSize
+	// KillGrace is how long a command may take to exit after SIGTERM once
+	// ctx has ended, before it gets SIGKILL. Zero means 2 seconds.
+	KillGrace time.Duration
+}
+
+// Exec runs a command in an instance, streaming its input and output, and
+// returns its exit code. When ctx ends the command gets SIGTERM, then
+// SIGKILL after KillGrace; Exec then returns the exit code with ctx's error.
+// A command that does not exist exits with ExitCommandNotFound.
+func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost, streams ExecIO) (int, error) {
+	req.WaitForWS = true
+	req.RecordOutput = false
+	if req.Environment == nil {
+		req.Environment = map[string]string{}
+	}
+	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
+	if err != nil {
+		return execFailure(err)
+	}
+	if op == nil {
+		return -1, fmt.Errorf("exec in %s: the daemon answered without an operation", name)
+	}
+	fds, err := execSecrets(op)
+	if err != nil {
+		return -1, err
+	}
+
+	s := &execSession{c: c, op: op}
+	defer s.closeAll()
+	names := []string{"0", "1", "2"}
+	if req.Interactive {
+		names = []string{"0"}
+	}
+	if err := s.connect(ctx, fds, append([]string{"control"}, names...)); err != nil {
+		c.cancel(op)
+		return -1, err
+	}
+
+	var outputs sync.WaitGroup
+	if req.Interactive {
+		outputs.Add(1)
+		go func() { defer outputs.Done(); s.errs.add(readStream(s.conns["0"], streams.Stdout)) }()
+		go func() { s.errs.add(writeStream(s.conns["0"], streams.Stdin, false)) }()
+	} else {
+		outputs.Add(2)
+		go func() { defer outputs.Done(); s.errs.add(readStream(s.conns["1"], streams.Stdout)) }()
+		go func() { defer outputs.Done(); s.errs.add(readStream(s.conns["2"], streams.Stderr)) }()
+		go func() { s.errs.add(writeStream(s.conns["0"], streams.Stdin, true)) }()
+	}
+
+	stopControl := s.control(ctx, streams)
+	done, waitErr := c.Wait(context.WithoutCancel(ctx), op)
+	stopControl()
+	outputs.Wait()
+
+	code := exitCode(done)
+	switch {
+	case waitErr != nil && code < 0:
+		return execFailure(waitErr)
+	case ctx.Err() != nil:
+		return code, ctx.Err()
+	}
+	return code, s.errs.first()
+}
+
+// execFailure maps a failed exec request to an exit code: a missing command
+// is 127 on both daemons (Incus refuses the request, LXD fails the
+// operation with that return code).
+func execFailure(err error) (int, error) {
+	var se *errdefs.StatusError
+	if errors.As(err, &se) && strings.Contains(strings.ToLower(se.Message), "command not found") {
+		return ExitCommandNotFound, nil
+	}
+	var oe *errdefs.OperationError
+	if errors.As(err, &oe) && strings.Contains(strings.ToLower(oe.Err), "command not found") {
+		return ExitCommandNotFound, nil
+	}
+	return -1, err
+}
+
+func exitCode(op *api.Operation) int {
+	if op == nil {
+		return -1
+	}
+	if v, ok := op.Metadata["return"].(float64); ok {
+		return int(v)
+	}
+	return -1
+}
+
+func execSecrets(op *api.Operation) (map[string]string, error) {
+	raw, ok := op.Metadata["fds"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("exec operation %s has no websocket secrets", op.ID)
+	}
+	fds := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			fds[k] = s
+		}
+	}
+	return fds, nil
+}
+
+// execSession holds the websockets of one running command.
+type execSession struct {
+	c     *Client
+	op    *api.Operation
+	mu    sync.Mutex
+	conns map[string]*websocket.Conn
+	errs  errList
+}
+
+// connect opens the named websockets one after the other, in the order the
+// daemons' own clients use (control first): LXD 5.0 can end an output
+// stream early when its sockets connect in another order. The control
+// socket is optional: a command that already ended may refuse it.
+func (s *execSession) connect(ctx context.Context, fds map[string]string, names []string) error {
+	s.conns = make(map[string]*websocket.Conn, len(names))
+	for _, n := range names {
+		secret, ok := fds[n]
+		if !ok {
+			if n == "control" {
+				continue
+			}
+			return fmt.Errorf("exec operation %s has no websocket %q", s.op.ID, n)
+		}
+		conn, err := s.c.websocket(ctx, s.op.ID, secret)
+		if err != nil {
+			if n == "control" {
+				continue
+			}
+			return fmt.Errorf("exec websocket %s: %w", n, err)
+		}
+		s.mu.Lock()
+		s.conns[n] = conn
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *execSession) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, conn := range s.conns {
+		conn.Close()
+	}
+}
+
+// control forwards window sizes, and turns the end of ctx into SIGTERM then
+// SIGKILL. The returned function stops it.
+func (s *execSession) control(ctx context.Context, streams ExecIO) (stop func()) {
+	s.mu.Lock()
+	conn := s.conns["control"]
+	s.mu.Unlock()
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	if conn == nil {
+		return func() {}
+	}
+	grace := streams.KillGrace
+	if grace <= 0 {
+		grace = 2 * time.Second
+	}
+	go func() {
+		// Drain control frames so that pings and the close are answered.
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(finished)
+		send := func(m api.InstanceExecControl) {
+			buf, _ := json.Marshal(m)
+			_ = conn.WriteMessage(websocket.TextMessage, buf)
+		}
+		signal := func(sig int) {
+			send(api.InstanceExecControl{Command: "signal", Signal: sig, Args: map[string]string{"signal": strconv.Itoa(sig)}})
+		}
+		var kill <-chan time.Time
+		done := ctx.Done()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-done:
+				signal(15)
+				done = nil
+				kill = time.After(grace)
+			case <-kill:
+				signal(9)
+				kill = nil
+			case sz, ok := <-streams.Resize:
+				if !ok {
+					streams.Resize = nil
+					continue
+				}
+				send(api.InstanceExecControl{Command: "window-resize", Args: map[string]string{
+					"width": strconv.Itoa(sz.Width), "height": strconv.Itoa(sz.Height)}})
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
+}
+
+// websocket opens one of an operation's websockets.
+func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
+	u := "ws://unix.socket/1.0/operations/" + url.PathEscape(opID) + "/websocket?secret=" + url.QueryEscape(secret)
+	conn, resp, err := c.ws.DialContext(ctx, u, nil)
+	if err != nil {
+		if resp != nil {
+			defer resp.Body.Close()
+			if _, derr := decodeAnswer(resp); derr != nil {
+				return nil, derr
+			}
+		}
+		return nil, c.transportError(ctx, err)
+	}
+	return conn, nil
+}
+
+// readStream copies the messages of a websocket to w until the daemon ends
+// the stream. A nil w discards. Write errors are returned once the stream
+// has been drained, so that the daemon is never blocked by a failed writer.
+func readStream(conn *websocket.Conn, w io.Writer) error {
+	if w == nil {
+		w = io.Discard
+	}
+	var werr error
+	for {
+		// The stream ends with a close frame, a dropped connection, or (older
+		// daemons) an empty text message.
+		mt, r, err := conn.NextReader()
+		if err != nil || mt == websocket.TextMessage {
+			break
+		}
+		if werr == nil {
+			_, werr = io.Copy(w, r)
+		}
+	}
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	return werr
+}
+
+// writeStream copies r to a websocket and then marks the end of input.
+func writeStream(conn *websocket.Conn, r io.Reader, closeAtEnd bool) error {
+	if r != nil {
+		buf := make([]byte, 128<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if werr := conn.WriteMessage(websocket.BinaryMessage, buf[:n]); werr != nil {
+					return nil // the command ended and no longer reads its input
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("reading stdin: %w", err)
+			}
+		}
+	}
+	if closeAtEnd {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	}
+	return nil
+}
+
+// errList collects errors from several goroutines and keeps the first.
+type errList struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errList) add(err error) {
+	if err == nil {
+		return
+	}
+	l.mu.Lock()
+	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+}
+
+func (l *errList) first() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return nil
+	}
+	return l.errs[0]
+}

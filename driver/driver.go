@@ -1,0 +1,102 @@
+// Package driver defines how lxkit manages instances on one host. Two
+// drivers implement it with identical behaviour: driver/rest (the REST API)
+// and driver/cli (the lxc or incus command, through any transport).
+//
+// The methods are convergent: asking for a state that already holds is
+// success. Creating an existing container, starting a running one or
+// deleting a missing one returns nil.
+package driver
+
+import (
+	"context"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Driver manages the containers of one host.
+type Driver interface {
+	// Create creates a container and, unless opts.NoStart, starts it. An
+	// existing container is left as it is. A failed create leaves nothing.
+	Create(ctx context.Context, name string, opts CreateOptions) error
+	// Update merges config, devices and profiles into a container.
+	Update(ctx context.Context, name string, opts UpdateOptions) error
+	// Start starts (or unfreezes) a container.
+	Start(ctx context.Context, name string) error
+	// Stop stops a container (see StopOptions).
+	Stop(ctx context.Context, name string, opts StopOptions) error
+	// Delete stops a container forcibly and deletes it.
+	Delete(ctx context.Context, name string) error
+	// Status returns "running", "stopped", "frozen", ... in lower case.
+	Status(ctx context.Context, name string) (string, error)
+	// Instance returns a container's configuration.
+	Instance(ctx context.Context, name string) (*api.Instance, error)
+	// State returns a container's runtime state.
+	State(ctx context.Context, name string) (*api.InstanceState, error)
+	// List returns every container of the host.
+	List(ctx context.Context) ([]api.Instance, error)
+	// Transport returns a transport into the container.
+	Transport(name string) transport.Transport
+}
+
+// Statuses that Driver.Status returns.
+const (
+	StatusRunning = "running"
+	StatusStopped = "stopped"
+	StatusFrozen  = "frozen"
+)
+
+// Image says which image a container is made from: one of Alias,
+// Fingerprint (a unique prefix is enough) or Properties.
+type Image struct {
+	Alias       string
+	Fingerprint string
+	Properties  map[string]string
+	// Server is an image server URL; empty means the host's own images.
+	Server string
+	// Protocol is "lxd" (the default) or "simplestreams".
+	Protocol string
+}
+
+// CreateOptions configures a new container. The zero value (apart from
+// Image) makes a started container with the "default" profile.
+type CreateOptions struct {
+	Image Image
+	// Profiles replaces the default ["default"] when not nil.
+	Profiles []string
+	Config   map[string]string
+	Devices  map[string]map[string]string
+	// NoStart leaves the new container stopped.
+	NoStart bool
+}
+
+// UpdateOptions says what to change in a container.
+type UpdateOptions struct {
+	// Config keys are set; a key with an empty value is removed.
+	Config map[string]string
+	// Devices are added or replaced; a device with a nil map is removed.
+	Devices map[string]map[string]string
+	// Profiles replaces the profile list when not nil.
+	Profiles []string
+}
+
+// StopOptions says how to stop a container. The zero value stops it
+// gracefully and waits as long as it takes (or until ctx ends), sending
+// the stop again every DefaultRetryInterval in case the container's init
+// was not yet listening for it.
+type StopOptions struct {
+	// Force kills the container at once.
+	Force bool
+	// Timeout bounds the whole graceful stop; zero means no bound.
+	Timeout time.Duration
+	// RetryInterval is how long each stop request waits before the stop is
+	// sent again; zero means DefaultRetryInterval.
+	RetryInterval time.Duration
+	// RetryCount bounds how many times the stop is sent again; zero means
+	// no bound (only Timeout and ctx end the stop).
+	RetryCount int
+}
+
+// DefaultRetryInterval is StopOptions' default RetryInterval.
+const DefaultRetryInterval = 10 * time.Second

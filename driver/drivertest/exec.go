@@ -1,0 +1,201 @@
+package drivertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/transport"
+)
+
+func testTransport(t *testing.T, d driver.Driver) {
+	name := launch(t, d, "exec")
+	tr := d.Transport(name)
+	ctx := testhost.Context(t, 2*time.Minute)
+
+	run := func(cmd transport.Command) *transport.Result {
+		t.Helper()
+		cmd.Capture = true
+		res, err := tr.Exec(ctx, cmd)
+		if err != nil {
+			t.Fatalf("exec %v: %v", cmd.Args, err)
+		}
+		return res
+	}
+
+	t.Run("StreamsAndExitCode", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		res := run(transport.Command{Args: transport.Shell("echo out; echo err >&2; exit 3"), Stdout: &out, Stderr: &errb})
+		if res.ExitCode != 3 || out.String() != "out\n" || errb.String() != "err\n" {
+			t.Errorf("got code %d stdout %q stderr %q", res.ExitCode, out.String(), errb.String())
+		}
+		if string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" {
+			t.Errorf("captured %q %q", res.Stdout, res.Stderr)
+		}
+		var ee *transport.ExitError
+		if err := res.Err(); !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(err.Error(), "err") {
+			t.Errorf("Err() = %v; want an ExitError with code 3 and the stderr tail", err)
+		}
+	})
+	t.Run("NoShellUnlessAsked", func(t *testing.T) {
+		res := run(transport.Command{Args: []string{"echo", "$HOME", "a b", "*"}})
+		if string(res.Stdout) != "$HOME a b *\n" {
+			t.Errorf("argv went through a shell: %q", res.Stdout)
+		}
+	})
+	t.Run("MissingCommand", func(t *testing.T) {
+		res := run(transport.Command{Args: []string{"no-such-command"}})
+		if res.ExitCode != 127 {
+			t.Errorf("exit code %d; want 127", res.ExitCode)
+		}
+		if _, err := transport.Run(ctx, tr, "no-such-command"); err == nil || !strings.Contains(err.Error(), "127") {
+			t.Errorf("Run of a missing command: %v", err)
+		}
+	})
+	t.Run("Stdin", func(t *testing.T) {
+		in := strings.Repeat("line of input\n", 10000)
+		res := run(transport.Command{Args: []string{"cat"}, Stdin: strings.NewReader(in)})
+		if string(res.Stdout) != in {
+			t.Errorf("cat returned %d bytes; want %d", len(res.Stdout), len(in))
+		}
+		res = run(transport.Command{Args: []string{"wc", "-c"}})
+		if strings.TrimSpace(string(res.Stdout)) != "0" {
+			t.Errorf("nil stdin: wc -c = %q", res.Stdout)
+		}
+	})
+	t.Run("EnvCwd", func(t *testing.T) {
+		res := run(transport.Command{Args: transport.Shell(`echo "$FOO|$BAR|$(pwd)"`),
+			Env: map[string]string{"FOO": "one two", "BAR": "$x'\""}, Dir: "/etc"})
+		if got := string(res.Stdout); got != "one two|$x'\"|/etc\n" {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("User", func(t *testing.T) {
+		res := run(transport.Command{Args: transport.Shell(`echo "$(id -u) $(id -g) $HOME $(pwd)"`), User: "lxkit"})
+		if got := string(res.Stdout); got != "1000 1000 /home/lxkit /home/lxkit\n" {
+			t.Errorf("as lxkit: %q", got)
+		}
+		res = run(transport.Command{Args: []string{"id", "-u"}, User: "1000", Group: "0"})
+		if string(res.Stdout) != "1000\n" {
+			t.Errorf("as uid 1000: %q", res.Stdout)
+		}
+		res = run(transport.Command{Args: []string{"id", "-g"}, User: "lxkit", Group: "root"})
+		if string(res.Stdout) != "0\n" {
+			t.Errorf("as lxkit:root: %q", res.Stdout)
+		}
+		if _, err := tr.Exec(ctx, transport.Command{Args: []string{"true"}, User: "nobody-here"}); err == nil || !strings.Contains(err.Error(), "nobody-here") {
+			t.Errorf("unknown user: %v", err)
+		}
+	})
+	t.Run("Timeout", func(t *testing.T) {
+		start := time.Now()
+		res, err := tr.Exec(ctx, transport.Command{Args: []string{"sleep", "60"}, Timeout: 500 * time.Millisecond})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("timeout: err = %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("timeout took %s", took)
+		}
+		if res == nil || res.ExitCode == 0 {
+			t.Errorf("timed-out result %+v; want a signal exit code", res)
+		}
+		// A process that ignores SIGTERM is killed after the grace period.
+		start = time.Now()
+		_, err = tr.Exec(ctx, transport.Command{Args: transport.Shell("trap '' TERM; sleep 60"), Timeout: 300 * time.Millisecond})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+			t.Errorf("TERM-ignoring command: %v after %s", err, time.Since(start))
+		}
+	})
+	t.Run("Cancel", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+		start := time.Now()
+		_, err := tr.Exec(cctx, transport.Command{Args: []string{"sleep", "60"}})
+		if !errors.Is(err, context.Canceled) || time.Since(start) > 5*time.Second {
+			t.Errorf("cancel: %v after %s", err, time.Since(start))
+		}
+	})
+	t.Run("TTY", func(t *testing.T) {
+		res := run(transport.Command{Args: transport.Shell("tty; stty size"), TTY: true, Size: transport.WindowSize{Width: 100, Height: 40}})
+		got := strings.ReplaceAll(string(res.Stdout), "\r", "")
+		if !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "40 100") {
+			t.Errorf("tty output %q", got)
+		}
+	})
+	t.Run("LiveOutput", func(t *testing.T) {
+		// The first line must arrive while the command still runs.
+		w := &firstWrite{at: make(chan time.Time, 1)}
+		start := time.Now()
+		run(transport.Command{Args: transport.Shell("echo first; sleep 1; echo second"), Stdout: w})
+		first := <-w.at
+		if first.Sub(start) > 900*time.Millisecond {
+			t.Errorf("first line arrived after %s: output is not live", first.Sub(start))
+		}
+	})
+	t.Run("LargeOutput", func(t *testing.T) {
+		const size = 100 << 20
+		h := sha256.New()
+		var n countWriter
+		res, err := tr.Exec(ctx, transport.Command{Args: transport.Shell("yes 0123456789abcdef | head -c 104857600"), Stdout: io.MultiWriter(h, &n)})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("exec: %v %v", res, err)
+		}
+		want := sha256.New()
+		_, _ = io.CopyN(want, &repeat{s: "0123456789abcdef\n"}, size)
+		if n.n != size || !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+			t.Errorf("got %d bytes (want %d), hash match %v", n.n, size, bytes.Equal(h.Sum(nil), want.Sum(nil)))
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := transport.Run(ctx, tr, "echo", strings.Repeat("x", i))
+				if err != nil || out != strings.Repeat("x", i)+"\n" {
+					t.Errorf("concurrent exec %d: %q %v", i, out, err)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+type firstWrite struct {
+	once sync.Once
+	at   chan time.Time
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { w.at <- time.Now() })
+	return len(p), nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// repeat reads s over and over.
+type repeat struct {
+	s   string
+	off int
+}
+
+func (r *repeat) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.s[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.s)
+	}
+	return n, nil
+}

@@ -1,0 +1,17 @@
+package rest_test
+
+import (
+	"testing"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver/drivertest"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/testhost"
+)
+
+// TestDriver runs the shared driver suite on each real daemon.
+func TestDriver(t *testing.T) {
+	testhost.Each(t, func(t *testing.T, c *client.Client) {
+		drivertest.Run(t, rest.New(c))
+	})
+}

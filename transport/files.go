@@ -1,0 +1,165 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/lxkit/lxkit/internal/tarx"
+)
+
+// ReadAll reads a whole file.
+func ReadAll(ctx context.Context, t Transport, p string) ([]byte, error) {
+	rc, err := t.ReadFile(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// WriteBytes writes data to a file.
+func WriteBytes(ctx context.Context, t Transport, p string, data []byte, opts FileOptions) error {
+	return t.WriteFile(ctx, p, bytes.NewReader(data), opts)
+}
+
+// UploadFile copies a local file to remote, streaming it. Without an
+// explicit mode the local file's mode is kept.
+func UploadFile(ctx context.Context, t Transport, local, remote string, opts FileOptions) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if opts.Mode == 0 {
+		if fi, err := f.Stat(); err == nil {
+			opts.Mode = fi.Mode().Perm()
+		}
+	}
+	return t.WriteFile(ctx, remote, f, opts)
+}
+
+// DownloadFile copies a remote file to local, streaming it. A partly
+// written file is removed on failure.
+func DownloadFile(ctx context.Context, t Transport, remote, local string) (err error) {
+	rc, err := t.ReadFile(ctx, remote)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(local)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(local)
+		}
+	}()
+	_, err = io.Copy(f, rc)
+	return err
+}
+
+// FolderUploader is implemented by transports that copy folders their own
+// way (for example without tar on the target).
+type FolderUploader interface {
+	UploadFolder(ctx context.Context, local, remoteDir string) error
+}
+
+// FolderDownloader is the download side of FolderUploader.
+type FolderDownloader interface {
+	DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error)
+}
+
+// UploadFolder copies the local folder into remoteDir, keeping its base
+// name: local "site" and remoteDir "/srv" make "/srv/site". Modes,
+// symlinks and empty directories are kept.
+func UploadFolder(ctx context.Context, t Transport, local, remoteDir string) error {
+	if u, ok := t.(FolderUploader); ok {
+		return u.UploadFolder(ctx, local, remoteDir)
+	}
+	return UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{})
+}
+
+// DownloadFolder copies the remote folder into localDir, keeping its base
+// name. Nothing is ever written outside localDir, whatever the target sends.
+func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
+	if d, ok := t.(FolderDownloader); ok {
+		return d.DownloadFolder(ctx, remote, localDir)
+	}
+	return DownloadFolderTar(ctx, t, remote, localDir)
+}
+
+// ErrNoTar is returned by the tar functions when the target has no tar.
+var ErrNoTar = errors.New("no tar on the target")
+
+// UploadFolderTar streams local as a tar archive into `tar -x` on the
+// target. opts sets the owner written into the archive.
+func UploadFolderTar(ctx context.Context, t Transport, local, remoteDir string, opts tarx.WriteOptions) error {
+	if _, err := os.Stat(local); err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarx.Write(pw, local, opts)) }()
+	defer pr.Close()
+	res, err := t.Exec(ctx, Command{Args: []string{"tar", "-xf", "-", "-C", remoteDir}, Stdin: pr})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode == 127 {
+		return ErrNoTar
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("uploading %s to %s: %w", local, remoteDir, err)
+	}
+	return nil
+}
+
+// DownloadFolderTar streams `tar -c` of remote from the target into a
+// safe extractor below localDir.
+func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
+	remote = path.Clean(remote)
+	parent, base := path.Split(remote)
+	if base == "" || base == "/" {
+		parent, base = "/", "."
+	}
+	if err := os.MkdirAll(localDir, 0o755); err != nil {
+		return tarx.Summary{}, err
+	}
+	pr, pw := io.Pipe()
+	type extracted struct {
+		sum tarx.Summary
+		err error
+	}
+	done := make(chan extracted, 1)
+	go func() {
+		sum, err := tarx.Extract(pr, filepath.Clean(localDir), tarx.ExtractOptions{})
+		// Drain what is left so that the command never blocks on a full pipe.
+		_, _ = io.Copy(io.Discard, pr)
+		done <- extracted{sum, err}
+	}()
+	res, err := t.Exec(ctx, Command{Args: []string{"tar", "-cf", "-", "-C", parent, base}, Stdout: pw})
+	pw.Close()
+	x := <-done
+	if err != nil {
+		return x.sum, err
+	}
+	if res.ExitCode == 127 {
+		return x.sum, ErrNoTar
+	}
+	if err := res.Err(); err != nil {
+		return x.sum, fmt.Errorf("downloading %s: %w", remote, err)
+	}
+	if x.err != nil {
+		return x.sum, fmt.Errorf("downloading %s: %w", remote, x.err)
+	}
+	return x.sum, nil
+}

@@ -1,0 +1,243 @@
+// Package rest is the container transport over the REST API: commands run
+// through the exec websockets, files move through the files API, and
+// folders as one tar stream through exec (per file where the container has
+// no tar).
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Transport runs commands and moves files in one container.
+type Transport struct {
+	c         *client.Client
+	name      string
+	user      string // default user: name or id, empty for root
+	group     string
+	killGrace time.Duration
+
+	mu       sync.Mutex
+	accounts *accounts // parsed /etc/passwd and /etc/group, read once
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New returns a transport for the named container.
+func New(c *client.Client, name string) *Transport {
+	return &Transport{c: c, name: name}
+}
+
+// As returns a transport whose commands run as user (and group, when not
+// empty) and whose new files belong to them. user and group are names or
+// numeric ids.
+func (t *Transport) As(user, group string) transport.Transport {
+	return &Transport{c: t.c, name: t.name, user: user, group: group, killGrace: t.killGrace, accounts: t.cachedAccounts()}
+}
+
+// Name returns the container's name.
+func (t *Transport) Name() string { return t.name }
+
+func (t *Transport) cachedAccounts() *accounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.accounts
+}
+
+// Exec runs a command in the container.
+func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if len(cmd.Args) == 0 {
+		return nil, errors.New("exec: no command given")
+	}
+	id, err := t.identity(ctx, cmd.User, cmd.Group)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	if id.uid != 0 || id.home != "" {
+		env["HOME"], env["USER"], env["LOGNAME"] = id.home, id.name, id.name
+		if id.home == "" {
+			delete(env, "HOME")
+		}
+	}
+	for k, v := range cmd.Env {
+		env[k] = v
+	}
+	dir := cmd.Dir
+	if dir == "" && id.home != "" {
+		dir = id.home
+	}
+	req := api.InstanceExecPost{
+		Command:     cmd.Args,
+		Environment: env,
+		Interactive: cmd.TTY,
+		Width:       cmd.Size.Width,
+		Height:      cmd.Size.Height,
+		User:        uint32(id.uid),
+		Group:       uint32(id.gid),
+		Cwd:         dir,
+	}
+	if cmd.TTY && req.Width == 0 {
+		req.Width, req.Height = 80, 24
+	}
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+		defer cancel()
+	}
+	out := transport.NewOutput(cmd)
+	streams := client.ExecIO{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(), KillGrace: t.killGrace}
+	if cmd.Resize != nil {
+		resize := make(chan client.WindowSize)
+		go func() {
+			defer close(resize)
+			for sz := range cmd.Resize {
+				select {
+				case resize <- client.WindowSize{Width: sz.Width, Height: sz.Height}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		streams.Resize = resize
+	}
+	code, err := t.c.Exec(ctx, t.name, req, streams)
+	if code < 0 {
+		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+	}
+	res := out.Result(code)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
+			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// ReadFile opens a file in the container.
+func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
+	rc, info, err := t.c.GetFile(ctx, t.name, path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Type == client.FileTypeDirectory {
+		rc.Close()
+		return nil, fmt.Errorf("reading %s:%s: is a directory", t.name, path)
+	}
+	return rc, nil
+}
+
+// WriteFile creates or replaces a file in the container.
+func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opts transport.FileOptions) error {
+	put, err := t.filePut(ctx, opts, 0o644)
+	if err != nil {
+		return err
+	}
+	return t.c.PutFile(ctx, t.name, path, r, put)
+}
+
+// filePut fills in the owner from the transport's user.
+func (t *Transport) filePut(ctx context.Context, opts transport.FileOptions, mode uint32) (client.FilePut, error) {
+	put := client.FilePut{Mode: opts.Mode, UID: -1, GID: -1}
+	if put.Mode == 0 {
+		put.Mode = fileMode(mode)
+	}
+	if opts.UID == nil || opts.GID == nil {
+		id, err := t.identity(ctx, "", "")
+		if err != nil {
+			return put, err
+		}
+		put.UID, put.GID = id.uid, id.gid
+	}
+	if opts.UID != nil {
+		put.UID = *opts.UID
+	}
+	if opts.GID != nil {
+		put.GID = *opts.GID
+	}
+	return put, nil
+}
+
+// identity resolves a user and group (names or ids; empty for the
+// transport's defaults) into ids, reading the container's account files
+// only when a name or a home directory is needed.
+func (t *Transport) identity(ctx context.Context, user, group string) (identity, error) {
+	if user == "" {
+		user = t.user
+		if group == "" {
+			group = t.group
+		}
+	}
+	if user == "" || user == "root" || user == "0" {
+		id := identity{name: "root"}
+		if group == "" || group == "root" || group == "0" {
+			return id, nil
+		}
+		gid, err := t.lookupGroup(ctx, group)
+		id.gid = gid
+		return id, err
+	}
+	acc, err := t.loadAccounts(ctx)
+	if err != nil {
+		return identity{}, err
+	}
+	id, err := acc.user(user)
+	if err != nil {
+		return identity{}, fmt.Errorf("%s: %w", t.name, err)
+	}
+	if group != "" {
+		if id.gid, err = acc.group(group); err != nil {
+			return identity{}, fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	return id, nil
+}
+
+func (t *Transport) lookupGroup(ctx context.Context, group string) (int, error) {
+	if n, err := strconv.Atoi(group); err == nil {
+		return n, nil
+	}
+	acc, err := t.loadAccounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	gid, err := acc.group(group)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", t.name, err)
+	}
+	return gid, nil
+}
+
+func (t *Transport) loadAccounts(ctx context.Context) (*accounts, error) {
+	if acc := t.cachedAccounts(); acc != nil {
+		return acc, nil
+	}
+	read := func(p string) ([]byte, error) {
+		rc, _, err := t.c.GetFile(ctx, t.name, p)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(io.LimitReader(rc, 16<<20))
+	}
+	passwd, err := read("/etc/passwd")
+	if err != nil {
+		return nil, fmt.Errorf("resolving users in %s: %w", t.name, err)
+	}
+	groups, _ := read("/etc/group") // a missing group file leaves numeric groups only
+	acc := parseAccounts(passwd, groups)
+	t.mu.Lock()
+	t.accounts = acc
+	t.mu.Unlock()
+	return acc, nil
+}
