@@ -328,6 +328,5 @@ func (c *Client) raw(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-
 // PathEscape escapes one path segment of a request URL.
 func PathEscape(s string) string { return url.PathEscape(s) }
