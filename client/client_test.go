@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// fakeDaemon serves h on a unix socket, for error paths that a real daemon
+// cannot produce on demand. GET /1.0 answers as an LXD would.
+func fakeDaemon(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "unix.socket")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/1.0" {
+			w.Write([]byte(`{"type":"sync","status_code":200,"metadata":{"api_extensions":["x"],"environment":{"server":"lxd","server_version":"5.0.2"}}}`))
+			return
+		}
+		h(w, r)
+	}))
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return sock
+}
+
+func connect(t *testing.T, sock string) *Client {
+	t.Helper()
+	c, err := New(context.Background(), "unix://"+sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestErrorAnswersMatchTheirClass(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		class  error
+	}{
+		{404, errdefs.ErrNotFound},
+		{409, errdefs.ErrConflict},
+		{400, errdefs.ErrInvalidArgument},
+		{403, errdefs.ErrForbidden},
+		{412, errdefs.ErrPreconditionFailed},
+		{500, errdefs.ErrInternal},
+		{503, errdefs.ErrUnavailable},
+	} {
+		sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tc.status)
+			w.Write([]byte(`{"type":"error","error":"the daemon says no","error_code":` + itoa(tc.status) + `}`))
+		})
+		_, err := connect(t, sock).Query(context.Background(), "GET", "/1.0/instances/x", nil, nil)
+		var se *errdefs.StatusError
+		if !errors.Is(err, tc.class) || !errors.As(err, &se) || se.Status != tc.status || se.Message != "the daemon says no" {
+			t.Errorf("status %d: got %v (%T); want class %v with the daemon's message", tc.status, err, err, tc.class)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestGarbageAnswerIsAnError(t *testing.T) {
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>not json")) })
+	_, err := connect(t, sock).Query(context.Background(), "GET", "/1.0/instances", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "decoding") {
+		t.Errorf("garbage answer: %v", err)
+	}
+	sock = fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })
+	_, err = connect(t, sock).Query(context.Background(), "GET", "/1.0/instances", nil, nil)
+	if !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("empty 502: %v", err)
+	}
+}
+
+func TestFailedOperation(t *testing.T) {
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST":
+			w.WriteHeader(202)
+			w.Write([]byte(`{"type":"async","status_code":100,"metadata":{"id":"op1","status":"Running","status_code":103,"description":"Creating instance"}}`))
+		case strings.HasSuffix(r.URL.Path, "/wait"):
+			w.Write([]byte(`{"type":"sync","status_code":200,"metadata":{"id":"op1","status":"Failure","status_code":400,"err":"disk full","description":"Creating instance"}}`))
+		}
+	})
+	_, err := connect(t, sock).Do(context.Background(), "POST", "/1.0/instances", map[string]string{}, "")
+	var oe *errdefs.OperationError
+	if !errors.As(err, &oe) || oe.Err != "disk full" || err.Error() != "Creating instance: disk full" {
+		t.Errorf("failed operation: %v", err)
+	}
+}
+
+func TestVanishedOperation(t *testing.T) {
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			w.WriteHeader(202)
+			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103}}`))
+			return
+		}
+		w.WriteHeader(404)
+		w.Write([]byte(`{"type":"error","error":"not found","error_code":404}`))
+	})
+	_, err := connect(t, sock).Do(context.Background(), "POST", "/1.0/instances", nil, "")
+	if err == nil || !strings.Contains(err.Error(), "vanished") {
+		t.Errorf("vanished operation: %v", err)
+	}
+}
+
+func TestWaitCancelsOperationWhenContextEnds(t *testing.T) {
+	var deleted atomic.Bool
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST":
+			w.WriteHeader(202)
+			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103,"may_cancel":true}}`))
+		case r.Method == "DELETE":
+			deleted.Store(true)
+			w.Write([]byte(`{"type":"sync","metadata":{}}`))
+		default: // a wait that never ends by itself
+			<-r.Context().Done()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := connect(t, sock).Do(ctx, "POST", "/1.0/instances", nil, "")
+	if !errors.Is(err, context.DeadlineExceeded) || !deleted.Load() {
+		t.Errorf("err %v, cancelled on the daemon: %v", err, deleted.Load())
+	}
+}
+
+func TestUnreachableDaemon(t *testing.T) {
+	dir := t.TempDir()
+	_, err := New(context.Background(), filepath.Join(dir, "missing.socket"))
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "missing.socket") {
+		t.Errorf("missing socket: %v", err)
+	}
+	// A socket file with nobody listening.
+	sock := filepath.Join(dir, "dead.socket")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	_, err = New(context.Background(), sock)
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "not answering") {
+		t.Errorf("dead socket: %v", err)
+	}
+	if _, err := New(context.Background(), "https://example.invalid:8443"); !errors.Is(err, errdefs.ErrNotImplemented) {
+		t.Errorf("https: %v", err)
+	}
+}
+
+func TestExecMissingCommandIs127(t *testing.T) {
+	// Incus refuses the request; LXD fails the operation.
+	for _, err := range []error{
+		&errdefs.StatusError{Status: 400, Message: "Command not found"},
+		&errdefs.OperationError{Status: "Failure", Err: "Command not found"},
+	} {
+		if code, e := execFailure(err); code != ExitCommandNotFound || e != nil {
+			t.Errorf("%v -> %d, %v", err, code, e)
+		}
+	}
+	if code, e := execFailure(&errdefs.StatusError{Status: 404, Message: "Instance not found"}); code != -1 || e == nil {
+		t.Errorf("other failures must stay errors: %d %v", code, e)
+	}
+}
+
+func TestModesRoundTrip(t *testing.T) {
+	for _, v := range []uint32{0, 0o644, 0o755, 0o4755, 0o2750, 0o1777, 0o7777} {
+		if got := unixMode(goMode(v)); got != v {
+			t.Errorf("%o -> %o", v, got)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+// Command bench compares lxkit with the daemons' own CLIs (lxc, incus) side
+// by side in one run, on the same containers, and prints a Markdown report
+// with ratios. `make bench` runs it and writes BENCHMARKS.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/transport"
+)
+
+var (
+	lxkitBin = flag.String("lxkit", "bin/lxkit", "the lxkit binary")
+	runs     = flag.Int("runs", 20, "repetitions of the latency measurements")
+	bigSize  = flag.Int64("big", 1<<30, "size of the large-file test in bytes (0 skips it)")
+	hosts    = flag.String("hosts", "lxd=/var/lib/lxd/unix.socket=lxc,incus=/var/lib/incus/unix.socket=incus", "name=socket=cli,...")
+)
+
+type row struct {
+	what, lxkit, base, ratio, goal, met string
+}
+
+func main() {
+	flag.Parse()
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "lxkit-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+	tree := filepath.Join(work, "tree")
+	makeTree(tree, 2000, 12<<20)
+	var big string
+	if *bigSize > 0 {
+		big = filepath.Join(work, "big")
+		makeBig(big, *bigSize)
+	}
+
+	for _, spec := range strings.Split(*hosts, ",") {
+		f := strings.Split(spec, "=")
+		name, socket, cli := f[0], f[1], f[2]
+		c, err := client.New(ctx, socket)
+		if err != nil {
+			fmt.Printf("## %s\n\nnot available: %v\n\n", name, err)
+			continue
+		}
+		d := rest.New(c)
+		ct := fmt.Sprintf("lxkit-bench-%d", os.Getpid())
+		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
+		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
+		_ = d.Delete(ctx, ct)
+		fmt.Printf("## %s %s (baseline: `%s`)\n\n", c.Kind(), c.Server().Environment.ServerVersion, cli)
+		fmt.Println("| operation | lxkit | baseline | lxkit / baseline | goal | met |")
+		fmt.Println("|---|---|---|---|---|---|")
+		for _, r := range rows {
+			fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.what, r.lxkit, r.base, r.ratio, r.goal, r.met)
+		}
+		fmt.Println()
+	}
+}
+
+func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, work string) []row {
+	tr := d.Transport(ct)
+	env := cliEnv(cli, socket)
+	var rows []row
+
+	// Exec round trip.
+	lib := median(*runs, func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) })
+	base := median(*runs, func() { shell(env, cli+" exec "+ct+" -- true") })
+	cmd := median(*runs, func() { shell(env, *lxkitBin+" --host "+socket+" exec "+ct+" -- true") })
+	rows = append(rows,
+		compare("exec `true` (library call)", lib, base, "<= 0.5", lib <= base/2),
+		compare("exec `true` (`lxkit exec` command)", cmd, base, "<= 1.0", cmd <= base))
+
+	// Folder of 2,000 files, both ways.
+	check(mkdirIn(ctx, tr, "/root/up"))
+	up := timeIt(func() { check(transport.UploadFolder(ctx, tr, tree, "/root/up")) })
+	shell(env, cli+" exec "+ct+" -- rm -rf /root/up/tree")
+	check(mkdirIn(ctx, tr, "/root/cli"))
+	cliUp := timeIt(func() { shell(env, cli+" file push -r "+tree+" "+ct+"/root/cli/") })
+	shell(env, cli+" exec "+ct+" -- rm -rf /root/cli/tree")
+	check(mkdirIn(ctx, tr, "/root/pipe"))
+	pipeUp := timeIt(func() {
+		shell(env, "tar -C "+filepath.Dir(tree)+" -cf - tree | "+cli+" exec "+ct+" -- tar -xf - -C /root/pipe")
+	})
+	rows = append(rows,
+		compare("upload folder 2,000 files / 12 MB vs `file push -r`", up, cliUp, "<= 0.1", up <= cliUp/10),
+		compare("upload folder vs `tar | exec tar` pipe", up, pipeUp, "<= 1.3", float64(up) <= 1.3*float64(pipeUp)))
+
+	down := func(dst string) time.Duration {
+		check(os.MkdirAll(dst, 0o755))
+		return timeIt(func() { _, err := transport.DownloadFolder(ctx, tr, "/root/pipe/tree", dst); check(err) })
+	}
+	lxDown := down(filepath.Join(work, "down-lxkit"))
+	cliDownDir := filepath.Join(work, "down-cli")
+	check(os.MkdirAll(cliDownDir, 0o755))
+	cliDown := timeIt(func() { shell(env, cli+" file pull -r "+ct+"/root/pipe/tree "+cliDownDir) })
+	pipeDir := filepath.Join(work, "down-pipe")
+	check(os.MkdirAll(pipeDir, 0o755))
+	pipeDown := timeIt(func() { shell(env, cli+" exec "+ct+" -- tar -cf - -C /root/pipe tree | tar -xf - -C "+pipeDir) })
+	rows = append(rows,
+		compare("download folder 2,000 files / 12 MB vs `file pull -r`", lxDown, cliDown, "<= 0.1", lxDown <= cliDown/10),
+		compare("download folder vs `exec tar | tar` pipe", lxDown, pipeDown, "<= 1.3", float64(lxDown) <= 1.3*float64(pipeDown)))
+	os.RemoveAll(filepath.Join(work, "down-lxkit"))
+	os.RemoveAll(cliDownDir)
+	os.RemoveAll(pipeDir)
+	shell(env, cli+" exec "+ct+" -- rm -rf /root/pipe /root/up /root/cli")
+
+	if big != "" {
+		size := fmt.Sprintf("%d MiB", *bigSize>>20)
+		libPush := timeIt(func() { check(transport.UploadFile(ctx, tr, big, "/root/big", transport.FileOptions{})) })
+		cmdPush, cmdPushRSS := measure(env, *lxkitBin+" --host "+socket+" push "+big+" "+ct+":/root/big")
+		cliPush, cliPushRSS := measure(env, cli+" file push "+big+" "+ct+"/root/big")
+		out := filepath.Join(work, "big.back")
+		libPull := timeIt(func() { check(transport.DownloadFile(ctx, tr, "/root/big", out)) })
+		os.Remove(out)
+		cmdPull, cmdPullRSS := measure(env, *lxkitBin+" --host "+socket+" pull "+ct+":/root/big "+out)
+		os.Remove(out)
+		cliPull, cliPullRSS := measure(env, cli+" file pull "+ct+"/root/big "+out)
+		os.Remove(out)
+		shell(env, cli+" exec "+ct+" -- rm -f /root/big")
+		rows = append(rows,
+			compare("push "+size+" file (library call)", libPush, cliPush, "<= 1.0", libPush <= cliPush),
+			compare("push "+size+" file (`lxkit push` command)", cmdPush, cliPush, "<= 1.0", cmdPush <= cliPush),
+			rss("peak RSS of `lxkit push` vs `file push`", cmdPushRSS, cliPushRSS),
+			compare("pull "+size+" file (library call)", libPull, cliPull, "<= 1.0", libPull <= cliPull),
+			compare("pull "+size+" file (`lxkit pull` command)", cmdPull, cliPull, "<= 1.0", cmdPull <= cliPull),
+			rss("peak RSS of `lxkit pull` vs `file pull`", cmdPullRSS, cliPullRSS))
+	}
+	return rows
+}
+
+func compare(what string, lx, base time.Duration, goal string, met bool) row {
+	return row{what, ms(lx), ms(base), fmt.Sprintf("%.2f", float64(lx)/float64(base)), goal, yes(met)}
+}
+
+func rss(what string, lx, base int64) row {
+	return row{what, fmt.Sprintf("%d MiB", lx>>20), fmt.Sprintf("%d MiB", base>>20),
+		fmt.Sprintf("%.2f", float64(lx)/float64(base)), "< 64 MiB", yes(lx < 64<<20)}
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+}
+
+func median(n int, f func()) time.Duration {
+	f() // warm up
+	ds := make([]time.Duration, n)
+	for i := range ds {
+		ds[i] = timeIt(f)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[n/2]
+}
+
+func timeIt(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+// cliEnv points lxc or incus at the socket under test.
+func cliEnv(cli, socket string) []string {
+	dir := filepath.Dir(socket)
+	if cli == "incus" {
+		return append(os.Environ(), "INCUS_DIR="+dir)
+	}
+	return append(os.Environ(), "LXD_DIR="+dir)
+}
+
+func shell(env []string, script string) {
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", script, err, errb.String())
+		os.Exit(1)
+	}
+}
+
+// measure runs a command and returns its wall time and peak RSS.
+func measure(env []string, script string) (time.Duration, int64) {
+	args := strings.Fields(script)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", script, err, errb.String())
+		os.Exit(1)
+	}
+	took := time.Since(start)
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	var peak int64
+	if ru != nil {
+		peak = ru.Maxrss << 10 // KiB on Linux
+	}
+	return took, peak
+}
+
+func mustRun(res *transport.Result, err error) {
+	check(err)
+	check(res.Err())
+}
+
+func mkdirIn(ctx context.Context, tr transport.Transport, dir string) error {
+	_, err := transport.Run(ctx, tr, "mkdir", "-p", dir)
+	return err
+}
+
+// makeTree writes n files of total bytes in nested folders.
+func makeTree(root string, n int, total int64) {
+	per := total / int64(n)
+	buf := make([]byte, per)
+	for i := range n {
+		dir := filepath.Join(root, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("e%d", i%7))
+		check(os.MkdirAll(dir, 0o755))
+		_, _ = rand.Read(buf)
+		check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d.dat", i)), buf, 0o644))
+	}
+}
+
+func makeBig(p string, size int64) {
+	f, err := os.Create(p)
+	check(err)
+	defer f.Close()
+	_, err = io.CopyN(f, rand.Reader, size)
+	check(err)
+}
+
+func check(err error) {
+	if err != nil {
+		_, file, line, _ := runtime.Caller(1)
+		fmt.Fprintf(os.Stderr, "bench: %s:%d: %v\n", filepath.Base(file), line, err)
+		os.Exit(1)
+	}
+}
