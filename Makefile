@@ -1,5 +1,5 @@
 # lxkit: the two commands a user needs are `make demo` and `make test`.
-GO      ?= go
+GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
@@ -18,7 +18,8 @@ demo: hosts build
 	bash scripts/demo.sh
 
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	@bad=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(find . -name '*.go' -not -path './.cache/*')); \
+	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
 
 # Every test, unit and integration, against the real daemons.
