@@ -61,6 +61,7 @@ func main() {
 		d := rest.New(c)
 		ct := fmt.Sprintf("lxkit-bench-%d", os.Getpid())
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
+		atExit = func() { _ = d.Delete(context.Background(), ct) }
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
 		_ = d.Delete(ctx, ct)
 		fmt.Printf("## %s %s (baseline: `%s`)\n\n", c.Kind(), c.Server().Environment.ServerVersion, cli)
@@ -99,7 +100,7 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 	})
 	rows = append(rows,
 		compare("upload folder 2,000 files / 12 MB vs `file push -r`", up, cliUp, "<= 0.1", up <= cliUp/10),
-		compare("upload folder vs `tar | exec tar` pipe", up, pipeUp, "<= 1.3", float64(up) <= 1.3*float64(pipeUp)))
+		compare("upload folder vs `tar \\| exec tar` pipe", up, pipeUp, "<= 1.3", float64(up) <= 1.3*float64(pipeUp)))
 
 	down := func(dst string) time.Duration {
 		check(os.MkdirAll(dst, 0o755))
@@ -114,7 +115,7 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 	pipeDown := timeIt(func() { shell(env, cli+" exec "+ct+" -- tar -cf - -C /root/pipe tree | tar -xf - -C "+pipeDir) })
 	rows = append(rows,
 		compare("download folder 2,000 files / 12 MB vs `file pull -r`", lxDown, cliDown, "<= 0.1", lxDown <= cliDown/10),
-		compare("download folder vs `exec tar | tar` pipe", lxDown, pipeDown, "<= 1.3", float64(lxDown) <= 1.3*float64(pipeDown)))
+		compare("download folder vs `exec tar \\| tar` pipe", lxDown, pipeDown, "<= 1.3", float64(lxDown) <= 1.3*float64(pipeDown)))
 	os.RemoveAll(filepath.Join(work, "down-lxkit"))
 	os.RemoveAll(cliDownDir)
 	os.RemoveAll(pipeDir)
@@ -214,8 +215,7 @@ func shell(env []string, script string) {
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", script, err, errb.String())
-		os.Exit(1)
+		check(fmt.Errorf("%s: %v\n%s", script, err, errb.String()))
 	}
 }
 
@@ -228,8 +228,7 @@ func measure(env []string, script string) (time.Duration, int64) {
 	cmd.Stderr = &errb
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", script, err, errb.String())
-		os.Exit(1)
+		check(fmt.Errorf("%s: %v\n%s", script, err, errb.String()))
 	}
 	took := time.Since(start)
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -270,8 +269,12 @@ func makeBig(p string, size int64) {
 	check(err)
 }
 
+// atExit undoes what the run made, when it stops on an error.
+var atExit = func() {}
+
 func check(err error) {
 	if err != nil {
+		atExit()
 		_, file, line, _ := runtime.Caller(1)
 		fmt.Fprintf(os.Stderr, "bench: %s:%d: %v\n", filepath.Base(file), line, err)
 		os.Exit(1)

@@ -1,0 +1,79 @@
+// Package cmdutil holds what every lxkit command shares: the Factory of
+// lazily built dependencies, the global options, flag parsing helpers,
+// output formatting and progress lines.
+package cmdutil
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+)
+
+// Output formats of --format.
+const (
+	FormatTable = "table"
+	FormatJSON  = "json"
+	FormatYAML  = "yaml"
+)
+
+// Globals are the options of the root command, filled in by flag parsing
+// before any command runs.
+type Globals struct {
+	Host   string // socket path or unix:// URL; empty detects the local daemon
+	Format string // FormatTable, FormatJSON or FormatYAML
+	Quiet  bool   // no progress or informational lines
+	Debug  bool   // log requests to stderr
+}
+
+// Factory gives commands their dependencies. The funcs are lazy: nothing
+// connects to a daemon until a command asks for a driver.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	Globals   *Globals
+	// Client connects to the daemon of --host, once.
+	Client func(ctx context.Context) (*client.Client, error)
+	// Driver returns the driver over Client.
+	Driver func(ctx context.Context) (driver.Driver, error)
+}
+
+// NewFactory returns the factory of a real run.
+func NewFactory(ios *iostreams.IOStreams) *Factory {
+	f := &Factory{IOStreams: ios, Globals: &Globals{Format: FormatTable}}
+	var (
+		mu sync.Mutex
+		c  *client.Client
+	)
+	f.Client = func(ctx context.Context) (*client.Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		var opts []client.Option
+		if f.Globals.Debug {
+			// The client logs method, path, status and duration: never
+			// bodies, and websocket secrets never go through it.
+			h := slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})
+			opts = append(opts, client.WithLogger(slog.New(h)))
+		}
+		cl, err := client.New(ctx, f.Globals.Host, opts...)
+		if err != nil {
+			return nil, err
+		}
+		c = cl
+		return c, nil
+	}
+	f.Driver = func(ctx context.Context) (driver.Driver, error) {
+		cl, err := f.Client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return rest.New(cl), nil
+	}
+	return f
+}
