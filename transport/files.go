@@ -134,6 +134,24 @@ func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
 		return tarx.Summary{}, err
 	}
+	// A tar of anything holds at least one entry. An empty stream from a
+	// tar that succeeded is output the daemon dropped (LXD 5.0 and Incus 6.0
+	// can drop the output of a command that ends at once): ask again.
+	for attempt := 1; ; attempt++ {
+		sum, err := downloadTarOnce(ctx, t, parent, base, localDir)
+		if err != nil || sum.Files+sum.Dirs+sum.Symlinks+len(sum.Skipped) > 0 {
+			if err != nil {
+				err = fmt.Errorf("downloading %s: %w", remote, err)
+			}
+			return sum, err
+		}
+		if attempt == 3 {
+			return sum, fmt.Errorf("downloading %s: tar sent nothing, %d times", remote, attempt)
+		}
+	}
+}
+
+func downloadTarOnce(ctx context.Context, t Transport, parent, base, localDir string) (tarx.Summary, error) {
 	pr, pw := io.Pipe()
 	type extracted struct {
 		sum tarx.Summary
@@ -149,17 +167,13 @@ func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string
 	res, err := t.Exec(ctx, Command{Args: []string{"tar", "-cf", "-", "-C", parent, base}, Stdout: pw})
 	pw.Close()
 	x := <-done
-	if err != nil {
+	switch {
+	case err != nil:
 		return x.sum, err
-	}
-	if res.ExitCode == 127 {
+	case res.ExitCode == 127:
 		return x.sum, ErrNoTar
+	case res.Err() != nil:
+		return x.sum, res.Err()
 	}
-	if err := res.Err(); err != nil {
-		return x.sum, fmt.Errorf("downloading %s: %w", remote, err)
-	}
-	if x.err != nil {
-		return x.sum, fmt.Errorf("downloading %s: %w", remote, x.err)
-	}
-	return x.sum, nil
+	return x.sum, x.err
 }

@@ -6,6 +6,8 @@ package rest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -95,7 +97,29 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		defer cancel()
 	}
 	out := transport.NewOutput(cmd)
-	streams := client.ExecIO{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(), KillGrace: t.killGrace}
+	var code int
+	if cmd.Stdin == nil && cmd.Stdout == nil && cmd.Stderr == nil && !cmd.TTY {
+		// Nothing streams live: let the daemon record the output, which
+		// (unlike its websockets) never drops the output of a quick command.
+		code, err = t.execRecorded(ctx, req, out)
+	} else {
+		code, err = t.execStreamed(ctx, req, cmd, out)
+	}
+	if code < 0 {
+		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+	}
+	res := out.Result(code)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
+			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, cmd transport.Command, out *transport.Output) (int, error) {
+	streams := client.ExecIO{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(), KillGrace: t.grace()}
 	if cmd.Resize != nil {
 		resize := make(chan client.WindowSize)
 		go func() {
@@ -110,18 +134,48 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		}()
 		streams.Resize = resize
 	}
-	code, err := t.c.Exec(ctx, t.name, req, streams)
-	if code < 0 {
-		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+	return t.c.Exec(ctx, t.name, req, streams)
+}
+
+// execRecorded runs a command with recorded output. Such a command has no
+// control channel, so it carries a marker in its environment by which a
+// second command finds and signals it when ctx ends.
+func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, out *transport.Output) (int, error) {
+	marker := newMarker()
+	req.Environment[markerVar] = marker
+	stop := func() {
+		t.signalMarked(marker, "TERM")
+		time.AfterFunc(t.grace(), func() { t.signalMarked(marker, "KILL") })
 	}
-	res := out.Result(code)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
-			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
-		}
-		return res, err
+	return t.c.ExecRecorded(ctx, t.name, req, out.Stdout(), out.Stderr(), stop)
+}
+
+// markerVar names the environment variable that marks a recorded command.
+const markerVar = "LXKIT_EXEC_ID"
+
+// signalScript signals every process whose environment holds the marker.
+const signalScript = `for d in /proc/[0-9]*; do
+  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "` + markerVar + `=$1"; then kill -"$2" "${d#/proc/}" 2>/dev/null; fi
+done; true`
+
+func (t *Transport) signalMarked(marker, sig string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := api.InstanceExecPost{Command: []string{"/bin/sh", "-c", signalScript, "sh", marker, sig}}
+	_, _ = t.c.ExecRecorded(ctx, t.name, req, nil, nil, nil)
+}
+
+func (t *Transport) grace() time.Duration {
+	if t.killGrace > 0 {
+		return t.killGrace
 	}
-	return res, nil
+	return 2 * time.Second
+}
+
+func newMarker() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // ReadFile opens a file in the container.

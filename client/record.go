@@ -1,0 +1,86 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+)
+
+// ExecRecorded runs a command whose output the daemon records into log
+// files, and copies them to stdout and stderr (nil discards) once it has
+// ended. Unlike Exec it never loses output: LXD 5.0 and Incus 6.0 can drop
+// the output of a command that exits before their websocket mirror starts
+// reading it. It takes no input and cannot signal the command: when ctx ends
+// it calls stop (which must end the command some other way), waits for the
+// command to end, and returns ctx's error with the exit code.
+func (c *Client) ExecRecorded(ctx context.Context, name string, req api.InstanceExecPost, stdout, stderr io.Writer, stop func()) (int, error) {
+	req.WaitForWS, req.Interactive, req.RecordOutput = false, false, true
+	if req.Environment == nil {
+		req.Environment = map[string]string{}
+	}
+	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
+	if err != nil {
+		return execFailure(err)
+	}
+	if op == nil {
+		return -1, fmt.Errorf("exec in %s: the daemon answered without an operation", name)
+	}
+	done, err := c.Wait(ctx, op)
+	if ctx.Err() != nil {
+		if stop != nil {
+			stop()
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		done, _ = c.Wait(wctx, op)
+		cancel()
+		err = ctx.Err()
+	}
+	if err != nil && ctx.Err() == nil {
+		// LXD fails the operation of a missing command (with return 127).
+		if code, ferr := execFailure(err); ferr == nil {
+			return code, nil
+		}
+	}
+	code := exitCode(done)
+	if code < 0 {
+		if err == nil {
+			err = errors.New("the daemon reported no exit code")
+		}
+		return execFailure(err)
+	}
+	logs, _ := done.Metadata["output"].(map[string]any)
+	for fd, w := range map[string]io.Writer{"1": stdout, "2": stderr} {
+		p, _ := logs[fd].(string)
+		if p == "" {
+			continue
+		}
+		if cerr := c.copyLog(context.WithoutCancel(ctx), p, w); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return code, err
+}
+
+// copyLog streams a recorded log to w and deletes it.
+func (c *Client) copyLog(ctx context.Context, path string, w io.Writer) error {
+	defer func() { _, _ = c.Query(ctx, http.MethodDelete, path, nil, nil) }()
+	req, err := c.request(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.raw(req)
+	if err != nil {
+		return fmt.Errorf("reading recorded output: %w", err)
+	}
+	defer resp.Body.Close()
+	if w == nil {
+		w = io.Discard
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
