@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
@@ -54,14 +55,17 @@ func (c *Client) ExecRecorded(ctx context.Context, name string, req api.Instance
 		return execFailure(err)
 	}
 	logs, _ := done.Metadata["output"].(map[string]any)
+	var wg sync.WaitGroup
+	var errs errList
 	for fd, w := range map[string]io.Writer{"1": stdout, "2": stderr} {
-		p, _ := logs[fd].(string)
-		if p == "" {
-			continue
+		if p, _ := logs[fd].(string); p != "" {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs.add(c.copyLog(context.WithoutCancel(ctx), p, w)) }()
 		}
-		if cerr := c.copyLog(context.WithoutCancel(ctx), p, w); cerr != nil && err == nil {
-			err = cerr
-		}
+	}
+	wg.Wait()
+	if err == nil {
+		err = errs.first()
 	}
 	return code, err
 }

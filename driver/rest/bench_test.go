@@ -63,3 +63,16 @@ func BenchmarkUploadFolder(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRunEcho captures a command's output (the recorded-output path).
+func BenchmarkRunEcho(b *testing.B) {
+	benchEach(b, func(b *testing.B, tr transport.Transport) {
+		ctx := context.Background()
+		for b.Loop() {
+			out, err := transport.Run(ctx, tr, "echo", "hello")
+			if err != nil || out != "hello\n" {
+				b.Fatal(out, err)
+			}
+		}
+	})
+}

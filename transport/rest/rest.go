@@ -98,9 +98,10 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	out := transport.NewOutput(cmd)
 	var code int
-	if cmd.Stdin == nil && cmd.Stdout == nil && cmd.Stderr == nil && !cmd.TTY {
-		// Nothing streams live: let the daemon record the output, which
-		// (unlike its websockets) never drops the output of a quick command.
+	if cmd.Capture && cmd.Stdin == nil && cmd.Stdout == nil && cmd.Stderr == nil && !cmd.TTY {
+		// Output is wanted whole and nothing streams live: let the daemon
+		// record it, which (unlike its websockets) never drops the output
+		// of a quick command. Without Capture the faster websockets serve.
 		code, err = t.execRecorded(ctx, req, out)
 	} else {
 		code, err = t.execStreamed(ctx, req, cmd, out)
