@@ -179,11 +179,3 @@ func TestExecMissingCommandIs127(t *testing.T) {
 		t.Errorf("other failures must stay errors: %d %v", code, e)
 	}
 }
-
-func TestModesRoundTrip(t *testing.T) {
-	for _, v := range []uint32{0, 0o644, 0o755, 0o4755, 0o2750, 0o1777, 0o7777} {
-		if got := unixMode(goMode(v)); got != v {
-			t.Errorf("%o -> %o", v, got)
-		}
-	}
-}

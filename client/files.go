@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+
+	"github.com/lxkit/lxkit/internal/unixmode"
 )
 
 // File types of the files API.
@@ -65,7 +67,7 @@ func (c *Client) GetFile(ctx context.Context, instance, path string) (io.ReadClo
 	info.UID, _ = strconv.Atoi(resp.Header.Get(c.header("uid")))
 	info.GID, _ = strconv.Atoi(resp.Header.Get(c.header("gid")))
 	if m, err := strconv.ParseUint(resp.Header.Get(c.header("mode")), 8, 32); err == nil {
-		info.Mode = goMode(uint32(m))
+		info.Mode = unixmode.From(uint32(m))
 	}
 	return resp.Body, info, nil
 }
@@ -84,7 +86,7 @@ func (c *Client) PutFile(ctx context.Context, instance, path string, body io.Rea
 	}
 	req.Header.Set(c.header("type"), typ)
 	if put.Mode != 0 {
-		req.Header.Set(c.header("mode"), fmt.Sprintf("%04o", unixMode(put.Mode)))
+		req.Header.Set(c.header("mode"), fmt.Sprintf("%04o", unixmode.To(put.Mode)))
 	}
 	if put.UID >= 0 {
 		req.Header.Set(c.header("uid"), strconv.Itoa(put.UID))
@@ -109,34 +111,4 @@ func (c *Client) PutFile(ctx context.Context, instance, path string, body io.Rea
 func (c *Client) DeleteFile(ctx context.Context, instance, path string) error {
 	_, err := c.Query(ctx, http.MethodDelete, filesPath(instance, path), nil, nil)
 	return err
-}
-
-// unixMode turns a Go file mode into the permission bits of chmod(2).
-func unixMode(m os.FileMode) uint32 {
-	v := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return v
-}
-
-// goMode is the inverse of unixMode.
-func goMode(v uint32) os.FileMode {
-	m := os.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }

@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"time"
+
+	"github.com/lxkit/lxkit/internal/unixmode"
 )
 
 // WriteOptions configures Write. The zero value keeps the files' own modes
@@ -59,7 +61,7 @@ func Write(w io.Writer, src string, opts WriteOptions) error {
 func writeEntry(tw *tar.Writer, p, name string, fi fs.FileInfo, opts WriteOptions, buf []byte) error {
 	hdr := &tar.Header{
 		Name:    name,
-		Mode:    tarMode(fi.Mode()),
+		Mode:    int64(unixmode.To(fi.Mode())),
 		ModTime: fi.ModTime().Truncate(time.Second),
 		Uid:     opts.UID,
 		Gid:     opts.GID,
@@ -105,19 +107,4 @@ func writeFile(tw *tar.Writer, p string, hdr *tar.Header, buf []byte) error {
 		err = fmt.Errorf("%s: file shrank while archiving", p)
 	}
 	return err
-}
-
-// tarMode converts fs mode bits to the tar (Unix) representation.
-func tarMode(m fs.FileMode) int64 {
-	mode := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	return mode
 }

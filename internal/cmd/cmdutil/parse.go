@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lxkit/lxkit/internal/unixmode"
 )
 
 // ParseConfig turns KEY=VALUE pairs into a map. allowEmpty permits
@@ -143,15 +145,5 @@ func ParseMode(s string) (os.FileMode, error) {
 	case v == 0:
 		return 0, fmt.Errorf("mode %q: a file without any permission cannot be written this way", s)
 	}
-	m := os.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m, nil
+	return unixmode.From(uint32(v)), nil
 }
