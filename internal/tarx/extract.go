@@ -2,6 +2,7 @@ package tarx
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ExtractOptions configures Extract.
@@ -51,8 +54,10 @@ func Extract(r io.Reader, dest string, opts ExtractOptions) (Summary, error) {
 	}
 	defer root.Close()
 	x := &extractor{root: root, opts: opts, dirs: map[string]*tar.Header{},
-		known: map[string]bool{}, buf: make([]byte, 128<<10)}
-	tr := tar.NewReader(r)
+		known: map[string]bool{}, subroots: map[string]*os.Root{}, buf: make([]byte, 128<<10)}
+	defer x.forgetDirs()
+	// Buffered: tar reads headers in 512-byte pieces, and r is often a pipe.
+	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -82,7 +87,10 @@ type extractor struct {
 	sum   Summary
 	dirs  map[string]*tar.Header // directory entries, finished at the end
 	known map[string]bool        // paths verified to be real directories
-	buf   []byte
+	// subroots are open handles on known directories, so that creating a
+	// file there resolves one name instead of the whole path.
+	subroots map[string]*os.Root
+	buf      []byte
 }
 
 func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
@@ -180,7 +188,7 @@ func (x *extractor) makeRoom(name string, keepDir bool) (fs.FileInfo, error) {
 		if keepDir {
 			return fi, nil
 		}
-		clear(x.known)
+		x.forgetDirs()
 		delete(x.dirs, name)
 	}
 	return nil, x.root.Remove(name)
@@ -221,12 +229,46 @@ func (x *extractor) finishDir(name string, hdr *tar.Header) error {
 	return x.root.Chtimes(name, time.Time{}, hdr.ModTime)
 }
 
+// forgetDirs drops what is known of directories, after one was replaced.
+func (x *extractor) forgetDirs() {
+	clear(x.known)
+	for _, r := range x.subroots {
+		r.Close()
+	}
+	clear(x.subroots)
+}
+
+// dirRoot returns a handle on dir, a directory mkdirs has verified.
+func (x *extractor) dirRoot(dir string) (*os.Root, error) {
+	if dir == "." {
+		return x.root, nil
+	}
+	if r, ok := x.subroots[dir]; ok {
+		return r, nil
+	}
+	r, err := x.root.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	x.subroots[dir] = r
+	return r, nil
+}
+
 func (x *extractor) file(r io.Reader, name string, hdr *tar.Header) error {
-	if _, err := x.makeRoom(name, false); err != nil {
+	// O_EXCL: never open through a symlink or into an existing hard link.
+	// Whatever is in the way is removed first (rarely: dest is usually new).
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	dir, err := x.dirRoot(path.Dir(name))
+	if err != nil {
 		return err
 	}
-	// O_EXCL: never open through a symlink or into an existing hard link.
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := dir.OpenFile(path.Base(name), flags, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if _, err = x.makeRoom(name, false); err != nil {
+			return err
+		}
+		f, err = dir.OpenFile(path.Base(name), flags, 0o600)
+	}
 	if err != nil {
 		return err
 	}
@@ -238,11 +280,13 @@ func (x *extractor) file(r io.Reader, name string, hdr *tar.Header) error {
 	if err == nil {
 		err = f.Chmod(mode(hdr))
 	}
+	if err == nil {
+		// Through the open file: no second walk of the path.
+		now := time.Now()
+		err = unix.Futimes(int(f.Fd()), []unix.Timeval{unix.NsecToTimeval(now.UnixNano()), unix.NsecToTimeval(hdr.ModTime.UnixNano())})
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = x.root.Chtimes(name, time.Time{}, hdr.ModTime)
 	}
 	if err == nil {
 		x.sum.Files++

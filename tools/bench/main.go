@@ -61,7 +61,7 @@ func main() {
 		d := rest.New(c)
 		ct := fmt.Sprintf("lxkit-bench-%d", os.Getpid())
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
-		atExit = func() { _ = d.Delete(context.Background(), ct) }
+		atExit = func() { _ = d.Delete(context.Background(), ct); os.RemoveAll(work) }
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
 		_ = d.Delete(ctx, ct)
 		fmt.Printf("## %s %s (baseline: `%s`)\n\n", c.Kind(), c.Server().Environment.ServerVersion, cli)
