@@ -74,6 +74,9 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 			DialContext:         dial,
 			MaxIdleConnsPerHost: 32,
 			IdleConnTimeout:     90 * time.Second,
+			// Large buffers: whole files stream through these connections.
+			WriteBufferSize: 256 << 10,
+			ReadBufferSize:  256 << 10,
 		}},
 		ws:  &websocket.Dialer{NetDialContext: dial, HandshakeTimeout: 10 * time.Second},
 		log: slog.New(slog.DiscardHandler),

@@ -80,6 +80,12 @@ func (c *Client) PutFile(ctx context.Context, instance, path string, body io.Rea
 		return err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	if f, ok := body.(interface{ Stat() (os.FileInfo, error) }); ok {
+		// A known length spares chunked encoding and lets the kernel copy.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			req.ContentLength = fi.Size()
+		}
+	}
 	typ := put.Type
 	if typ == "" {
 		typ = FileTypeFile
