@@ -17,8 +17,8 @@ trap 'rm -f "$tmp"' EXIT
   echo "runs (the CLIs' per-file folder copies: one run), between tmpfs on both ends (/dev/shm here, a tmpfs"
   echo "in the container), so that they compare the tools rather than this machine's disk, whose speed"
   echo "varies several-fold from run to run. Peak RSS is the whole process's (getrusage)."
-  echo "The Incus rows compare with the \\`incus\\` CLI, whose file push/pull (SFTP) is much faster than"
-  echo "LXD 5.0's \\`lxc\\`; the issue's goals were set against \\`lxc\\`."
+  echo 'The Incus rows compare with the `incus` CLI, whose file push/pull (SFTP) is much faster than'
+  echo 'the `lxc` of LXD 5.0; the goals of issue 2 were set against `lxc`.'
   echo
   go run ./tools/bench -runs "${BENCH_RUNS:-20}" -big "${BENCH_BIG:-1073741824}"
   echo "## Go benchmarks (library calls)"
