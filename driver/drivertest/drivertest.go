@@ -116,6 +116,17 @@ func testLifecycle(t *testing.T, d driver.Driver) {
 		Image: driver.Image{Fingerprint: img[:12]}, NoStart: true}))
 	wantStatus(t, d, stopped, driver.StatusStopped)
 	must(t, "delete stopped", d.Delete(ctx, stopped))
+
+	// An image chosen by its properties.
+	byProps := testhost.Name("props")
+	t.Cleanup(func() { _ = d.Delete(context.Background(), byProps) })
+	must(t, "create from properties", d.Create(ctx, byProps, driver.CreateOptions{
+		Image: driver.Image{Properties: map[string]string{"os": "busybox"}}, NoStart: true}))
+	inst, err = d.Instance(ctx, byProps)
+	must(t, "instance", err)
+	if inst.Config["volatile.base_image"] != img {
+		t.Errorf("created from %q; want the test image %s", inst.Config["volatile.base_image"], img)
+	}
 }
 
 func containsInstance(list []api.Instance, name string) bool {
