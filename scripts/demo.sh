@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lxkit() { bin/lxkit "$@"; }
 name=lxkit-demo-$$
-step() { printf '\n\033[1m$ lxkit %s\033[0m\n' "$*"; lxkit "$@"; }
+step() { printf '\n\033[1m$ lxkit'; printf ' %q' "$@"; printf '\033[0m\n'; lxkit "$@"; }
 trap 'lxkit delete "$name" >/dev/null 2>&1 || true' EXIT
 
 work=$(mktemp -d)
