@@ -17,6 +17,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/internal/cmd"
 	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/transport"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -71,7 +72,8 @@ func TestScripts(t *testing.T) {
 					return nil
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-					"exitcode": cmdExitCode,
+					"exitcode":    cmdExitCode,
+					"incontainer": inContainer(c),
 				},
 			})
 		})
@@ -99,6 +101,30 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d; want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// inContainer returns `incontainer NAME CMD [ARG...]`: it runs a command in
+// a container through the library with captured output (the daemon's
+// recorded-output mode, which never drops output), for checking what the
+// lxkit commands did. Its output becomes the script's stdout and stderr; a
+// non-zero exit fails it (or passes it under !).
+func inContainer(c *client.Client) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: incontainer NAME CMD [ARG...]")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err := rest.New(c).Transport(args[0]).Exec(ctx, transport.Command{Args: args[1:], Capture: true})
+		if err != nil {
+			ts.Fatalf("incontainer: %v", err)
+		}
+		ts.Stdout().Write(res.Stdout)
+		ts.Stderr().Write(res.Stderr)
+		if failed := res.ExitCode != 0; failed != neg {
+			ts.Fatalf("incontainer %s: exit status %d", strings.Join(args[1:], " "), res.ExitCode)
+		}
 	}
 }
 
