@@ -134,19 +134,21 @@ func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
 		return tarx.Summary{}, err
 	}
-	// A tar of anything holds at least one entry. An empty stream from a
-	// tar that succeeded is output the daemon dropped (LXD 5.0 and Incus 6.0
-	// can drop the output of a command that ends at once): ask again.
+	// A tar of anything holds at least one entry and ends with a trailer.
+	// An empty or cut stream from a tar that succeeded is output the daemon
+	// dropped (LXD 5.0 and Incus 6.0 can drop the output of a command that
+	// has just ended): ask again.
 	for attempt := 1; ; attempt++ {
 		sum, err := downloadTarOnce(ctx, t, parent, base, localDir)
-		if err != nil || sum.Files+sum.Dirs+sum.Symlinks+len(sum.Skipped) > 0 {
+		empty := sum.Files+sum.Dirs+sum.Symlinks+len(sum.Skipped) == 0
+		if (err == nil && !empty) || (err != nil && !errors.Is(err, tarx.ErrTruncated)) {
 			if err != nil {
 				err = fmt.Errorf("downloading %s: %w", remote, err)
 			}
 			return sum, err
 		}
 		if attempt == 3 {
-			return sum, fmt.Errorf("downloading %s: tar sent nothing, %d times", remote, attempt)
+			return sum, fmt.Errorf("downloading %s: tar's output arrived empty or cut, %d times", remote, attempt)
 		}
 	}
 }

@@ -57,10 +57,14 @@ func Extract(r io.Reader, dest string, opts ExtractOptions) (Summary, error) {
 		known: map[string]bool{}, subroots: map[string]*os.Root{}, buf: make([]byte, 128<<10)}
 	defer x.forgetDirs()
 	// Buffered: tar reads headers in 512-byte pieces, and r is often a pipe.
-	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
+	end := &trailer{r: bufio.NewReaderSize(r, 256<<10)}
+	tr := tar.NewReader(end)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			if !end.seen() {
+				return x.sum, ErrTruncated
+			}
 			break
 		}
 		if err != nil {
@@ -80,6 +84,45 @@ func Extract(r io.Reader, dest string, opts ExtractOptions) (Summary, error) {
 }
 
 var errSparse = errors.New("sparse files are not supported")
+
+// ErrTruncated is returned by Extract for a stream that ends without tar's
+// end-of-archive marker (two zero blocks): what it held was extracted, but
+// the sender stopped early.
+var ErrTruncated = errors.New("tarx: archive truncated (no end-of-archive marker)")
+
+// trailer remembers the last 1024 bytes read through it, to tell a complete
+// archive (which ends with two zero blocks) from a cut one.
+type trailer struct {
+	r    io.Reader
+	last [1024]byte
+	n    int // bytes of last in use
+}
+
+func (t *trailer) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= len(t.last) {
+		copy(t.last[:], p[n-len(t.last):n])
+		t.n = len(t.last)
+	} else if n > 0 {
+		keep := min(t.n, len(t.last)-n)
+		copy(t.last[:keep], t.last[t.n-keep:t.n])
+		copy(t.last[keep:], p[:n])
+		t.n = keep + n
+	}
+	return n, err
+}
+
+func (t *trailer) seen() bool {
+	if t.n < len(t.last) {
+		return false
+	}
+	for _, b := range t.last {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 type extractor struct {
 	root  *os.Root
