@@ -44,17 +44,10 @@ type ExecIO struct {
 // SIGKILL after KillGrace; Exec then returns the exit code with ctx's error.
 // A command that does not exist exits with ExitCommandNotFound.
 func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost, streams ExecIO) (int, error) {
-	req.WaitForWS = true
-	req.RecordOutput = false
-	if req.Environment == nil {
-		req.Environment = map[string]string{}
-	}
-	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
-	if err != nil {
-		return execFailure(err)
-	}
+	req.WaitForWS, req.RecordOutput = true, false
+	op, code, err := c.startExec(ctx, name, req)
 	if op == nil {
-		return -1, fmt.Errorf("exec in %s: the daemon answered without an operation", name)
+		return code, err
 	}
 	fds, err := execSecrets(op)
 	if err != nil {
@@ -89,7 +82,7 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	stopControl()
 	outputs.Wait()
 
-	code := exitCode(done)
+	code = exitCode(done)
 	switch {
 	case waitErr != nil && code < 0:
 		return execFailure(waitErr)
@@ -97,6 +90,23 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 		return code, ctx.Err()
 	}
 	return code, s.errs.first()
+}
+
+// startExec posts an exec request. Without an operation it returns the
+// exit code and error for the caller to return (127 for a missing command).
+func (c *Client) startExec(ctx context.Context, name string, req api.InstanceExecPost) (*api.Operation, int, error) {
+	if req.Environment == nil {
+		req.Environment = map[string]string{}
+	}
+	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
+	if err != nil {
+		code, err := execFailure(err)
+		return nil, code, err
+	}
+	if op == nil {
+		return nil, -1, fmt.Errorf("exec in %s: the daemon answered without an operation", name)
+	}
+	return op, 0, nil
 }
 
 // execFailure maps a failed exec request to an exit code: a missing command

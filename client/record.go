@@ -21,15 +21,9 @@ import (
 // command to end, and returns ctx's error with the exit code.
 func (c *Client) ExecRecorded(ctx context.Context, name string, req api.InstanceExecPost, stdout, stderr io.Writer, stop func()) (int, error) {
 	req.WaitForWS, req.Interactive, req.RecordOutput = false, false, true
-	if req.Environment == nil {
-		req.Environment = map[string]string{}
-	}
-	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
-	if err != nil {
-		return execFailure(err)
-	}
+	op, code, err := c.startExec(ctx, name, req)
 	if op == nil {
-		return -1, fmt.Errorf("exec in %s: the daemon answered without an operation", name)
+		return code, err
 	}
 	done, err := c.Wait(ctx, op)
 	if ctx.Err() != nil {
@@ -47,7 +41,7 @@ func (c *Client) ExecRecorded(ctx context.Context, name string, req api.Instance
 			return code, nil
 		}
 	}
-	code := exitCode(done)
+	code = exitCode(done)
 	if code < 0 {
 		if err == nil {
 			err = errors.New("the daemon reported no exit code")
