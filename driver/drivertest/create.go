@@ -13,7 +13,7 @@ import (
 )
 
 func testCreateFailures(t *testing.T, d driver.Driver) {
-	ctx := testhost.Context(t, time.Minute)
+	ctx := testhost.Context(t, patience)
 	before, err := d.List(ctx)
 	must(t, "list", err)
 
@@ -73,7 +73,7 @@ func containsPrefix(after, before []api.Instance, prefix string) bool {
 }
 
 func testUpdate(t *testing.T, d driver.Driver) {
-	ctx := testhost.Context(t, time.Minute)
+	ctx := testhost.Context(t, patience)
 	name := launch(t, d, "upd")
 	must(t, "update", d.Update(ctx, name, driver.UpdateOptions{
 		Config:  map[string]string{"user.color": "blue", "user.size": "10"},
@@ -136,7 +136,7 @@ func testUpdate(t *testing.T, d driver.Driver) {
 }
 
 func testStateAndWait(t *testing.T, d driver.Driver) {
-	ctx := testhost.Context(t, time.Minute)
+	ctx := testhost.Context(t, patience)
 	name := launch(t, d, "state")
 	ip, err := driver.WaitForIP(ctx, d, name, 20*time.Second)
 	must(t, "wait for ip", err)

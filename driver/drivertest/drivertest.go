@@ -16,6 +16,10 @@ import (
 	"github.com/lxkit/lxkit/internal/testhost"
 )
 
+// patience bounds each test's calls. It is generous: on a loaded 2-core
+// machine LXD 5.0 has been seen to take over a minute to start a container.
+const patience = 4 * time.Minute
+
 // Run runs the whole suite against d. Subtests run in parallel, each on
 // its own containers.
 func Run(t *testing.T, d driver.Driver) {
@@ -32,7 +36,7 @@ func Run(t *testing.T, d driver.Driver) {
 func launch(t *testing.T, d driver.Driver, prefix string) string {
 	t.Helper()
 	name := testhost.Name(prefix)
-	ctx := testhost.Context(t, time.Minute)
+	ctx := testhost.Context(t, patience)
 	t.Cleanup(func() { _ = d.Delete(context.Background(), name) })
 	if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}); err != nil {
 		t.Fatalf("create %s: %v", name, err)
@@ -56,7 +60,7 @@ func must(t *testing.T, what string, err error) {
 }
 
 func testLifecycle(t *testing.T, d driver.Driver) {
-	ctx := testhost.Context(t, 2*time.Minute)
+	ctx := testhost.Context(t, patience)
 	name := launch(t, d, "life")
 	wantStatus(t, d, name, driver.StatusRunning)
 

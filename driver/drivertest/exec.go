@@ -22,7 +22,7 @@ import (
 func testTransport(t *testing.T, d driver.Driver) {
 	name := launch(t, d, "exec")
 	tr := d.Transport(name)
-	ctx := testhost.Context(t, 2*time.Minute)
+	ctx := testhost.Context(t, patience)
 
 	run := func(cmd transport.Command) *transport.Result {
 		t.Helper()

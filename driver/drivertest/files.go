@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
@@ -19,7 +18,7 @@ import (
 // stat returns "mode uid gid" of a path in the container.
 func stat(t *testing.T, tr transport.Transport, p string) string {
 	t.Helper()
-	out, err := transport.Run(testhost.Context(t, time.Minute), tr, "stat", "-c", "%a %u %g", p)
+	out, err := transport.Run(testhost.Context(t, patience), tr, "stat", "-c", "%a %u %g", p)
 	if err != nil {
 		t.Fatalf("stat %s: %v", p, err)
 	}
@@ -29,7 +28,7 @@ func stat(t *testing.T, tr transport.Transport, p string) string {
 func testFiles(t *testing.T, d driver.Driver) {
 	name := launch(t, d, "files")
 	tr := d.Transport(name)
-	ctx := testhost.Context(t, 2*time.Minute)
+	ctx := testhost.Context(t, patience)
 
 	must(t, "write", transport.WriteBytes(ctx, tr, "/root/hello.txt", []byte("hello\x00world\n"), transport.FileOptions{}))
 	got, err := transport.ReadAll(ctx, tr, "/root/hello.txt")

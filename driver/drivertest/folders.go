@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/internal/testhost"
@@ -63,7 +62,7 @@ func describe(t *testing.T, root string) string {
 func testFolders(t *testing.T, d driver.Driver) {
 	name := launch(t, d, "fold")
 	tr := d.Transport(name)
-	ctx := testhost.Context(t, 2*time.Minute)
+	ctx := testhost.Context(t, patience)
 
 	src := filepath.Join(t.TempDir(), "site")
 	makeTree(t, src)
@@ -117,14 +116,14 @@ func testFolders(t *testing.T, d driver.Driver) {
 }
 
 func mkdirRemote(t *testing.T, tr transport.Transport, dir string) error {
-	_, err := transport.Run(testhost.Context(t, time.Minute), tr, "mkdir", "-p", dir)
+	_, err := transport.Run(testhost.Context(t, patience), tr, "mkdir", "-p", dir)
 	return err
 }
 
 // testHostileDownload replaces tar in the container with a script that
 // sends a crafted archive: nothing may land outside the destination.
 func testHostileDownload(t *testing.T, d driver.Driver, tr transport.Transport) {
-	ctx := testhost.Context(t, time.Minute)
+	ctx := testhost.Context(t, patience)
 	archives := map[string][]*tar.Header{
 		"absolute": {{Name: "/tmp/lxkit-pwned", Typeflag: tar.TypeReg, Mode: 0o644}},
 		"dotdot":   {{Name: "x/../../lxkit-pwned", Typeflag: tar.TypeReg, Mode: 0o644}},
