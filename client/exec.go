@@ -171,7 +171,7 @@ func (s *execSession) connect(ctx context.Context, fds map[string]string, names 
 			}
 			return fmt.Errorf("exec operation %s has no websocket %q", s.op.ID, n)
 		}
-		conn, err := s.c.websocket(ctx, s.op.ID, secret)
+		conn, err := s.c.dialRetry(ctx, s.op.ID, secret)
 		if err != nil {
 			if n == "control" {
 				continue
@@ -249,6 +249,23 @@ func (s *execSession) control(ctx context.Context, streams ExecIO) (stop func())
 		}
 	}()
 	return func() { close(quit); <-finished }
+}
+
+// dialRetry opens a websocket, trying a second time when the daemon leaves
+// the first handshake unanswered (seen under load with both daemons). The
+// daemon waits 5 s for all of a command's sockets, so the attempts are short.
+func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
+	var err error
+	for range 2 {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		var conn *websocket.Conn
+		conn, err = c.websocket(actx, opID, secret)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return conn, err
+		}
+	}
+	return nil, err
 }
 
 // websocket opens one of an operation's websockets.
