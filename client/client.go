@@ -133,16 +133,6 @@ func (c *Client) Kind() string { return c.server.Environment.Server }
 // Addr returns the address the client talks to.
 func (c *Client) Addr() string { return c.addr }
 
-// HasExtension reports whether the daemon advertises an API extension.
-func (c *Client) HasExtension(name string) bool {
-	for _, e := range c.server.APIExtensions {
-		if e == name {
-			return true
-		}
-	}
-	return false
-}
-
 // request builds a request for path (which may carry a query) with the
 // client's project added.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {

@@ -3,9 +3,10 @@
 # (Debian's golang-1.23 from bookworm-backports; go.mod's newer toolchain
 # then comes through the Go module proxy, as GOTOOLCHAIN=auto does).
 set -euo pipefail
-for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go /usr/lib/go-1.23/bin/go; do
+for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go; do
   [ -n "$g" ] && [ -x "$g" ] && exec "$g" "$@"
 done
+[ -x /usr/lib/go-1.23/bin/go ] && GOTOOLCHAIN=auto exec /usr/lib/go-1.23/bin/go "$@"
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "lxkit: no Go toolchain found; install Go 1.23 or newer (https://go.dev/doc/install)" >&2
   exit 1
@@ -13,4 +14,4 @@ fi
 bash "$(dirname "$0")/install-hosts.sh" >&2 # adds bookworm-backports if needed
 echo "lxkit: installing Go from bookworm-backports" >&2
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qy install -t bookworm-backports golang-1.23-go >/dev/null
-exec /usr/lib/go-1.23/bin/go "$@"
+GOTOOLCHAIN=auto exec /usr/lib/go-1.23/bin/go "$@"

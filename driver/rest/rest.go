@@ -252,7 +252,10 @@ func (d *Driver) Stop(ctx context.Context, name string, opts driver.StopOptions)
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopping %s: not stopped after %s: %w", name, opts.Timeout, ctx.Err())
+			if opts.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("stopping %s: not stopped after %s: %w", name, opts.Timeout, ctx.Err())
+			}
+			return fmt.Errorf("stopping %s: %w", name, ctx.Err())
 		}
 		if errors.Is(err, errdefs.ErrNotFound) || (opts.RetryCount > 0 && sent >= opts.RetryCount) {
 			return err
@@ -308,10 +311,7 @@ func (d *Driver) Instance(ctx context.Context, name string) (*api.Instance, erro
 		return nil, err
 	}
 	inst, _, err := d.c.Instance(ctx, name)
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil, errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", name, d.c.Addr())
-	}
-	return inst, err
+	return inst, d.named(name, err)
 }
 
 // State returns a container's runtime state.
@@ -320,10 +320,16 @@ func (d *Driver) State(ctx context.Context, name string) (*api.InstanceState, er
 		return nil, err
 	}
 	st, err := d.c.InstanceState(ctx, name)
+	return st, d.named(name, err)
+}
+
+// named turns the daemon's bare "not found" into one that names the
+// container and the host.
+func (d *Driver) named(name string, err error) error {
 	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil, errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", name, d.c.Addr())
+		return errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", name, d.c.Addr())
 	}
-	return st, err
+	return err
 }
 
 // List returns every container of the host.

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -71,5 +70,3 @@ func (a *accounts) group(g string) (int, error) {
 	}
 	return 0, fmt.Errorf("no group %q", g)
 }
-
-func fileMode(m uint32) os.FileMode { return os.FileMode(m) }

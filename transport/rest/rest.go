@@ -65,11 +65,11 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		return nil, err
 	}
 	env := map[string]string{}
-	if id.uid != 0 || id.home != "" {
-		env["HOME"], env["USER"], env["LOGNAME"] = id.home, id.name, id.name
-		if id.home == "" {
-			delete(env, "HOME")
-		}
+	if id.uid != 0 {
+		env["USER"], env["LOGNAME"] = id.name, id.name
+	}
+	if id.home != "" {
+		env["HOME"] = id.home
 	}
 	for k, v := range cmd.Env {
 		env[k] = v
@@ -194,18 +194,18 @@ func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, e
 
 // WriteFile creates or replaces a file in the container.
 func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opts transport.FileOptions) error {
-	put, err := t.filePut(ctx, opts, 0o644)
+	put, err := t.filePut(ctx, opts)
 	if err != nil {
 		return err
 	}
 	return t.c.PutFile(ctx, t.name, path, r, put)
 }
 
-// filePut fills in the owner from the transport's user.
-func (t *Transport) filePut(ctx context.Context, opts transport.FileOptions, mode uint32) (client.FilePut, error) {
+// filePut fills in the defaults: mode 0644, owned by the transport's user.
+func (t *Transport) filePut(ctx context.Context, opts transport.FileOptions) (client.FilePut, error) {
 	put := client.FilePut{Mode: opts.Mode, UID: -1, GID: -1}
 	if put.Mode == 0 {
-		put.Mode = fileMode(mode)
+		put.Mode = 0o644
 	}
 	if opts.UID == nil || opts.GID == nil {
 		id, err := t.identity(ctx, "", "")
