@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -26,7 +27,7 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 	if err != nil {
 		return err
 	}
-	err = transport.UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{UID: id.uid, GID: id.gid})
+	err = transport.UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{UID: id.UID, GID: id.GID})
 	if errors.Is(err, transport.ErrNoTar) {
 		return t.uploadPerFile(ctx, local, remoteDir, id)
 	}
@@ -43,7 +44,7 @@ func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string)
 	return sum, err
 }
 
-func (t *Transport) uploadPerFile(ctx context.Context, local, remoteDir string, id identity) error {
+func (t *Transport) uploadPerFile(ctx context.Context, local, remoteDir string, id accounts.Identity) error {
 	local = filepath.Clean(local)
 	top := path.Join(remoteDir, filepath.Base(local))
 	return filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
@@ -56,7 +57,7 @@ func (t *Transport) uploadPerFile(ctx context.Context, local, remoteDir string, 
 		if err != nil {
 			return err
 		}
-		put := client.FilePut{Mode: fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), UID: id.uid, GID: id.gid}
+		put := client.FilePut{Mode: fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), UID: id.UID, GID: id.GID}
 		switch {
 		case d.IsDir():
 			put.Type = client.FileTypeDirectory

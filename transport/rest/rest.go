@@ -11,12 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -28,32 +27,27 @@ type Transport struct {
 	group     string
 	killGrace time.Duration
 
-	mu       sync.Mutex
-	accounts *accounts // parsed /etc/passwd and /etc/group, read once
+	accounts *accounts.Resolver // shared by the transports of one container
 }
 
 var _ transport.Transport = (*Transport)(nil)
 
 // New returns a transport for the named container.
 func New(c *client.Client, name string) *Transport {
-	return &Transport{c: c, name: name}
+	t := &Transport{c: c, name: name}
+	t.accounts = &accounts.Resolver{Where: name, Read: t.readSmall}
+	return t
 }
 
 // As returns a transport whose commands run as user (and group, when not
 // empty) and whose new files belong to them. user and group are names or
 // numeric ids.
 func (t *Transport) As(user, group string) transport.Transport {
-	return &Transport{c: t.c, name: t.name, user: user, group: group, killGrace: t.killGrace, accounts: t.cachedAccounts()}
+	return &Transport{c: t.c, name: t.name, user: user, group: group, killGrace: t.killGrace, accounts: t.accounts}
 }
 
 // Name returns the container's name.
 func (t *Transport) Name() string { return t.name }
-
-func (t *Transport) cachedAccounts() *accounts {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.accounts
-}
 
 // Exec runs a command in the container.
 func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
@@ -65,18 +59,18 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		return nil, err
 	}
 	env := map[string]string{}
-	if id.uid != 0 {
-		env["USER"], env["LOGNAME"] = id.name, id.name
+	if id.UID != 0 {
+		env["USER"], env["LOGNAME"] = id.Name, id.Name
 	}
-	if id.home != "" {
-		env["HOME"] = id.home
+	if id.Home != "" {
+		env["HOME"] = id.Home
 	}
 	for k, v := range cmd.Env {
 		env[k] = v
 	}
 	dir := cmd.Dir
-	if dir == "" && id.home != "" {
-		dir = id.home
+	if dir == "" && id.Home != "" {
+		dir = id.Home
 	}
 	req := api.InstanceExecPost{
 		Command:     cmd.Args,
@@ -84,8 +78,8 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		Interactive: cmd.TTY,
 		Width:       cmd.Size.Width,
 		Height:      cmd.Size.Height,
-		User:        uint32(id.uid),
-		Group:       uint32(id.gid),
+		User:        uint32(id.UID),
+		Group:       uint32(id.GID),
 		Cwd:         dir,
 	}
 	if cmd.TTY && req.Width == 0 {
@@ -212,7 +206,7 @@ func (t *Transport) filePut(ctx context.Context, opts transport.FileOptions) (cl
 		if err != nil {
 			return put, err
 		}
-		put.UID, put.GID = id.uid, id.gid
+		put.UID, put.GID = id.UID, id.GID
 	}
 	if opts.UID != nil {
 		put.UID = *opts.UID
@@ -224,75 +218,23 @@ func (t *Transport) filePut(ctx context.Context, opts transport.FileOptions) (cl
 }
 
 // identity resolves a user and group (names or ids; empty for the
-// transport's defaults) into ids, reading the container's account files
-// only when a name or a home directory is needed.
-func (t *Transport) identity(ctx context.Context, user, group string) (identity, error) {
+// transport's defaults) into ids.
+func (t *Transport) identity(ctx context.Context, user, group string) (accounts.Identity, error) {
 	if user == "" {
 		user = t.user
 		if group == "" {
 			group = t.group
 		}
 	}
-	if user == "" || user == "root" || user == "0" {
-		id := identity{name: "root"}
-		if group == "" || group == "root" || group == "0" {
-			return id, nil
-		}
-		gid, err := t.lookupGroup(ctx, group)
-		id.gid = gid
-		return id, err
-	}
-	acc, err := t.loadAccounts(ctx)
-	if err != nil {
-		return identity{}, err
-	}
-	id, err := acc.user(user)
-	if err != nil {
-		return identity{}, fmt.Errorf("%s: %w", t.name, err)
-	}
-	if group != "" {
-		if id.gid, err = acc.group(group); err != nil {
-			return identity{}, fmt.Errorf("%s: %w", t.name, err)
-		}
-	}
-	return id, nil
+	return t.accounts.Resolve(ctx, user, group)
 }
 
-func (t *Transport) lookupGroup(ctx context.Context, group string) (int, error) {
-	if n, err := strconv.Atoi(group); err == nil {
-		return n, nil
-	}
-	acc, err := t.loadAccounts(ctx)
+// readSmall reads a whole (small) file of the container.
+func (t *Transport) readSmall(ctx context.Context, p string) ([]byte, error) {
+	rc, _, err := t.c.GetFile(ctx, t.name, p)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	gid, err := acc.group(group)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", t.name, err)
-	}
-	return gid, nil
-}
-
-func (t *Transport) loadAccounts(ctx context.Context) (*accounts, error) {
-	if acc := t.cachedAccounts(); acc != nil {
-		return acc, nil
-	}
-	read := func(p string) ([]byte, error) {
-		rc, _, err := t.c.GetFile(ctx, t.name, p)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(io.LimitReader(rc, 16<<20))
-	}
-	passwd, err := read("/etc/passwd")
-	if err != nil {
-		return nil, fmt.Errorf("resolving users in %s: %w", t.name, err)
-	}
-	groups, _ := read("/etc/group") // a missing group file leaves numeric groups only
-	acc := parseAccounts(passwd, groups)
-	t.mu.Lock()
-	t.accounts = acc
-	t.mu.Unlock()
-	return acc, nil
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 16<<20))
 }

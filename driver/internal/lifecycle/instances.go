@@ -1,0 +1,100 @@
+package lifecycle
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/lxkit/lxkit/api"
+)
+
+func instancePath(name string, rest ...string) string {
+	p := "/1.0/instances/" + url.PathEscape(name)
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
+
+func (d *Driver) instances(ctx context.Context) ([]api.Instance, error) {
+	var out []api.Instance
+	_, err := d.c.Query(ctx, http.MethodGet, "/1.0/instances?recursion=1", nil, &out)
+	return out, err
+}
+
+// instance returns one instance and its ETag.
+func (d *Driver) instance(ctx context.Context, name string) (*api.Instance, string, error) {
+	var out api.Instance
+	etag, err := d.c.Query(ctx, http.MethodGet, instancePath(name), nil, &out)
+	if err != nil {
+		return nil, "", err
+	}
+	return &out, etag, nil
+}
+
+func (d *Driver) instanceState(ctx context.Context, name string) (*api.InstanceState, error) {
+	var out api.InstanceState
+	if _, err := d.c.Query(ctx, http.MethodGet, instancePath(name, "state"), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost) error {
+	_, err := d.c.Do(ctx, http.MethodPost, "/1.0/instances", req, "")
+	return err
+}
+
+// updateInstance replaces the writable fields of an instance. With a
+// non-empty etag the daemon refuses (412) if the instance changed since.
+func (d *Driver) updateInstance(ctx context.Context, name string, put api.InstancePut, etag string) error {
+	_, err := d.c.Do(ctx, http.MethodPut, instancePath(name), put, etag)
+	return err
+}
+
+func (d *Driver) setInstanceState(ctx context.Context, name string, req api.InstanceStatePut) error {
+	_, err := d.c.Do(ctx, http.MethodPut, instancePath(name, "state"), req, "")
+	return err
+}
+
+func (d *Driver) deleteInstance(ctx context.Context, name string) error {
+	_, err := d.c.Do(ctx, http.MethodDelete, instancePath(name), nil, "")
+	return err
+}
+
+// keyedMutex serializes work per key (a container's updates), so that
+// updates through one driver never race each other even where the API
+// path has no ETag (the CLI's).
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}
