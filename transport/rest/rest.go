@@ -6,8 +6,6 @@ package rest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +14,8 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/internal/accounts"
+	"github.com/lxkit/lxkit/internal/marker"
+	"github.com/lxkit/lxkit/internal/shquote"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -53,6 +53,9 @@ func (t *Transport) Name() string { return t.name }
 func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	if len(cmd.Args) == 0 {
 		return nil, errors.New("exec: no command given")
+	}
+	if err := shquote.CheckJSON(cmd.Args); err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
 	}
 	id, err := t.identity(ctx, cmd.User, cmd.Group)
 	if err != nil {
@@ -136,27 +139,19 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 // control channel, so it carries a marker in its environment by which a
 // second command finds and signals it when ctx ends.
 func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, out *transport.Output) (int, error) {
-	marker := newMarker()
-	req.Environment[markerVar] = marker
+	m := marker.New()
+	req.Environment[marker.Var] = m
 	stop := func() {
-		t.signalMarked(marker, "TERM")
-		time.AfterFunc(t.grace(), func() { t.signalMarked(marker, "KILL") })
+		t.signalMarked(m, "TERM")
+		time.AfterFunc(t.grace(), func() { t.signalMarked(m, "KILL") })
 	}
 	return t.c.ExecRecorded(ctx, t.name, req, out.Stdout(), out.Stderr(), stop)
 }
 
-// markerVar names the environment variable that marks a recorded command.
-const markerVar = "LXKIT_EXEC_ID"
-
-// signalScript signals every process whose environment holds the marker.
-const signalScript = `for d in /proc/[0-9]*; do
-  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "` + markerVar + `=$1"; then kill -"$2" "${d#/proc/}" 2>/dev/null; fi
-done; true`
-
-func (t *Transport) signalMarked(marker, sig string) {
+func (t *Transport) signalMarked(m, sig string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req := api.InstanceExecPost{Command: []string{"/bin/sh", "-c", signalScript, "sh", marker, sig}}
+	req := api.InstanceExecPost{Command: marker.SignalArgv(m, sig)}
 	_, _ = t.c.ExecRecorded(ctx, t.name, req, nil, nil, nil)
 }
 
@@ -165,12 +160,6 @@ func (t *Transport) grace() time.Duration {
 		return t.killGrace
 	}
 	return 2 * time.Second
-}
-
-func newMarker() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // ReadFile opens a file in the container.

@@ -1,0 +1,130 @@
+// Package cli is the Driver that runs `lxc` or `incus` through any
+// transport: this machine's, a container's (to drive the LXD inside it),
+// or a chain of them. It shares the REST driver's lifecycle code and asks
+// the host through `lxc query`, so both drivers behave the same.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/internal/lifecycle"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/transport"
+	clitransport "github.com/lxkit/lxkit/transport/cli"
+)
+
+// Options says which command to run and how.
+type Options struct {
+	// Command is "lxc" or "incus"; empty means whichever the machine
+	// behind the transport has, lxc first.
+	Command string
+	// Env is added to every command's environment (LXD_DIR, INCUS_DIR).
+	Env map[string]string
+	// Remote is one of the command's remotes; empty means its default.
+	Remote string
+	// Where names the host in messages; empty means the command's name.
+	Where string
+}
+
+// ForSocket returns the options that reach the daemon behind a unix
+// socket: `incus` with INCUS_DIR for an Incus socket, else `lxc` with
+// LXD_DIR.
+func ForSocket(socket string) Options {
+	dir := filepath.Dir(strings.TrimPrefix(socket, "unix://"))
+	if strings.Contains(filepath.Base(dir), "incus") {
+		return Options{Command: "incus", Env: map[string]string{"INCUS_DIR": dir}, Where: socket}
+	}
+	return Options{Command: "lxc", Env: map[string]string{"LXD_DIR": dir}, Where: socket}
+}
+
+// Driver manages containers with the lxc or incus command.
+type Driver struct {
+	*lifecycle.Driver
+	h      *clitransport.Host
+	server api.Server
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// New returns a driver that runs its command through via. It asks the
+// host for GET /1.0 once, to check it answers and to learn its kind.
+func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, error) {
+	commands := []string{opts.Command}
+	if opts.Command == "" {
+		commands = []string{"lxc", "incus"}
+	}
+	var err error
+	for _, command := range commands {
+		h := &clitransport.Host{Via: via, Command: command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where}
+		q := queryAPI{h}
+		d := &Driver{h: h}
+		if _, err = q.Query(ctx, http.MethodGet, "/1.0", nil, &d.server); err == nil {
+			d.Driver = lifecycle.New(q, func(name string) transport.Transport { return h.Container(name) })
+			return d, nil
+		}
+	}
+	return nil, err
+}
+
+// Host returns the host the driver runs its command on.
+func (d *Driver) Host() *clitransport.Host { return d.h }
+
+// Server returns what GET /1.0 answered.
+func (d *Driver) Server() api.Server { return d.server }
+
+// Kind returns "lxd" or "incus".
+func (d *Driver) Kind() string { return d.server.Environment.Server }
+
+// queryAPI is the host's REST API through `lxc query`, which waits for
+// background operations itself. It cannot send If-Match: updates through
+// it rely on the lifecycle's per-container lock instead of the ETag.
+type queryAPI struct{ h *clitransport.Host }
+
+func (q queryAPI) Addr() string { return q.h.Addr() }
+
+func (q queryAPI) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	stdout, err := q.query(ctx, method, path, body)
+	if err != nil {
+		return "", err
+	}
+	if out != nil {
+		if err := json.Unmarshal(stdout, out); err != nil {
+			return "", errdefs.Wrap(errdefs.ErrInternal, err, "%s %s: decoding the answer of %s", method, path, q.h.Command)
+		}
+	}
+	return "", nil
+}
+
+func (q queryAPI) Do(ctx context.Context, method, path string, body any, _ string) (*api.Operation, error) {
+	stdout, err := q.query(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	var op api.Operation
+	_ = json.Unmarshal(stdout, &op) // a synchronous answer is no operation
+	return &op, nil
+}
+
+func (q queryAPI) query(ctx context.Context, method, path string, body any) ([]byte, error) {
+	args := []string{"query", "--wait", "-X", method}
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--data", string(data))
+	}
+	args = append(args, q.h.Target(path))
+	out, err := q.h.Run(ctx, nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return out, nil
+}

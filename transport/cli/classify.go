@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// classes maps what lxc and incus print after "Error: " to error classes,
+// first match wins. The messages are the daemon's (the same the REST API
+// returns) or the client's own.
+var classes = []struct {
+	substr string
+	class  error
+}{
+	{"etag doesn't match", errdefs.ErrPreconditionFailed},
+	{"precondition failed", errdefs.ErrPreconditionFailed},
+	{"not authorized", errdefs.ErrForbidden},
+	{"forbidden", errdefs.ErrForbidden},
+	{"certificate is restricted", errdefs.ErrForbidden},
+	{"not trusted", errdefs.ErrUnauthorized},
+	{"unauthorized", errdefs.ErrUnauthorized},
+	{"permission denied", errdefs.ErrForbidden},
+	{"unable to connect", errdefs.ErrUnavailable},
+	{"connection refused", errdefs.ErrUnavailable},
+	{"socket not accessible", errdefs.ErrUnavailable},
+	{"is the server running", errdefs.ErrUnavailable},
+	{"no such file or directory", errdefs.ErrNotFound},
+	{"not found", errdefs.ErrNotFound},
+	{"doesn't exist", errdefs.ErrNotFound},
+	{"does not exist", errdefs.ErrNotFound},
+	{"already exists", errdefs.ErrConflict},
+	{"already running", errdefs.ErrConflict},
+	{"already stopped", errdefs.ErrConflict},
+	{"is not running", errdefs.ErrConflict},
+	{"non-reusable operation", errdefs.ErrConflict},
+	{"operation canceled", errdefs.ErrCanceled},
+	{"invalid", errdefs.ErrInvalidArgument},
+	{"bad request", errdefs.ErrInvalidArgument},
+	{"unknown flag", errdefs.ErrInvalidArgument},
+	{"not implemented", errdefs.ErrNotImplemented},
+	{"not supported", errdefs.ErrNotImplemented},
+}
+
+// Classify turns a failed lxc or incus command into an error of an errdefs
+// class, from its exit code and standard error. The message is the last
+// "Error: " line; anything printed before it (progress, the first-run
+// hint) is noise. Exit code 127 (no such command) is ErrUnavailable,
+// never ErrNotFound, which would say the container is missing. A zero exit code is success whatever stderr says. An
+// unknown message is ErrInternal, with the message kept.
+func Classify(code int, stderr []byte) error {
+	if code == 0 {
+		return nil
+	}
+	msg := Message(stderr)
+	if code == 127 { // the command itself is missing: never "not found"
+		if msg == "" {
+			msg = "command not found"
+		}
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s", msg)
+	}
+	if msg == "" {
+		msg = "exit status " + strconv.Itoa(code)
+	}
+	low := strings.ToLower(msg)
+	for _, c := range classes {
+		if strings.Contains(low, c.substr) {
+			return errdefs.Wrap(c.class, nil, "%s", msg)
+		}
+	}
+	return errdefs.Wrap(errdefs.ErrInternal, nil, "%s", msg)
+}
+
+// Message returns the text after the last "Error: " in stderr, or its last
+// non-empty line when there is none.
+func Message(stderr []byte) string {
+	if i := bytes.LastIndex(stderr, []byte("Error: ")); i >= 0 {
+		return strings.TrimSpace(string(stderr[i+len("Error: "):]))
+	}
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

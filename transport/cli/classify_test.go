@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+func TestClassify(t *testing.T) {
+	hint := "If this is your first time running LXD on this machine, you should also run: lxd init\n" +
+		"To start your first container, try: lxc launch ubuntu:22.04\n\n"
+	cases := []struct {
+		code   int
+		stderr string
+		class  error // nil: success
+		msg    string
+	}{
+		{0, "", nil, ""},
+		{0, hint, nil, ""}, // noise on success is not a failure
+		{0, "Error: looks bad but exit 0\n", nil, ""}, // only the exit code decides
+		{1, "Error: Instance not found\n", errdefs.ErrNotFound, "Instance not found"},
+		{1, hint + "Error: Instance not found\n", errdefs.ErrNotFound, "Instance not found"},
+		{1, `Error: Failed to fetch instance "x" in project "default": Instance not found` + "\n", errdefs.ErrNotFound, ""},
+		{1, "Error: Not Found\n", errdefs.ErrNotFound, "Not Found"},
+		{1, "Error: file does not exist\n", errdefs.ErrNotFound, ""},
+		{1, `Error: Failed creating instance record: Add instance info to the database: This "instances" entry already exists` + "\n", errdefs.ErrConflict, ""},
+		{1, "Error: The instance is already running\n", errdefs.ErrConflict, ""},
+		{1, "Error: Instance is not running\n", errdefs.ErrConflict, ""},
+		{1, "Error: ETag doesn't match: abc vs def\n", errdefs.ErrPreconditionFailed, ""},
+		{1, "Error: not authorized\n", errdefs.ErrForbidden, ""},
+		{1, "Error: Get \"http://unix.socket/1.0\": dial unix /var/lib/lxd/unix.socket: connect: connection refused\n", errdefs.ErrUnavailable, ""},
+		{1, "Error: LXD unix socket \"/x/unix.socket\" not accessible: permission denied\n", errdefs.ErrForbidden, ""},
+		{1, "Error: Invalid config: Unknown configuration key: user.x y\n", errdefs.ErrInvalidArgument, ""},
+		{1, "Error: Creating instance: Instance operation lock non-reusable operation\n", errdefs.ErrConflict, ""},
+		{1, "Error: something new\n", errdefs.ErrInternal, "something new"},
+		{1, "", errdefs.ErrInternal, "exit status 1"},
+		{127, "sh: lxc: not found\n", errdefs.ErrUnavailable, "sh: lxc: not found"},
+		{127, "", errdefs.ErrUnavailable, "command not found"},
+		{2, "Error: unknown flag: --bogus\n", errdefs.ErrInvalidArgument, ""},
+	}
+	for _, c := range cases {
+		err := Classify(c.code, []byte(c.stderr))
+		if c.class == nil {
+			if err != nil {
+				t.Errorf("Classify(%d, %q) = %v; want nil", c.code, c.stderr, err)
+			}
+			continue
+		}
+		if !errors.Is(err, c.class) {
+			t.Errorf("Classify(%d, %q) = %v; want class %v", c.code, c.stderr, err, c.class)
+		}
+		if c.msg != "" && err.Error() != c.msg {
+			t.Errorf("Classify(%d, %q) message %q; want %q", c.code, c.stderr, err.Error(), c.msg)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+// Package cli reaches an LXD or Incus host through its command, `lxc` or
+// `incus`, run through any transport: this machine's, a container's (whose
+// own LXD then serves), or a chain of them. Host runs the command;
+// Transport is a container transport over `lxc exec` and `lxc file`.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Host is an LXD or Incus host reached by running its command.
+type Host struct {
+	// Via runs the command: transport/local for this machine, a
+	// container's transport for the daemon inside that container.
+	Via transport.Transport
+	// Command is "lxc" or "incus".
+	Command string
+	// Env is added to the command's environment (LXD_DIR, INCUS_DIR).
+	Env map[string]string
+	// Remote, when set, is the command's remote for the host ("name" is
+	// passed as "name:").
+	Remote string
+	// Where names the host in messages, e.g. "lxc in outer".
+	Where string
+}
+
+// Target returns how the command names an instance: "remote:name".
+func (h *Host) Target(name string) string {
+	if h.Remote == "" {
+		return name
+	}
+	return h.Remote + ":" + name
+}
+
+// Addr names the host in messages.
+func (h *Host) Addr() string {
+	if h.Where != "" {
+		return h.Where
+	}
+	if h.Remote != "" {
+		return h.Command + " remote " + h.Remote
+	}
+	return h.Command
+}
+
+// Run runs the command with args and returns its standard output; a
+// failure is classified into errdefs classes (see Classify).
+func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", h.Command, firstWord(args), err)
+	}
+	if err := Classify(res.ExitCode, stderr.Bytes()); err != nil {
+		return stdout.Bytes(), h.missing(res.ExitCode, err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// Exec runs a command line through Via with the host's environment.
+func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if len(h.Env) > 0 {
+		env := make(map[string]string, len(h.Env)+len(cmd.Env))
+		for k, v := range h.Env {
+			env[k] = v
+		}
+		for k, v := range cmd.Env {
+			env[k] = v
+		}
+		cmd.Env = env
+	}
+	return h.Via.Exec(ctx, cmd)
+}
+
+func (h *Host) argv(args ...string) []string {
+	return append([]string{h.Command}, args...)
+}
+
+// missing turns "command not found" into a clear unavailability.
+func (h *Host) missing(code int, err error) error {
+	if code == 127 {
+		return fmt.Errorf("%s is not installed where it should run (%s): %w", h.Command, h.Addr(), err)
+	}
+	return err
+}
+
+func firstWord(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}

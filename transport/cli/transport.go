@@ -1,0 +1,463 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/accounts"
+	"github.com/lxkit/lxkit/internal/marker"
+	"github.com/lxkit/lxkit/internal/shquote"
+	"github.com/lxkit/lxkit/internal/tarx"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Transport runs commands and moves files in one container of a Host:
+// `lxc exec` for commands, `lxc file push -`/`pull ... -` for files and a
+// tar stream through exec for folders. Nothing is stored on the machines
+// in between.
+type Transport struct {
+	h           *Host
+	name        string
+	user, group string
+	killGrace   time.Duration
+	accounts    *accounts.Resolver // shared by the transports of one container
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// Container returns a transport into the named container of h.
+func (h *Host) Container(name string) *Transport {
+	t := &Transport{h: h, name: name}
+	t.accounts = &accounts.Resolver{Where: name, Read: func(ctx context.Context, p string) ([]byte, error) {
+		return transport.ReadAll(ctx, t, p)
+	}}
+	return t
+}
+
+// As returns a transport whose commands run as user (and group, when not
+// empty) and whose new files belong to them.
+func (t *Transport) As(user, group string) transport.Transport {
+	c := *t
+	c.user, c.group = user, group
+	return &c
+}
+
+// Name returns the container's name.
+func (t *Transport) Name() string { return t.name }
+
+func (t *Transport) grace() time.Duration {
+	if t.killGrace > 0 {
+		return t.killGrace
+	}
+	return 2 * time.Second
+}
+
+// Exec runs a command in the container through `lxc exec`. A command
+// whose output is only captured runs with its output recorded by the
+// daemon instead (through `lxc query`), which, unlike the exec streams,
+// never drops the output of a quick command.
+func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if len(cmd.Args) == 0 {
+		return nil, errors.New("exec: no command given")
+	}
+	user, group := cmd.User, cmd.Group
+	if user == "" {
+		user, group = t.user, t.group
+	}
+	id, err := t.accounts.Resolve(ctx, user, group)
+	if err != nil {
+		return nil, err
+	}
+	// The same environment and directory as the REST transport gives.
+	req := api.InstanceExecPost{Command: cmd.Args, Environment: map[string]string{},
+		User: uint32(id.UID), Group: uint32(id.GID), Cwd: cmd.Dir, Interactive: cmd.TTY}
+	env := req.Environment
+	if id.UID != 0 {
+		env["USER"], env["LOGNAME"] = id.Name, id.Name
+	}
+	if id.Home != "" {
+		env["HOME"] = id.Home
+	}
+	for k, v := range cmd.Env {
+		env[k] = v
+	}
+	m := marker.New()
+	env[marker.Var] = m
+	if req.Cwd == "" {
+		req.Cwd = id.Home
+	}
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+		defer cancel()
+	}
+	out := transport.NewOutput(cmd)
+
+	// When ctx ends, the command is signalled by its marker inside the
+	// container (TERM, then KILL): killing only the local `lxc` would
+	// leave it running. The outer command ends with it; should it not, it
+	// is cancelled after a while.
+	outerCtx, cancelOuter := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOuter()
+	stop := t.stopOnDone(ctx, m, cancelOuter)
+	var code int
+	if cmd.Capture && cmd.Stdin == nil && cmd.Stdout == nil && cmd.Stderr == nil && !cmd.TTY {
+		code, err = t.execRecorded(outerCtx, req, out)
+	} else {
+		code, err = t.execStreamed(outerCtx, req, cmd, out)
+	}
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	res := out.Result(code)
+	if ctx.Err() != nil {
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
+			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// stopOnDone signals the marked command when ctx ends; the returned func
+// ends the watch once the command is over.
+func (t *Transport) stopOnDone(ctx context.Context, m string, cancelOuter func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t.signal(m, "TERM")
+		select {
+		case <-done:
+			return
+		case <-time.After(t.grace()):
+		}
+		t.signal(m, "KILL")
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cancelOuter()
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, cmd transport.Command, out *transport.Output) (int, error) {
+	mode := "--mode=non-interactive"
+	if cmd.TTY {
+		mode = "--mode=interactive"
+	}
+	args := []string{"exec", t.h.Target(t.name), mode,
+		"--user", strconv.Itoa(int(req.User)), "--group", strconv.Itoa(int(req.Group))}
+	if req.Cwd != "" {
+		args = append(args, "--cwd", req.Cwd)
+	}
+	keys := make([]string, 0, len(req.Environment))
+	for k := range req.Environment {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--env", k+"="+req.Environment[k])
+	}
+	args = append(args, "--")
+	args = append(args, req.Command...)
+	size := cmd.Size
+	if cmd.TTY && size.Width == 0 {
+		size = transport.WindowSize{Width: 80, Height: 24}
+	}
+	res, err := t.h.Exec(ctx, transport.Command{Args: t.h.argv(args...), Stdin: cmd.Stdin,
+		Stdout: out.Stdout(), Stderr: out.Stderr(), TTY: cmd.TTY, Size: size, Resize: cmd.Resize})
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+	}
+	if err := t.execFailure(res); err != nil {
+		return -1, err
+	}
+	return res.ExitCode, nil
+}
+
+// captureScript runs "$@" with stdout and stderr in files named after $0.
+// It looks the program up in PATH itself, as the exec API does: a shell
+// such as busybox ash would otherwise run its own applet of that name.
+const captureScript = `exec >"$0.out" 2>"$0.err" || exit 125
+case $1 in
+*/*) ;;
+*)
+  c=$1 p=
+  IFS=:
+  for d in $PATH; do
+    if [ -f "$d/$c" ] && [ -x "$d/$c" ]; then p=$d/$c; break; fi
+  done
+  unset IFS
+  if [ -z "$p" ]; then echo "$c: command not found" >&2; exit 127; fi
+  shift
+  set -- "$p" "$@"
+  ;;
+esac
+exec "$@"`
+
+// execRecorded runs a command whose output is only captured without any
+// exec stream, which LXD 5.0 and Incus 6.0 can leave unanswered or cut
+// when many run at once: the command runs through `lxc query` (no
+// websockets) with its output written to files in the container, which
+// then come back through the files API and are removed.
+func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, out *transport.Output) (int, error) {
+	files := "/tmp/.lxkit-exec-" + req.Environment[marker.Var]
+	req.Command = append([]string{"/bin/sh", "-c", captureScript, files}, req.Command...)
+	defer t.queryExec(context.WithoutCancel(ctx), api.InstanceExecPost{
+		Command: []string{"rm", "-f", files + ".out", files + ".err"}, Environment: map[string]string{}})
+	code, err := t.queryExec(ctx, req)
+	if err != nil {
+		if c, ok := commandNotFound(err); ok {
+			return c, nil
+		}
+		return -1, err
+	}
+	errs := make(chan error, 2)
+	for _, f := range []struct {
+		suffix string
+		w      io.Writer
+	}{{".out", out.Stdout()}, {".err", out.Stderr()}} {
+		go func() {
+			rc, err := t.ReadFile(ctx, files+f.suffix)
+			if err == nil {
+				_, err = io.Copy(f.w, rc)
+				rc.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if e := <-errs; e != nil && err == nil {
+			err = fmt.Errorf("exec in %s: capturing the output in /tmp: %w", t.name, e)
+		}
+	}
+	return code, err
+}
+
+// queryExec runs a command through `lxc query` and returns its exit code.
+func (t *Transport) queryExec(ctx context.Context, req api.InstanceExecPost) (int, error) {
+	if err := shquote.CheckJSON(req.Command); err != nil {
+		return -1, err
+	}
+	req.RecordOutput = false
+	body, err := json.Marshal(req)
+	if err != nil {
+		return -1, err
+	}
+	path := "/1.0/instances/" + url.PathEscape(t.name) + "/exec"
+	stdout, err := t.h.Run(ctx, nil, "query", "--wait", "-X", "POST", "--data", string(body), t.h.Target(path))
+	if err != nil {
+		if _, ok := commandNotFound(err); !ok && errors.Is(err, errdefs.ErrNotFound) {
+			return -1, errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", t.name, t.h.Addr())
+		}
+		return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+	}
+	var op api.Operation
+	if err := json.Unmarshal(stdout, &op); err != nil {
+		return -1, fmt.Errorf("exec in %s: decoding the operation: %w", t.name, err)
+	}
+	if v, ok := op.Metadata["return"].(float64); ok {
+		return int(v), nil
+	}
+	return -1, fmt.Errorf("exec in %s: the operation has no exit code", t.name)
+}
+
+// commandNotFound maps the daemon refusing to run a missing command (as
+// Incus does) to exit code 127.
+func commandNotFound(err error) (int, bool) {
+	if strings.Contains(err.Error(), "Command not found") {
+		return 127, true
+	}
+	return 0, false
+}
+
+// execFailure tells `lxc exec` failing (exit 1 and its own "Error: "
+// line, such as a missing or stopped container) from the command failing.
+func (t *Transport) execFailure(res *transport.Result) error {
+	if res.ExitCode != 1 {
+		return nil
+	}
+	tail := bytes.TrimSpace(res.Tail)
+	i := bytes.LastIndexByte(tail, '\n')
+	if !bytes.HasPrefix(tail[i+1:], []byte("Error: ")) {
+		return nil
+	}
+	err := Classify(1, tail[i+1:])
+	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrConflict, errdefs.ErrUnavailable,
+		errdefs.ErrForbidden, errdefs.ErrUnauthorized} {
+		if errors.Is(err, class) {
+			if class == errdefs.ErrNotFound {
+				return errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", t.name, t.h.Addr())
+			}
+			return fmt.Errorf("exec in %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// signal sends sig to the processes of the command marked m.
+func (t *Transport) signal(m, sig string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := append([]string{"exec", t.h.Target(t.name), "--mode=non-interactive", "--"}, marker.SignalArgv(m, sig)...)
+	_, _ = t.h.Run(ctx, nil, args...)
+}
+
+// ReadFile streams a file out of the container with `lxc file pull PATH -`.
+// A missing file is reported here, not at the first Read.
+func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
+	if err := absolute(path); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	first := &firstWrite{w: pw, started: make(chan struct{})}
+	r := &pullReader{pr: pr, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		var stderr bytes.Buffer
+		res, err := t.h.Exec(ctx, transport.Command{
+			Args:   t.h.argv("file", "pull", t.h.Target(t.name)+path, "-"),
+			Stdout: first, Stderr: &stderr})
+		if err == nil {
+			err = t.fileError(path, Classify(res.ExitCode, stderr.Bytes()))
+		}
+		r.err = err
+		pw.CloseWithError(err)
+	}()
+	select {
+	case <-first.started:
+	case <-r.done:
+		if r.err != nil {
+			cancel()
+			return nil, r.err
+		}
+	}
+	return r, nil
+}
+
+// fileError names the file and the container in a classified error.
+func (t *Transport) fileError(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s:%s: %w", t.name, path, err)
+}
+
+type pullReader struct {
+	pr     *io.PipeReader
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func (r *pullReader) Read(p []byte) (int, error) { return r.pr.Read(p) }
+
+func (r *pullReader) Close() error {
+	r.pr.Close()
+	r.cancel()
+	<-r.done
+	return nil
+}
+
+// firstWrite closes started at the first write.
+type firstWrite struct {
+	w       io.Writer
+	once    sync.Once
+	started chan struct{}
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.started) })
+	return f.w.Write(p)
+}
+
+// WriteFile streams r into a file with `lxc file push - PATH`.
+func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opts transport.FileOptions) error {
+	if err := absolute(path); err != nil {
+		return err
+	}
+	id, err := t.owner(ctx, opts)
+	if err != nil {
+		return err
+	}
+	mode := opts.Mode.Perm()
+	if mode == 0 {
+		mode = 0o644
+	}
+	_, err = t.h.Run(ctx, r, "file", "push", "-", t.h.Target(t.name)+path,
+		"--mode", fmt.Sprintf("%04o", mode), "--uid", strconv.Itoa(id.UID), "--gid", strconv.Itoa(id.GID))
+	return t.fileError(path, err)
+}
+
+// owner fills in a file's owner: the options', else the transport's user.
+func (t *Transport) owner(ctx context.Context, opts transport.FileOptions) (accounts.Identity, error) {
+	var id accounts.Identity
+	if opts.UID == nil || opts.GID == nil {
+		var err error
+		if id, err = t.accounts.Resolve(ctx, t.user, t.group); err != nil {
+			return id, err
+		}
+	}
+	if opts.UID != nil {
+		id.UID = *opts.UID
+	}
+	if opts.GID != nil {
+		id.GID = *opts.GID
+	}
+	return id, nil
+}
+
+func absolute(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "path %q: give an absolute path", path)
+	}
+	return nil
+}
+
+// UploadFolder copies a local folder into remoteDir as one tar stream
+// through exec, or per file where the container has no tar. Files belong
+// to the transport's user.
+func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) error {
+	id, err := t.owner(ctx, transport.FileOptions{})
+	if err != nil {
+		return err
+	}
+	err = transport.UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{UID: id.UID, GID: id.GID})
+	if errors.Is(err, transport.ErrNoTar) {
+		return transport.UploadFolderPerFile(ctx, t, local, remoteDir, id.UID, id.GID)
+	}
+	return err
+}
+
+// DownloadFolder copies a folder of the container into localDir, as one
+// tar stream or, without tar in the container, per file.
+func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+	sum, err := transport.DownloadFolderTar(ctx, t, remote, localDir)
+	if errors.Is(err, transport.ErrNoTar) {
+		return transport.DownloadFolderPerFile(ctx, t, remote, localDir)
+	}
+	return sum, err
+}
