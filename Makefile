@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build hosts demo test unit vet bench
+.PHONY: all build hosts nested-image demo test unit vet bench
 
 all: build
 
@@ -14,6 +14,11 @@ build:
 hosts:
 	bash scripts/hosts.sh
 
+# Builds once (cached in /var/cache/lxkit) and imports "nestimage", Debian
+# with LXD inside, for nested-container tests (idempotent).
+nested-image: hosts
+	bash scripts/nested-image.sh
+
 demo: hosts build
 	bash scripts/demo.sh
 
@@ -23,7 +28,7 @@ vet:
 	$(GO) vet ./...
 
 # Every test, unit and integration, against the real daemons.
-test: hosts vet
+test: hosts nested-image vet
 	$(GO) test -count=1 -timeout 20m ./...
 
 # Unit tests only: no daemon needed.
