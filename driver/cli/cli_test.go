@@ -13,6 +13,8 @@ import (
 
 // TestDriver runs the shared driver suite on each real daemon, through
 // the daemon's own command run on this machine.
+const patience = 10 * time.Minute
+
 func TestDriver(t *testing.T) {
 	for _, h := range testhost.Hosts() {
 		t.Run(h.Name, func(t *testing.T) {

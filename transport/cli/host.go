@@ -5,7 +5,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -49,17 +48,18 @@ func (h *Host) Addr() string {
 }
 
 // Run runs the command with args and returns its standard output; a
-// failure is classified into errdefs classes (see Classify).
+// failure is classified into errdefs classes (see Classify). The output is
+// only captured, never streamed, which lets a container transport below
+// use its most reliable path (the daemon records it).
 func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
-	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", h.Command, firstWord(args), err)
 	}
-	if err := Classify(res.ExitCode, stderr.Bytes()); err != nil {
-		return stdout.Bytes(), h.missing(res.ExitCode, err)
+	if err := Classify(res.ExitCode, res.Stderr); err != nil {
+		return res.Stdout, h.missing(res.ExitCode, err)
 	}
-	return stdout.Bytes(), nil
+	return res.Stdout, nil
 }
 
 // Exec runs a command line through Via with the host's environment.

@@ -1,0 +1,97 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"path"
+	"testing"
+
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/drivertest"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// TestNested runs the whole driver suite two levels down, on the LXD
+// inside a container of each daemon (so also LXD inside Incus): host
+// (REST) -> outer -> CLI driver -> inner containers.
+func TestNested(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	for _, h := range testhost.Hosts() {
+		t.Run(h.Name, func(t *testing.T) {
+			t.Parallel()
+			top := rest.New(testhost.Connect(t, h))
+			outer := testhost.LaunchNested(t, top, "outer", testhost.NestImage)
+			ctx := testhost.Context(t, patience)
+			d, name, err := cli.Nested(ctx, top, outer+"/x")
+			if err != nil || name != "x" {
+				t.Fatalf("Nested: %v %q", err, name)
+			}
+			if k := d.(*cli.Driver).Kind(); k != "lxd" {
+				t.Fatalf("inside %s: kind %q", outer, k)
+			}
+			drivertest.Run(t, d)
+		})
+	}
+}
+
+// TestThreeLevels: host -> outer -> middle -> inner, exec and a file
+// round trip at the bottom.
+func TestThreeLevels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	h := testhost.Hosts()[0]
+	top := rest.New(testhost.Connect(t, h))
+	tarball := testhost.NestedTarball(t)
+	outer := testhost.LaunchNested(t, top, "outer3", testhost.NestImage)
+	ctx := testhost.Context(t, patience)
+
+	// The middle level needs the nested image inside outer's LXD: drop it
+	// where outer's boot script imports it, and run that script.
+	otr := top.Transport(outer)
+	drop := "/var/lib/lxkit/images/" + testhost.NestImage + ".tar.zst"
+	must(t, "push nested image", transport.UploadFile(ctx, otr, tarball, drop+".part", transport.FileOptions{}))
+	if _, err := transport.Run(ctx, otr, "sh", "-c", `mv "$1.part" "$1" && lxkit-nested-up`, "sh", drop); err != nil {
+		t.Fatalf("import in %s: %v", outer, err)
+	}
+	l1, _, err := cli.Nested(ctx, top, outer+"/x")
+	must(t, "level 1", err)
+	middle := testhost.LaunchNested(t, l1, "middle", testhost.NestImage)
+
+	l2, inner, err := cli.Nested(ctx, top, path.Join(outer, middle, "inner"))
+	must(t, "level 2", err)
+	t.Cleanup(func() { _ = l2.Delete(context.Background(), inner) })
+	must(t, "create inner", l2.Create(ctx, inner, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}))
+
+	tr := l2.Transport(inner)
+	out, err := transport.Run(ctx, tr, "cat", "/etc/hostname")
+	if err != nil || out != inner+"\n" {
+		t.Errorf("hostname at level 3: %q %v", out, err)
+	}
+	res, err := tr.Exec(ctx, transport.Command{Args: transport.Shell("exit 7")})
+	if err != nil || res.ExitCode != 7 {
+		t.Errorf("exit code at level 3: %v %v", res, err)
+	}
+	data := bytes.Repeat([]byte("level three\x00\xff"), 100000)
+	must(t, "write", transport.WriteBytes(ctx, tr, "/root/f", data, transport.FileOptions{Mode: 0o600}))
+	back, err := transport.ReadAll(ctx, tr, "/root/f")
+	if err != nil || !bytes.Equal(back, data) {
+		t.Errorf("file round trip at level 3: %d bytes, %v", len(back), err)
+	}
+	must(t, "delete inner", l2.Delete(ctx, inner))
+	if ok, err := driver.Exists(ctx, l2, inner); err != nil || ok {
+		t.Errorf("inner still exists after delete: %v %v", ok, err)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
