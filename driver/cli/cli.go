@@ -7,6 +7,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -65,9 +66,13 @@ func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, e
 		h := &clitransport.Host{Via: via, Command: command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where}
 		q := queryAPI{h}
 		d := &Driver{h: h}
-		if _, err = q.Query(ctx, http.MethodGet, "/1.0", nil, &d.server); err == nil {
+		_, err = q.Query(ctx, http.MethodGet, "/1.0", nil, &d.server)
+		if err == nil {
 			d.Driver = lifecycle.New(q, func(name string) transport.Transport { return h.Container(name) })
 			return d, nil
+		}
+		if !errors.Is(err, errdefs.ErrUnavailable) {
+			break // the command is there but failed: trying another would hide why
 		}
 	}
 	return nil, err

@@ -88,10 +88,17 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Long: `lxkit manages the containers of a local LXD or Incus daemon, the same way
 for both. --host picks the daemon (a socket path or unix:// URL); without it
 lxkit uses the first socket it finds ($LXD_DIR, $INCUS_DIR, the LXD snap,
-/var/lib/lxd, /var/lib/incus).`,
+/var/lib/lxd, /var/lib/incus). --driver cli drives it through its own
+command (lxc or incus) instead of its API; with it, --host may also name one
+of that command's remotes.
+
+Containers nested in containers that run LXD themselves are named by path:
+"outer/inner" is the container inner of the LXD inside outer, at any depth.`,
 		Example: `  lxkit launch web --image testimage
   lxkit --host /var/lib/incus/unix.socket list
-  lxkit exec web -- uname -a`,
+  lxkit exec web -- uname -a
+  lxkit launch outer/inner --image testimage
+  lxkit exec outer/middle/inner -- hostname`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Args is set so that cobra hands unknown commands to RunE, which
@@ -122,6 +129,7 @@ lxkit uses the first socket it finds ($LXD_DIR, $INCUS_DIR, the LXD snap,
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.Host, "host", "", "daemon socket path or unix:// URL (default: detect)")
+	pf.StringVar(&g.Driver, "driver", cmdutil.DriverREST, "how to reach the host: rest (its API) or cli (its lxc or incus command)")
 	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, json or yaml")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress or informational lines")
 	pf.BoolVar(&g.Debug, "debug", false, "log requests to the daemon on stderr")

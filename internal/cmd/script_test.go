@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 //	NAME      a fresh container name; the script may use NAME-suffixes too
 //	IMAGE     the test image's alias
 //	IMAGE_FP  the first 12 digits of the test image's fingerprint
+//	NESTED_TARBALL  the nested image (Debian with LXD), for deeper levels
 //
 // and a command `exitcode N prog args...` that runs prog and checks its
 // exit status. Whatever a script leaves behind (NAME and NAME-*) is
@@ -50,6 +51,7 @@ func TestScripts(t *testing.T) {
 			t.Parallel()
 			c := testhost.Connect(t, h)
 			fp := imageFingerprint(t, c)
+			nested := testhost.NestedTarball(t)
 			// One script at a time per daemon: under concurrent load both
 			// daemons sometimes drop the output of a command that exits
 			// right after writing it (`lxc exec` and `incus exec` too).
@@ -65,6 +67,7 @@ func TestScripts(t *testing.T) {
 					env.Setenv("NAME", name)
 					env.Setenv("IMAGE", testhost.Image)
 					env.Setenv("IMAGE_FP", fp[:12])
+					env.Setenv("NESTED_TARBALL", nested)
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
 						<-turn

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/spf13/cobra"
@@ -77,8 +78,10 @@ func MaximumArgs(n int, what string) cobra.PositionalArgs {
 // bad name in a list stops the command before it acts on the others.
 func ValidateNames(names ...string) error {
 	for _, n := range names {
-		if err := driver.ValidateName(n); err != nil {
-			return err
+		for _, part := range strings.Split(n, "/") {
+			if err := driver.ValidateName(part); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -6,12 +6,15 @@ package cmdutil
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+	"github.com/lxkit/lxkit/transport/local"
 )
 
 // Output formats of --format.
@@ -25,10 +28,17 @@ const (
 // before any command runs.
 type Globals struct {
 	Host   string // socket path or unix:// URL; empty detects the local daemon
+	Driver string // DriverREST or DriverCLI
 	Format string // FormatTable, FormatJSON or FormatYAML
 	Quiet  bool   // no progress or informational lines
 	Debug  bool   // log requests to stderr
 }
+
+// Drivers of --driver.
+const (
+	DriverREST = "rest"
+	DriverCLI  = "cli"
+)
 
 // Factory gives commands their dependencies. The funcs are lazy: nothing
 // connects to a daemon until a command asks for a driver.
@@ -37,13 +47,14 @@ type Factory struct {
 	Globals   *Globals
 	// Client connects to the daemon of --host, once.
 	Client func(ctx context.Context) (*client.Client, error)
-	// Driver returns the driver over Client.
+	// Driver returns the driver of --driver for --host. Its container
+	// names may be paths of nested containers, "outer/inner".
 	Driver func(ctx context.Context) (driver.Driver, error)
 }
 
 // NewFactory returns the factory of a real run.
 func NewFactory(ios *iostreams.IOStreams) *Factory {
-	f := &Factory{IOStreams: ios, Globals: &Globals{Format: FormatTable}}
+	f := &Factory{IOStreams: ios, Globals: &Globals{Format: FormatTable, Driver: DriverREST}}
 	var (
 		mu sync.Mutex
 		c  *client.Client
@@ -68,12 +79,47 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		c = cl
 		return c, nil
 	}
+	var top driver.Driver
 	f.Driver = func(ctx context.Context) (driver.Driver, error) {
-		cl, err := f.Client(ctx)
-		if err != nil {
-			return nil, err
+		if top != nil {
+			return top, nil
 		}
-		return rest.New(cl), nil
+		switch f.Globals.Driver {
+		case DriverREST:
+			cl, err := f.Client(ctx)
+			if err != nil {
+				return nil, err
+			}
+			top = cli.NewPaths(rest.New(cl))
+		case DriverCLI:
+			d, err := cli.New(ctx, local.New(), cliOptions(f.Globals.Host))
+			if err != nil {
+				return nil, err
+			}
+			top = cli.NewPaths(d)
+		default:
+			return nil, FlagErrorf("--driver %q: use rest or cli", f.Globals.Driver)
+		}
+		return top, nil
 	}
 	return f
+}
+
+// cliOptions says how the CLI driver reaches --host: a socket path or
+// unix:// URL runs lxc (or incus, for an Incus socket) pointed at it; any
+// other name is one of the command's remotes; empty is the detected local
+// daemon.
+func cliOptions(host string) cli.Options {
+	if host == "" {
+		if sock, err := client.DetectSocket(); err == nil {
+			host = sock
+		}
+	}
+	if host == "" || strings.HasPrefix(host, "unix://") || strings.Contains(host, "/") {
+		if host == "" {
+			return cli.Options{}
+		}
+		return cli.ForSocket(host)
+	}
+	return cli.Options{Remote: strings.TrimSuffix(host, ":"), Where: host}
 }

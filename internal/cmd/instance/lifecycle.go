@@ -126,16 +126,32 @@ func lifecycleRun(ctx context.Context, opts *LifecycleOptions) error {
 	}
 	names := unique(opts.Names)
 	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxParallel)
-	for i, name := range names {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs[i] = act(name)
-		})
+	// Nested containers go level by level: a container before the one it
+	// runs in when stopping or deleting, after it when starting.
+	depth := func(i int) int { return strings.Count(names[i], "/") }
+	maxDepth := 0
+	for i := range names {
+		maxDepth = max(maxDepth, depth(i))
 	}
-	wg.Wait()
+	for level := 0; level <= maxDepth; level++ {
+		want := level
+		if opts.Action != ActionStart {
+			want = maxDepth - level
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, maxParallel)
+		for i, name := range names {
+			if depth(i) != want {
+				continue
+			}
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				errs[i] = act(name)
+			})
+		}
+		wg.Wait()
+	}
 	var msgs []string
 	for _, err := range errs {
 		if err != nil {

@@ -71,7 +71,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	all, err := d.List(ctx)
+	all, err := listHost(ctx, d, opts.Prefix)
 	if err != nil {
 		return err
 	}
@@ -91,6 +91,27 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		}
 		return tw.Flush()
 	})
+}
+
+// listHost lists the host that prefix points into: the top host, or for
+// "outer/..." the LXD inside outer, its names given as paths.
+func listHost(ctx context.Context, d driver.Driver, prefix string) ([]api.Instance, error) {
+	i := strings.LastIndexByte(prefix, '/')
+	r, ok := d.(interface {
+		Resolve(ctx context.Context, path string) (driver.Driver, string, error)
+	})
+	if i < 0 || !ok {
+		return d.List(ctx)
+	}
+	host, _, err := r.Resolve(ctx, prefix[:i]+"/x")
+	if err != nil {
+		return nil, err
+	}
+	all, err := host.List(ctx)
+	for j := range all {
+		all[j].Name = prefix[:i] + "/" + all[j].Name
+	}
+	return all, err
 }
 
 // filter keeps the containers with the prefix and one of the statuses,
