@@ -78,6 +78,16 @@ func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, e
 	return nil, err
 }
 
+// Open returns a driver that runs its command through via without asking
+// the host anything first: errors show at the first call, and with an
+// empty opts.Command the machine's shell picks lxc or incus at each call.
+// Kind and Server are empty. Nested paths use it: it saves a round trip
+// per level.
+func Open(via transport.Transport, opts Options) *Driver {
+	h := &clitransport.Host{Via: via, Command: opts.Command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where}
+	return &Driver{h: h, Driver: lifecycle.New(queryAPI{h}, func(name string) transport.Transport { return h.Container(name) })}
+}
+
 // Host returns the host the driver runs its command on.
 func (d *Driver) Host() *clitransport.Host { return d.h }
 
@@ -101,7 +111,7 @@ func (q queryAPI) Query(ctx context.Context, method, path string, body, out any)
 	}
 	if out != nil {
 		if err := json.Unmarshal(stdout, out); err != nil {
-			return "", errdefs.Wrap(errdefs.ErrInternal, err, "%s %s: decoding the answer of %s", method, path, q.h.Command)
+			return "", errdefs.Wrap(errdefs.ErrInternal, err, "%s %s: decoding the answer of %s", method, path, q.h.Addr())
 		}
 	}
 	return "", nil

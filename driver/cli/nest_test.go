@@ -10,6 +10,7 @@ import (
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/nestimage"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -27,11 +28,11 @@ func TestNested(t *testing.T) {
 			top := rest.New(testhost.Connect(t, h))
 			outer := testhost.LaunchNested(t, top, "outer", testhost.NestImage)
 			ctx := testhost.Context(t, patience)
-			d, name, err := cli.Nested(ctx, top, outer+"/x")
-			if err != nil || name != "x" {
-				t.Fatalf("Nested: %v %q", err, name)
+			d, err := cli.New(ctx, top.Transport(outer), cli.Options{Where: outer})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if k := d.(*cli.Driver).Kind(); k != "lxd" {
+			if k := d.Kind(); k != "lxd" {
 				t.Fatalf("inside %s: kind %q", outer, k)
 			}
 			drivertest.Run(t, d)
@@ -51,14 +52,8 @@ func TestThreeLevels(t *testing.T) {
 	outer := testhost.LaunchNested(t, top, "outer3", testhost.NestImage)
 	ctx := testhost.Context(t, patience)
 
-	// The middle level needs the nested image inside outer's LXD: drop it
-	// where outer's boot script imports it, and run that script.
-	otr := top.Transport(outer)
-	drop := "/var/lib/lxkit/images/" + testhost.NestImage + ".tar.zst"
-	must(t, "push nested image", transport.UploadFile(ctx, otr, tarball, drop+".part", transport.FileOptions{}))
-	if _, err := transport.Run(ctx, otr, "sh", "-c", `mv "$1.part" "$1" && lxkit-nested-up`, "sh", drop); err != nil {
-		t.Fatalf("import in %s: %v", outer, err)
-	}
+	// The middle level needs the nested image inside outer's LXD.
+	must(t, "import", nestimage.Import(ctx, top.Transport(outer), tarball))
 	l1, _, err := cli.Nested(ctx, top, outer+"/x")
 	must(t, "level 1", err)
 	middle := testhost.LaunchNested(t, l1, "middle", testhost.NestImage)

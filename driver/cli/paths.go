@@ -17,7 +17,9 @@ import (
 // containers, "outer/middle/inner": every name but the last is a container
 // with its own LXD (or Incus), reached by a CLI driver through the
 // transport of the level above. Plain names go to the top driver as they
-// are. The drivers of the levels are made once and kept.
+// are. The drivers of the levels are made once and kept; they ask nothing
+// of their host before the first real call, so that reaching a container
+// three levels down costs no more round trips than the call itself.
 type Paths struct {
 	top driver.Driver
 
@@ -55,10 +57,7 @@ func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string
 	if err != nil {
 		return nil, "", err
 	}
-	d, err = New(ctx, parent.Transport(hop), Options{Where: outer})
-	if err != nil {
-		return nil, "", fmt.Errorf("reaching the LXD inside %s: %w", outer, err)
-	}
+	d = Open(parent.Transport(hop), Options{Where: outer})
 	p.mu.Lock()
 	p.hosts[outer] = d
 	p.mu.Unlock()
@@ -217,4 +216,3 @@ func (l *lazyTransport) DownloadFolder(ctx context.Context, remote, localDir str
 	}
 	return transport.DownloadFolder(ctx, t, remote, localDir)
 }
-

@@ -29,6 +29,7 @@ var (
 	lxkitBin = flag.String("lxkit", "bin/lxkit", "the lxkit binary")
 	runs     = flag.Int("runs", 20, "repetitions of the latency measurements")
 	bigSize  = flag.Int64("big", 1<<30, "size of the large-file test in bytes (0 skips it)")
+	nested   = flag.Bool("nested", true, "also benchmark nested containers (LXD, needs `make nested-image`)")
 	hosts    = flag.String("hosts", "lxd=/var/lib/lxd/unix.socket=lxc,incus=/var/lib/incus/unix.socket=incus", "name=socket=cli,...")
 )
 
@@ -66,14 +67,22 @@ func main() {
 		atExit = func() { _ = d.Delete(context.Background(), ct); os.RemoveAll(work) }
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
 		_ = d.Delete(ctx, ct)
-		fmt.Printf("## %s %s (baseline: `%s`)\n\n", c.Kind(), c.Server().Environment.ServerVersion, cli)
-		fmt.Println("| operation | lxkit | baseline | lxkit / baseline | goal | met |")
-		fmt.Println("|---|---|---|---|---|---|")
-		for _, r := range rows {
-			fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.what, r.lxkit, r.base, r.ratio, r.goal, r.met)
+		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
+		if *nested && c.Kind() == "lxd" {
+			printRows(fmt.Sprintf("## Nesting: %s %s, host -> outer -> middle -> inner (baseline: hand-typed `lxc exec` chain; `lxc file push -r` run in outer; the REST driver)", c.Kind(), c.Server().Environment.ServerVersion),
+				benchNested(ctx, c, socket, tree))
 		}
-		fmt.Println()
 	}
+}
+
+func printRows(title string, rows []row) {
+	fmt.Printf("%s\n\n", title)
+	fmt.Println("| operation | lxkit | baseline | lxkit / baseline | goal | met |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.what, r.lxkit, r.base, r.ratio, r.goal, r.met)
+	}
+	fmt.Println()
 }
 
 func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, work string) []row {

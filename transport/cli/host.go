@@ -17,7 +17,9 @@ type Host struct {
 	// Via runs the command: transport/local for this machine, a
 	// container's transport for the daemon inside that container.
 	Via transport.Transport
-	// Command is "lxc" or "incus".
+	// Command is "lxc" or "incus"; empty runs whichever the machine has
+	// (lxc first), chosen by a shell there at each call: no extra round
+	// trip to find out.
 	Command string
 	// Env is added to the command's environment (LXD_DIR, INCUS_DIR).
 	Env map[string]string
@@ -42,9 +44,9 @@ func (h *Host) Addr() string {
 		return h.Where
 	}
 	if h.Remote != "" {
-		return h.Command + " remote " + h.Remote
+		return h.name() + " remote " + h.Remote
 	}
-	return h.Command
+	return h.name()
 }
 
 // Run runs the command with args and returns its standard output; a
@@ -54,7 +56,7 @@ func (h *Host) Addr() string {
 func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true})
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", h.Command, firstWord(args), err)
+		return nil, fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
 	}
 	if err := Classify(res.ExitCode, res.Stderr); err != nil {
 		return res.Stdout, h.missing(res.ExitCode, err)
@@ -77,14 +79,28 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Resu
 	return h.Via.Exec(ctx, cmd)
 }
 
+// either runs lxc if the machine has it, else incus.
+const either = `if command -v lxc >/dev/null 2>&1; then exec lxc "$@"; fi; exec incus "$@"`
+
 func (h *Host) argv(args ...string) []string {
+	if h.Command == "" {
+		return append([]string{"/bin/sh", "-c", either, "sh"}, args...)
+	}
 	return append([]string{h.Command}, args...)
+}
+
+// name is the command's name in messages.
+func (h *Host) name() string {
+	if h.Command == "" {
+		return "lxc (or incus)"
+	}
+	return h.Command
 }
 
 // missing turns "command not found" into a clear unavailability.
 func (h *Host) missing(code int, err error) error {
 	if code == 127 {
-		return fmt.Errorf("%s is not installed where it should run (%s): %w", h.Command, h.Addr(), err)
+		return fmt.Errorf("%s is not installed where it should run (%s): %w", h.name(), h.Addr(), err)
 	}
 	return err
 }
