@@ -54,6 +54,20 @@ func testTransport(t *testing.T, d driver.Driver) {
 			t.Errorf("argv went through a shell: %q", res.Stdout)
 		}
 	})
+	t.Run("BytesNoHopCarries", func(t *testing.T) {
+		// NUL never crosses; invalid UTF-8 cannot cross the JSON exec API.
+		// Either is a clear error, never a changed argument.
+		for _, cmd := range []transport.Command{
+			{Args: []string{"echo", "a\x00b"}},
+			{Args: []string{"echo", "a\xffb"}},
+			{Args: []string{"true"}, Env: map[string]string{"X": "a\xffb"}},
+		} {
+			res, err := tr.Exec(ctx, cmd)
+			if err == nil || !(strings.Contains(err.Error(), "NUL") || strings.Contains(err.Error(), "UTF-8")) {
+				t.Errorf("exec %q env %q: %v, %v; want a clear error", cmd.Args, cmd.Env, res, err)
+			}
+		}
+	})
 	t.Run("MissingCommand", func(t *testing.T) {
 		res := run(transport.Command{Args: []string{"no-such-command"}})
 		if res.ExitCode != 127 {

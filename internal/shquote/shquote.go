@@ -68,6 +68,20 @@ func CheckJSON(argv []string) error {
 	return nil
 }
 
+// CheckCommand is CheckJSON for a command and its environment, which
+// cross the exec API together.
+func CheckCommand(argv []string, env map[string]string) error {
+	if err := CheckJSON(argv); err != nil {
+		return err
+	}
+	for k, v := range env {
+		if err := CheckJSON([]string{k, v}); err != nil {
+			return fmt.Errorf("shquote: environment variable %q: %w", k, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
 func isSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -195,3 +195,23 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckCommand(t *testing.T) {
+	if err := CheckCommand([]string{"echo", "ünïcode ok"}, map[string]string{"K": "v'$`"}); err != nil {
+		t.Errorf("valid command refused: %v", err)
+	}
+	for _, c := range []struct {
+		argv []string
+		env  map[string]string
+		want error
+	}{
+		{[]string{"a\x00"}, nil, ErrNUL},
+		{[]string{"ok", "\xff"}, nil, ErrInvalidUTF8},
+		{[]string{"ok"}, map[string]string{"K": "\xfe"}, ErrInvalidUTF8},
+		{[]string{"ok"}, map[string]string{"K\x00": "v"}, ErrNUL},
+	} {
+		if err := CheckCommand(c.argv, c.env); !errors.Is(err, c.want) {
+			t.Errorf("CheckCommand(%q, %q) = %v; want %v", c.argv, c.env, err, c.want)
+		}
+	}
+}

@@ -72,6 +72,11 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	if len(cmd.Args) == 0 {
 		return nil, errors.New("exec: no command given")
 	}
+	// `lxc exec` sends argv and environment as JSON, which would silently
+	// turn invalid UTF-8 into U+FFFD.
+	if err := shquote.CheckCommand(cmd.Args, cmd.Env); err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+	}
 	user, group := cmd.User, cmd.Group
 	if user == "" {
 		user, group = t.user, t.group

@@ -1,7 +1,7 @@
 // Package rest is the container transport over the REST API: commands run
-// through the exec websockets, files move through the files API, and
-// folders as one tar stream through exec (per file where the container has
-// no tar).
+// through the exec websockets, files move through the files API (large
+// ones over the daemon's SFTP server, see sftp.go), and folders as one tar
+// stream through exec (per file where the container has no tar).
 package rest
 
 import (
@@ -54,7 +54,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	if len(cmd.Args) == 0 {
 		return nil, errors.New("exec: no command given")
 	}
-	if err := shquote.CheckJSON(cmd.Args); err != nil {
+	if err := shquote.CheckCommand(cmd.Args, cmd.Env); err != nil {
 		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
 	}
 	id, err := t.identity(ctx, cmd.User, cmd.Group)
