@@ -11,4 +11,3 @@ func instancePath(name string, rest ...string) string {
 	}
 	return p
 }
-
