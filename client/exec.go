@@ -45,25 +45,38 @@ type ExecIO struct {
 // A command that does not exist exits with ExitCommandNotFound.
 func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost, streams ExecIO) (int, error) {
 	req.WaitForWS, req.RecordOutput = true, false
-	op, code, err := c.startExec(ctx, name, req)
-	if op == nil {
-		return code, err
-	}
-	fds, err := execSecrets(op)
-	if err != nil {
-		return -1, err
-	}
-
-	s := &execSession{c: c, op: op}
-	defer s.closeAll()
-	names := []string{"0", "1", "2"}
+	names := []string{"control", "0", "1", "2"}
 	if req.Interactive {
-		names = []string{"0"}
+		names = []string{"control", "0"}
 	}
-	if err := s.connect(ctx, fds, append([]string{"control"}, names...)); err != nil {
+	var s *execSession
+	for attempt := 1; ; attempt++ {
+		op, code, err := c.startExec(ctx, name, req)
+		if op == nil {
+			return code, err
+		}
+		fds, err := execSecrets(op)
+		if err != nil {
+			return -1, err
+		}
+		s = &execSession{c: c, op: op}
+		err = s.connect(ctx, fds, names)
+		if err == nil {
+			break
+		}
+		s.closeAll()
 		c.cancel(op)
-		return -1, err
+		// Under load the daemons sometimes leave every handshake of an
+		// operation unanswered. The command starts only once all its
+		// sockets are there, so while the last one has not been tried
+		// it has not run: ask again, with a new operation.
+		var late *lateSocket
+		if ctx.Err() != nil || attempt == 4 || !errors.As(err, &late) || late.last {
+			return -1, err
+		}
+		time.Sleep(time.Duration(attempt) * 250 * time.Millisecond)
 	}
+	defer s.closeAll()
 
 	var outputs sync.WaitGroup
 	if req.Interactive {
@@ -78,11 +91,11 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	}
 
 	stopControl := s.control(ctx, streams)
-	done, waitErr := c.Wait(context.WithoutCancel(ctx), op)
+	done, waitErr := c.Wait(context.WithoutCancel(ctx), s.op)
 	stopControl()
 	outputs.Wait()
 
-	code = exitCode(done)
+	code := exitCode(done)
 	switch {
 	case waitErr != nil && code < 0:
 		return execFailure(waitErr)
@@ -176,7 +189,7 @@ func (s *execSession) connect(ctx context.Context, fds map[string]string, names 
 			if n == "control" {
 				continue
 			}
-			return fmt.Errorf("exec websocket %s: %w", n, err)
+			return &lateSocket{name: n, last: n == names[len(names)-1], err: err}
 		}
 		s.mu.Lock()
 		s.conns[n] = conn
@@ -184,6 +197,16 @@ func (s *execSession) connect(ctx context.Context, fds map[string]string, names 
 	}
 	return nil
 }
+
+// lateSocket is a websocket the daemon did not let connect.
+type lateSocket struct {
+	name string
+	last bool // the command's last socket: the command may have started
+	err  error
+}
+
+func (e *lateSocket) Error() string { return "exec websocket " + e.name + ": " + e.err.Error() }
+func (e *lateSocket) Unwrap() error { return e.err }
 
 func (s *execSession) closeAll() {
 	s.mu.Lock()
