@@ -138,3 +138,28 @@ func (r *Resolver) load(ctx context.Context) (*Accounts, error) {
 	r.acc = Parse(passwd, group)
 	return r.acc, nil
 }
+
+// Env returns the environment a command run as id starts with, as a login
+// would set it (USER, LOGNAME and HOME; nothing for root, whose daemon
+// defaults stand), with extra on top.
+func (id Identity) Env(extra map[string]string) map[string]string {
+	env := make(map[string]string, len(extra)+3)
+	if id.UID != 0 {
+		env["USER"], env["LOGNAME"] = id.Name, id.Name
+	}
+	if id.Home != "" {
+		env["HOME"] = id.Home
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// Dir returns dir, or the user's home when dir is empty.
+func (id Identity) Dir(dir string) string {
+	if dir == "" {
+		return id.Home
+	}
+	return dir
+}

@@ -86,23 +86,10 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		return nil, err
 	}
 	// The same environment and directory as the REST transport gives.
-	req := api.InstanceExecPost{Command: cmd.Args, Environment: map[string]string{},
-		User: uint32(id.UID), Group: uint32(id.GID), Cwd: cmd.Dir, Interactive: cmd.TTY}
-	env := req.Environment
-	if id.UID != 0 {
-		env["USER"], env["LOGNAME"] = id.Name, id.Name
-	}
-	if id.Home != "" {
-		env["HOME"] = id.Home
-	}
-	for k, v := range cmd.Env {
-		env[k] = v
-	}
+	req := api.InstanceExecPost{Command: cmd.Args, Environment: id.Env(cmd.Env),
+		User: uint32(id.UID), Group: uint32(id.GID), Cwd: id.Dir(cmd.Dir), Interactive: cmd.TTY}
 	m := marker.New()
-	env[marker.Var] = m
-	if req.Cwd == "" {
-		req.Cwd = id.Home
-	}
+	req.Environment[marker.Var] = m
 	if cmd.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)

@@ -61,29 +61,15 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{}
-	if id.UID != 0 {
-		env["USER"], env["LOGNAME"] = id.Name, id.Name
-	}
-	if id.Home != "" {
-		env["HOME"] = id.Home
-	}
-	for k, v := range cmd.Env {
-		env[k] = v
-	}
-	dir := cmd.Dir
-	if dir == "" && id.Home != "" {
-		dir = id.Home
-	}
 	req := api.InstanceExecPost{
 		Command:     cmd.Args,
-		Environment: env,
+		Environment: id.Env(cmd.Env),
 		Interactive: cmd.TTY,
 		Width:       cmd.Size.Width,
 		Height:      cmd.Size.Height,
 		User:        uint32(id.UID),
 		Group:       uint32(id.GID),
-		Cwd:         dir,
+		Cwd:         id.Dir(cmd.Dir),
 	}
 	if cmd.TTY && req.Width == 0 {
 		req.Width, req.Height = 80, 24
