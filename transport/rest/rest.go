@@ -158,13 +158,16 @@ func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, e
 		rc.Close()
 		return nil, fmt.Errorf("reading %s:%s: is a directory", t.name, path)
 	}
-	return rc, nil
+	return t.readSFTP(ctx, path, rc, info), nil
 }
 
 // WriteFile creates or replaces a file in the container.
 func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opts transport.FileOptions) error {
 	put, err := t.filePut(ctx, opts)
 	if err != nil {
+		return err
+	}
+	if done, err := t.writeSFTP(ctx, path, r, put); done {
 		return err
 	}
 	return t.c.PutFile(ctx, t.name, path, r, put)

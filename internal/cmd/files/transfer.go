@@ -253,11 +253,48 @@ func (c countingTransport) ReadFile(ctx context.Context, p string) (io.ReadClose
 	if err != nil {
 		return nil, err
 	}
-	return &countingReadCloser{ReadCloser: rc, p: c.p}, nil
+	return countingDownload{&countingReadCloser{ReadCloser: rc, p: c.p}}, nil
 }
 
 func (c countingTransport) WriteFile(ctx context.Context, p string, r io.Reader, opts transport.FileOptions) error {
-	return c.Transport.WriteFile(ctx, p, &countingReadCloser{ReadCloser: io.NopCloser(r), p: c.p}, opts)
+	cr := &countingReadCloser{ReadCloser: io.NopCloser(r), p: c.p}
+	if f, ok := r.(statter); ok {
+		// The size of a local file lets the transport pick its fastest way.
+		return c.Transport.WriteFile(ctx, p, countingUpload{cr, f}, opts)
+	}
+	return c.Transport.WriteFile(ctx, p, cr, opts)
+}
+
+type statter interface{ Stat() (os.FileInfo, error) }
+
+type countingUpload struct {
+	*countingReadCloser
+	f statter
+}
+
+func (u countingUpload) Stat() (os.FileInfo, error) { return u.f.Stat() }
+
+// countingDownload keeps the WriteTo of the transport's reader, by which
+// io.Copy takes the transport's fastest way, and counts what it writes.
+type countingDownload struct{ *countingReadCloser }
+
+func (d countingDownload) WriteTo(w io.Writer) (int64, error) {
+	cw := countingWriter{w: w, p: d.p}
+	if wt, ok := d.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(cw)
+	}
+	return io.Copy(cw, struct{ io.Reader }{d.ReadCloser})
+}
+
+type countingWriter struct {
+	w io.Writer
+	p *cmdutil.Progress
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.p.Add(int64(n))
+	return n, err
 }
 
 type countingReadCloser struct {
