@@ -92,7 +92,8 @@ func (c *Client) PutFile(ctx context.Context, instance, path string, body io.Rea
 	}
 	req.Header.Set(c.header("type"), typ)
 	if put.Mode != 0 {
-		req.Header.Set(c.header("mode"), fmt.Sprintf("%04o", unixmode.To(put.Mode)))
+		// The leading 0 makes the daemon read the mode as octal.
+		req.Header.Set(c.header("mode"), fmt.Sprintf("0%o", unixmode.To(put.Mode)))
 	}
 	if put.UID >= 0 {
 		req.Header.Set(c.header("uid"), strconv.Itoa(put.UID))
