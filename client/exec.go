@@ -69,12 +69,16 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 		// Under load the daemons sometimes leave every handshake of an
 		// operation unanswered. The command starts only once all its
 		// sockets are there, so while the last one has not been tried
-		// it has not run: ask again, with a new operation.
+		// it has not run: ask again, with a new operation, for up to about 30 s.
 		var late *lateSocket
-		if ctx.Err() != nil || attempt == 4 || !errors.As(err, &late) || late.last {
+		if ctx.Err() != nil || attempt == 6 || !errors.As(err, &late) || late.last {
 			return -1, err
 		}
-		time.Sleep(time.Duration(attempt) * 250 * time.Millisecond)
+		select { // a stalled daemon has been seen to take half a minute
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		case <-ctx.Done():
+			return -1, err
+		}
 	}
 	defer s.closeAll()
 

@@ -222,6 +222,12 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 		action = "unfreeze"
 	}
 	err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
+	if err != nil && transientStart(err) && ctx.Err() == nil {
+		// LXD 5.0 under load: the start hook timed out calling back into
+		// the daemon. Nothing was started; try once more.
+		time.Sleep(time.Second)
+		err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
+	}
 	if err != nil {
 		// Someone may have started it meanwhile: the state asked for holds.
 		if s, serr := d.Status(ctx, name); serr == nil && s == driver.StatusRunning {
@@ -378,4 +384,10 @@ func retryableUpdate(err error) bool {
 		return true
 	}
 	return err != nil && strings.Contains(err.Error(), "non-reusable operation")
+}
+
+// transientStart reports a start that failed in LXD's start hook, which
+// happens when the daemon is too busy to answer the hook in time.
+func transientStart(err error) bool {
+	return strings.Contains(err.Error(), "forkstart") || strings.Contains(err.Error(), "hook")
 }
