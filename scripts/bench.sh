@@ -16,7 +16,7 @@ trap 'rm -f "$tmp"' EXIT
   echo "Latencies are medians of ${BENCH_RUNS:-20} runs after a warm-up. Transfers are medians of three interleaved"
   echo "runs (the CLIs' per-file folder copies: one run), between tmpfs on both ends (/dev/shm here, a tmpfs"
   echo "in the container), so that they compare the tools rather than this machine's disk, whose speed"
-  echo "varies several-fold from run to run. Peak RSS is the whole process's (getrusage)."
+  echo "varies several-fold from run to run. Peak RSS is the whole process's, from GNU time."
   echo 'The Incus rows compare with the `incus` CLI, whose file push/pull (SFTP) is much faster than'
   echo 'the `lxc` of LXD 5.0; the goals of issue 2 were set against `lxc`.'
   echo

@@ -3,7 +3,7 @@
 # the test hosts need. Idempotent: does nothing when all is installed.
 set -euo pipefail
 
-need=(lxd lxd-client incus-base incus-client iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils)
+need=(lxd lxd-client incus-base incus-client iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time)
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${need[@]}" 2>/dev/null | awk '$2 == "installed" {print $1}' || true)
 missing=()
 for p in "${need[@]}"; do
@@ -34,6 +34,6 @@ fi
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q "$@"; }
 echo "lxkit hosts: installing ${missing[*]}" >&2
 apt update >/dev/null
-apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils >/dev/null
+apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
 apt install -y lxd lxd-client >/dev/null
 apt install -y -t bookworm-backports incus-base incus-client >/dev/null

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -241,10 +242,17 @@ func shell(env []string, script string) {
 	}
 }
 
-// measure runs a command and returns its wall time and peak RSS.
+// measure runs a command and returns its wall time and peak RSS. The RSS
+// comes from GNU time, which forks normally: a child this process starts
+// itself would report at least this process's own peak (Go starts
+// children with vfork, and Linux carries the peak across exec).
 func measure(env []string, script string) (time.Duration, int64) {
-	args := strings.Fields(script)
-	cmd := exec.Command(args[0], args[1:]...)
+	out, err := os.CreateTemp("", "lxkit-bench-rss-")
+	check(err)
+	out.Close()
+	defer os.Remove(out.Name())
+	args := append([]string{"-f", "%M", "-o", out.Name()}, strings.Fields(script)...)
+	cmd := exec.Command("/usr/bin/time", args...)
 	cmd.Env = env
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -253,12 +261,11 @@ func measure(env []string, script string) (time.Duration, int64) {
 		check(fmt.Errorf("%s: %v\n%s", script, err, errb.String()))
 	}
 	took := time.Since(start)
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	var peak int64
-	if ru != nil {
-		peak = ru.Maxrss << 10 // KiB on Linux
-	}
-	return took, peak
+	data, err := os.ReadFile(out.Name())
+	check(err)
+	kib, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	check(err)
+	return took, kib << 10
 }
 
 func mustRun(res *transport.Result, err error) {
