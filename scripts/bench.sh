@@ -13,7 +13,7 @@ trap 'rm -f "$tmp"' EXIT
   echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
   echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), $(. /etc/os-release; echo "$PRETTY_NAME");"
   echo "LXD $(lxd --version), Incus $(incus version 2>/dev/null | sed -n 's/^Server version: //p'); busybox test container on a dir pool."
-  echo "Latencies are medians of ${BENCH_RUNS:-20} runs after a warm-up. Transfers are medians of three interleaved"
+  echo "Latencies are medians of ${BENCH_RUNS:-20} interleaved runs after a warm-up. Transfers are medians of three interleaved"
   echo "runs (the CLIs' per-file folder copies: one run), between tmpfs on both ends (/dev/shm here, a tmpfs"
   echo "in the container), so that they compare the tools rather than this machine's disk, whose speed"
   echo "varies several-fold from run to run. Peak RSS is the whole process's, from GNU time."

@@ -93,9 +93,11 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 	var rows []row
 
 	// Exec round trip.
-	lib := median(*runs, func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) })
-	base := median(*runs, func() { shell(env, cli+" exec "+ct+" -- true") })
-	cmd := median(*runs, func() { shell(env, *lxkitBin+" --host "+socket+" exec "+ct+" -- true") })
+	m := medians(*runs,
+		func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) },
+		func() { shell(env, cli+" exec "+ct+" -- true") },
+		func() { shell(env, *lxkitBin+" --host "+socket+" exec "+ct+" -- true") })
+	lib, base, cmd := m[0], m[1], m[2]
 	rows = append(rows,
 		compare("exec `true` (library call)", lib, base, "<= 0.5", lib <= base/2),
 		compare("exec `true` (`lxkit exec` command)", cmd, base, "<= 1.0", cmd <= base))
@@ -194,14 +196,25 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 }
 
-func median(n int, f func()) time.Duration {
-	f() // warm up
-	ds := make([]time.Duration, n)
-	for i := range ds {
-		ds[i] = timeIt(f)
+// medians runs each f n times after a warm-up, interleaved (f1, f2, ...,
+// f1, f2, ...) so that a change in the machine's load hits all alike, and
+// returns the median time of each.
+func medians(n int, fs ...func()) []time.Duration {
+	times := make([][]time.Duration, len(fs))
+	for i, f := range fs {
+		f() // warm up
+		times[i] = make([]time.Duration, 0, n)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[n/2]
+	for range n {
+		for i, f := range fs {
+			times[i] = append(times[i], timeIt(f))
+		}
+	}
+	out := make([]time.Duration, len(fs))
+	for i := range fs {
+		out[i] = mid(times[i])
+	}
+	return out
 }
 
 // mid returns the median of a few durations.

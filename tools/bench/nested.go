@@ -51,9 +51,11 @@ func benchNested(ctx context.Context, c *client.Client, socket, tree string) []r
 	}
 	for i, l := range levels {
 		tr := paths.Transport(l.path)
-		lib := median(*runs, func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) })
-		base := median(*runs, func() { shell(env, l.chain) })
-		cmd := median(*runs, func() { shell(env, *lxkitBin+" --host "+socket+" exec "+l.path+" -- true") })
+		m := medians(*runs,
+			func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) },
+			func() { shell(env, l.chain) },
+			func() { shell(env, *lxkitBin+" --host "+socket+" exec "+l.path+" -- true") })
+		lib, base, cmd := m[0], m[1], m[2]
 		rows = append(rows,
 			compare(fmt.Sprintf("exec `true`, %d level(s) down (library call)", i+1), lib, base, "<= 1.0", lib <= base),
 			compare(fmt.Sprintf("exec `true`, %d level(s) down (`lxkit exec` command)", i+1), cmd, base, "<= 1.0", cmd <= base))
