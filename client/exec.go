@@ -69,13 +69,13 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 		// Under load the daemons sometimes leave every handshake of an
 		// operation unanswered. The command starts only once all its
 		// sockets are there, so while the last one has not been tried
-		// it has not run: ask again, with a new operation, for up to about 30 s.
+		// it has not run: ask again, with a new operation, for up to about a minute.
 		var late *lateSocket
-		if ctx.Err() != nil || attempt == 6 || !errors.As(err, &late) || late.last {
+		if ctx.Err() != nil || attempt == 10 || !errors.As(err, &late) || late.last {
 			return -1, err
 		}
 		select { // a stalled daemon has been seen to take half a minute
-		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 3*time.Second)):
 		case <-ctx.Done():
 			return -1, err
 		}
