@@ -63,12 +63,10 @@ func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, e
 	}
 	var err error
 	for _, command := range commands {
-		h := &clitransport.Host{Via: via, Command: command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where}
-		q := queryAPI{h}
-		d := &Driver{h: h}
-		_, err = q.Query(ctx, http.MethodGet, "/1.0", nil, &d.server)
+		opts.Command = command
+		d := Open(via, opts)
+		_, err = queryAPI{d.h}.Query(ctx, http.MethodGet, "/1.0", nil, &d.server)
 		if err == nil {
-			d.Driver = lifecycle.New(q, func(name string) transport.Transport { return h.Container(name) })
 			return d, nil
 		}
 		if !errors.Is(err, errdefs.ErrUnavailable) {

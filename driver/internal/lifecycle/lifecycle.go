@@ -386,8 +386,8 @@ func retryableUpdate(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "non-reusable operation")
 }
 
-// transientStart reports a start that failed in LXD's start hook, which
-// happens when the daemon is too busy to answer the hook in time.
+// transientStart reports a start that LXD's forkstart gave up on, which
+// happens when its start hook cannot reach a daemon too busy to answer.
 func transientStart(err error) bool {
-	return strings.Contains(err.Error(), "forkstart") || strings.Contains(err.Error(), "hook")
+	return strings.Contains(err.Error(), "forkstart")
 }
