@@ -240,3 +240,41 @@ type ImageAliasesEntry struct {
 	Target      string `json:"target"`
 	Type        string `json:"type"`
 }
+
+// Certificate is a certificate the daemon trusts (GET /1.0/certificates).
+type Certificate struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"` // client, server or metrics
+	Restricted  bool     `json:"restricted"`
+	Projects    []string `json:"projects"`
+	Certificate string   `json:"certificate"` // PEM
+	Fingerprint string   `json:"fingerprint"`
+}
+
+// CertificatesPost is the body of POST /1.0/certificates: a certificate
+// to trust, or a request for a trust token, or an untrusted client asking
+// to be trusted with a password or token (its TLS certificate is the one
+// added when Certificate is empty).
+type CertificatesPost struct {
+	Name        string   `json:"name,omitempty"`
+	Type        string   `json:"type"`
+	Restricted  bool     `json:"restricted,omitempty"`
+	Projects    []string `json:"projects,omitempty"`
+	Certificate string   `json:"certificate,omitempty"`
+	// Password is LXD's trust password, or (LXD 5.x) a whole trust token.
+	Password string `json:"password,omitempty"`
+	// TrustToken is a trust token (Incus; LXD from 5.21).
+	TrustToken string `json:"trust_token,omitempty"`
+	// Token asks for a trust token instead of adding a certificate.
+	Token bool `json:"token,omitempty"`
+}
+
+// TrustToken is what a trust token carries, base64-encoded JSON: who may
+// use it, and how to reach and check the daemon that issued it.
+type TrustToken struct {
+	ClientName  string    `json:"client_name"`
+	Fingerprint string    `json:"fingerprint"` // the daemon's certificate
+	Addresses   []string  `json:"addresses"`
+	Secret      string    `json:"secret"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}

@@ -8,6 +8,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,13 +36,20 @@ const (
 
 // Client is a connection to one daemon. It is safe for concurrent use.
 type Client struct {
-	addr    string // what the user gave, for messages
-	base    string // URL prefix of every request, e.g. "http://unix.socket"
-	http    *http.Client
-	ws      *websocket.Dialer
-	server  api.Server
-	project string
-	log     *slog.Logger
+	addr     string // what the user gave, for messages
+	base     string // URL prefix of every request, e.g. "http://unix.socket"
+	wsBase   string // the same for websockets, e.g. "ws://unix.socket"
+	http     *http.Client
+	ws       *websocket.Dialer
+	server   api.Server
+	project  string
+	log      *slog.Logger
+	tls      TLSOptions
+	timeout  time.Duration
+	dialHook func()
+	// untrusted is set when the daemon answered GET /1.0 with auth
+	// "untrusted": its refusals then say why.
+	untrusted bool
 }
 
 // Option configures a Client.
@@ -54,40 +62,139 @@ func WithProject(name string) Option { return func(c *Client) { c.project = name
 // level. Request bodies are never logged.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
-// New connects to the daemon at addr and reads GET /1.0 once. addr is a
-// socket path, a unix:// URL, or empty to detect the local daemon (see
-// DetectSocket). An address that does not answer gives an error matching
-// errdefs.ErrUnavailable.
+// WithTLS sets how an HTTPS client proves who it is and checks the daemon.
+// It has no effect on a unix socket.
+func WithTLS(o TLSOptions) Option { return func(c *Client) { c.tls = o } }
+
+// WithDialHook calls f each time the client opens a connection, e.g. to
+// count them.
+func WithDialHook(f func()) Option { return func(c *Client) { c.dialHook = f } }
+
+// WithConnectTimeout bounds how long connecting to an HTTPS daemon may take
+// (TCP and TLS handshake each). The default is 10 seconds.
+func WithConnectTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// New connects to the daemon at addr and reads GET /1.0 once. addr is any
+// form ParseAddr reads; empty detects the local daemon. An address that
+// does not answer gives an error matching errdefs.ErrUnavailable; a server
+// certificate that fails verification, errdefs.ErrCertificate. A client
+// the daemon does not trust is connected (it may ask for trust with
+// RequestTrust), but every other request fails with errdefs.ErrUntrusted.
 func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
-	socket, err := socketPath(addr)
+	ep, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}
-	c := &Client{
-		addr: socket,
-		base: "http://unix.socket",
-		http: &http.Client{Transport: &http.Transport{
-			DialContext:         dial,
-			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     90 * time.Second,
-			// Large buffers: whole files stream through these connections.
-			WriteBufferSize: 256 << 10,
-			ReadBufferSize:  256 << 10,
-		}},
-		ws:  &websocket.Dialer{NetDialContext: dial, HandshakeTimeout: 10 * time.Second},
-		log: slog.New(slog.DiscardHandler),
-	}
+	c := &Client{addr: ep.String(), log: slog.New(slog.DiscardHandler), timeout: 10 * time.Second}
 	for _, o := range opts {
 		o(c)
 	}
-	if _, err := c.Query(ctx, http.MethodGet, "/1.0", nil, &c.server); err != nil {
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	var tc *tls.Config
+	if ep.Socket != "" {
+		c.base, c.wsBase = "http://unix.socket", "ws://unix.socket"
+		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", ep.Socket)
+		}
+	} else {
+		c.base, c.wsBase = "https://"+ep.Host, "wss://"+ep.Host
+		dial = (&net.Dialer{Timeout: c.timeout, KeepAlive: 30 * time.Second}).DialContext
+		if tc, err = c.tls.config(ep.Host); err != nil {
+			return nil, err
+		}
+	}
+	if c.dialHook != nil {
+		inner := dial
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c.dialHook()
+			return inner(ctx, network, addr)
+		}
+	}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext:         dial,
+		TLSClientConfig:     tc,
+		TLSHandshakeTimeout: c.timeout,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		// Large buffers: whole files stream through these connections.
+		WriteBufferSize: 256 << 10,
+		ReadBufferSize:  256 << 10,
+	}}
+	c.ws = &websocket.Dialer{NetDialContext: dial, TLSClientConfig: tc, HandshakeTimeout: c.timeout}
+	if err := c.refresh(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// refresh reads GET /1.0 again, e.g. once the daemon has come to trust us.
+func (c *Client) refresh(ctx context.Context) error {
+	var srv api.Server
+	if _, err := c.Query(ctx, http.MethodGet, "/1.0", nil, &srv); err != nil {
+		return err
+	}
+	c.server, c.untrusted = srv, srv.Auth == "untrusted"
+	return nil
+}
+
+// Endpoint is where a daemon listens: a unix socket or an HTTPS address.
+type Endpoint struct {
+	Socket string // path of a unix socket
+	Host   string // host:port of an HTTPS listener
+}
+
+func (e Endpoint) String() string {
+	if e.Socket != "" {
+		return e.Socket
+	}
+	return "https://" + e.Host
+}
+
+// DefaultHTTPSPort is the port of an HTTPS address given without one.
+const DefaultHTTPSPort = "8443"
+
+// ParseAddr reads a daemon address as users write it: a socket path, a
+// unix:// URL, https://HOST[:PORT], or HOST:PORT (which means https). The
+// port defaults to 8443. Empty (or "unix://") detects the local socket.
+func ParseAddr(addr string) (Endpoint, error) {
+	bad := func(why string) (Endpoint, error) {
+		shown := addr
+		if u, err := url.Parse(addr); err == nil {
+			shown = u.Redacted() // never repeat a password
+		}
+		return Endpoint{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "host %q: %s", shown, why)
+	}
+	switch {
+	case addr == "" || addr == "unix://":
+		sock, err := DetectSocket()
+		return Endpoint{Socket: sock}, err
+	case strings.HasPrefix(addr, "unix://"):
+		return Endpoint{Socket: strings.TrimPrefix(addr, "unix://")}, nil
+	case strings.HasPrefix(addr, "https://"):
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return bad("expected https://HOST[:PORT]")
+		}
+		return Endpoint{Host: withPort(u.Host)}, nil
+	case strings.Contains(addr, "://"):
+		return bad("the REST API is reached over unix:// or https:// (ssh:// goes through the CLI driver)")
+	case strings.Contains(addr, "/") || isSocket(addr):
+		return Endpoint{Socket: addr}, nil
+	}
+	return ParseAddr("https://" + addr)
+}
+
+func withPort(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), DefaultHTTPSPort)
+}
+
+func isSocket(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
 
 // DetectSocket returns the first local daemon socket found: $LXD_DIR,
@@ -104,24 +211,12 @@ func DetectSocket() (string, error) {
 		"/var/lib/lxd/unix.socket",
 		"/var/lib/incus/unix.socket")
 	for _, p := range candidates {
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if isSocket(p) {
 			return p, nil
 		}
 	}
 	return "", errdefs.Wrap(errdefs.ErrUnavailable, nil,
 		"no LXD or Incus socket found (tried %s); start a daemon (make hosts) or pass --host", strings.Join(candidates, ", "))
-}
-
-func socketPath(addr string) (string, error) {
-	switch {
-	case addr == "":
-		return DetectSocket()
-	case strings.HasPrefix(addr, "unix://"):
-		return strings.TrimPrefix(addr, "unix://"), nil
-	case strings.Contains(addr, "://"):
-		return "", errdefs.Wrap(errdefs.ErrNotImplemented, nil, "host %q: only unix sockets are supported so far", addr)
-	}
-	return addr, nil
 }
 
 // Server returns what GET /1.0 answered when the client connected.
@@ -164,13 +259,59 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The URL in a *url.Error may carry a websocket secret: keep only the cause.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if cerr := certificateError(c.addr, err); cerr != nil {
+		return cerr
+	}
+	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: daemon not answering (is it running?)", c.addr)
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection refused: daemon not answering (is it running, and listening there?)", c.addr)
 	case errors.Is(err, syscall.EACCES):
 		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s: permission denied (run as root or join the daemon's group)", c.addr)
+	case errors.As(err, &ne) && ne.Timeout():
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: timed out connecting (after %s)", c.addr, c.timeout)
 	}
 	return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s", c.addr)
+}
+
+// TLS returns the client's TLS options.
+func (c *Client) TLS() TLSOptions { return c.tls }
+
+// ClientFingerprint is the fingerprint of the client's certificate, or
+// empty without one.
+func (c *Client) ClientFingerprint() string { return c.tls.clientFingerprint() }
+
+// Trusted reports whether the daemon trusts this client. Over a unix
+// socket it always does.
+func (c *Client) Trusted() bool { return !c.untrusted }
+
+// refusal explains a 403 answer to an untrusted client.
+func (c *Client) refusal(err error) error {
+	var se *errdefs.StatusError
+	if !c.untrusted || !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		return err
+	}
+	return c.RequireTrust()
+}
+
+// RequireTrust returns nil when the daemon trusts the client, else an error
+// matching errdefs.ErrUntrusted that says how to become trusted.
+func (c *Client) RequireTrust() error {
+	if !c.untrusted {
+		return nil
+	}
+	who := "this client"
+	if fp := c.tls.clientFingerprint(); fp != "" {
+		who += " (certificate " + fp[:12] + ")"
+	} else {
+		who += " (it has no client certificate: lxkit cert generate)"
+	}
+	return errdefs.Wrap(errdefs.ErrUntrusted, nil, "%s does not trust %s: add it with a trust token or password (lxkit remote add), or trust its certificate over the unix socket (lxkit trust add)", c.addr, who)
 }
 
 // Query sends a request whose answer is synchronous and decodes its metadata
@@ -218,8 +359,19 @@ func (c *Client) send(ctx context.Context, method, path string, body any, ifMatc
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	return decodeAnswer(resp)
+	defer closeBody(resp)
+	a, err := decodeAnswer(resp)
+	if err != nil {
+		return nil, c.refusal(err)
+	}
+	return a, nil
+}
+
+// closeBody reads what is left of a body (a JSON decoder stops before the
+// final newline or chunk) so that the connection goes back to the pool.
+func closeBody(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 }
 
 func decodeAnswer(resp *http.Response) (*answer, error) {
@@ -316,7 +468,7 @@ func (c *Client) raw(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
 		_, err := decodeAnswer(resp)
-		return nil, err
+		return nil, c.refusal(err)
 	}
 	return resp, nil
 }

@@ -160,9 +160,6 @@ func TestUnreachableDaemon(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "not answering") {
 		t.Errorf("dead socket: %v", err)
 	}
-	if _, err := New(context.Background(), "https://example.invalid:8443"); !errors.Is(err, errdefs.ErrNotImplemented) {
-		t.Errorf("https: %v", err)
-	}
 }
 
 func TestExecMissingCommandIs127(t *testing.T) {

@@ -297,7 +297,7 @@ func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket
 
 // websocket opens one of an operation's websockets.
 func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
-	u := "ws://unix.socket/1.0/operations/" + url.PathEscape(opID) + "/websocket?secret=" + url.QueryEscape(secret)
+	u := c.wsBase + "/1.0/operations/" + url.PathEscape(opID) + "/websocket?secret=" + url.QueryEscape(secret)
 	conn, resp, err := c.ws.DialContext(ctx, u, nil)
 	if err != nil {
 		if resp != nil {

@@ -25,6 +25,11 @@ var (
 	ErrNotImplemented     = errors.New("not implemented")
 	ErrInternal           = errors.New("internal error")
 	ErrCanceled           = errors.New("canceled")
+	// ErrUntrusted is a daemon that does not trust this client's certificate.
+	ErrUntrusted = errors.New("client not trusted")
+	// ErrCertificate is a server certificate that failed verification: not
+	// signed by a known authority, or not the one pinned for the remote.
+	ErrCertificate = errors.New("server certificate not verified")
 )
 
 // StatusError is an error answer from the daemon. It keeps the HTTP status and

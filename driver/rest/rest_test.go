@@ -15,3 +15,14 @@ func TestDriver(t *testing.T) {
 		drivertest.Run(t, rest.New(c))
 	})
 }
+
+// TestDriverHTTPS runs the same suite over HTTPS, with a client
+// certificate the daemon trusts and its certificate pinned.
+func TestDriverHTTPS(t *testing.T) {
+	for _, h := range testhost.Hosts() {
+		t.Run(h.Name, func(t *testing.T) {
+			t.Parallel()
+			drivertest.Run(t, rest.New(testhost.ConnectHTTPS(t, h)))
+		})
+	}
+}

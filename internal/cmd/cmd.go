@@ -19,6 +19,8 @@ import (
 	"github.com/lxkit/lxkit/internal/cmd/files"
 	"github.com/lxkit/lxkit/internal/cmd/instance"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+	"github.com/lxkit/lxkit/internal/cmd/remote"
+	"github.com/lxkit/lxkit/internal/cmd/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -128,8 +130,9 @@ Containers nested in containers that run LXD themselves are named by path:
 	root.SuggestionsMinimumDistance = 2
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.Host, "host", "", "daemon socket path or unix:// URL (default: detect)")
-	pf.StringVar(&g.Driver, "driver", cmdutil.DriverREST, "how to reach the host: rest (its API) or cli (its lxc or incus command)")
+	pf.StringVar(&g.Host, "host", "", "the host: a remote's name, a socket path, unix://, https://HOST[:PORT] or ssh://USER@HOST[:PORT] (default: the default remote, else the local daemon)")
+	pf.StringVar(&g.Driver, "driver", "", "how to reach the host: rest (its API; the default) or cli (its lxc or incus command; the default for ssh://)")
+	pf.BoolVar(&g.Insecure, "insecure", false, "do not verify an HTTPS host's certificate (says so on stderr)")
 	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, json or yaml")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress or informational lines")
 	pf.BoolVar(&g.Debug, "debug", false, "log requests to the daemon on stderr")
@@ -137,6 +140,7 @@ Containers nested in containers that run LXD themselves are named by path:
 	root.AddGroup(
 		&cobra.Group{ID: "instances", Title: "Containers:"},
 		&cobra.Group{ID: "inside", Title: "Commands and files:"},
+		&cobra.Group{ID: "hosts", Title: "Remote hosts and trust:"},
 	)
 	add := func(group string, cmds ...*cobra.Command) {
 		for _, c := range cmds {
@@ -162,6 +166,12 @@ Containers nested in containers that run LXD themselves are named by path:
 		files.NewCmdWrite(f, nil),
 		files.NewCmdPush(f, nil),
 		files.NewCmdPull(f, nil),
+	)
+	add("hosts",
+		remote.NewCmdRemote(f),
+		trust.NewCmdTrust(f),
+		trust.NewCmdCert(f),
+		trust.NewCmdListen(f),
 	)
 	return root
 }

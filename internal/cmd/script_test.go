@@ -15,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/cmd"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
@@ -38,9 +39,15 @@ func TestMain(m *testing.M) {
 //	IMAGE     the test image's alias
 //	IMAGE_FP  the first 12 digits of the test image's fingerprint
 //	NESTED_TARBALL  the nested image (Debian with LXD), for deeper levels
+//	HTTPS_ADDR      where the daemon listens for HTTPS (127.0.0.1:PORT)
+//	OTHER_HTTPS     the other daemon's HTTPS address, for a wrong certificate
+//	KIND            lxd or incus
+//	LXKIT_CONF, LXD_CONF, INCUS_CONF  empty config dirs in $WORK, so that
+//	                no script sees or changes the user's own
 //
-// and a command `exitcode N prog args...` that runs prog and checks its
-// exit status. Whatever a script leaves behind (NAME and NAME-*) is
+// and commands `exitcode N prog args...`, which runs prog and checks its
+// exit status, and `envfrom VAR FILE`, which sets VAR to FILE's text
+// (trimmed). Whatever a script leaves behind (NAME and NAME-*) is
 // deleted when it ends, passed or failed.
 func TestScripts(t *testing.T) {
 	if testing.Short() {
@@ -56,6 +63,9 @@ func TestScripts(t *testing.T) {
 			// daemons sometimes drop the output of a command that exits
 			// right after writing it (`lxc exec` and `incus exec` too).
 			turn := make(chan struct{}, 1)
+			https := testhost.ListenHTTPS(t, h)
+			other := otherHost(h)
+			testhost.ListenHTTPS(t, other)
 			testscript.Run(t, testscript.Params{
 				Dir:                 "testdata/script",
 				RequireExplicitExec: true,
@@ -68,14 +78,22 @@ func TestScripts(t *testing.T) {
 					env.Setenv("IMAGE", testhost.Image)
 					env.Setenv("IMAGE_FP", fp[:12])
 					env.Setenv("NESTED_TARBALL", nested)
+					env.Setenv("HTTPS_ADDR", strings.TrimPrefix(https.Addr, "https://"))
+					env.Setenv("OTHER_HTTPS", testhost.HTTPSAddress[other.Name])
+					env.Setenv("KIND", h.Name)
+					for _, v := range []string{"LXKIT_CONF", "LXD_CONF", "INCUS_CONF"} {
+						env.Setenv(v, filepath.Join(env.WorkDir, strings.ToLower(v)))
+					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
+						untrust(env.T(), c, filepath.Join(env.WorkDir, "lxkit_conf", "client.crt"))
 						<-turn
 					})
 					return nil
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"exitcode":    cmdExitCode,
+					"envfrom":     cmdEnvFrom,
 					"incontainer": inContainer(c),
 				},
 			})
@@ -104,6 +122,35 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d; want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// cmdEnvFrom runs `envfrom VAR FILE`.
+func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfrom VAR FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// otherHost is a test daemon other than h.
+func otherHost(h testhost.Host) testhost.Host {
+	for _, o := range testhost.Hosts() {
+		if o.Name != h.Name {
+			return o
+		}
+	}
+	return h
+}
+
+// untrust removes the certificate a script made (if any) from the daemon.
+func untrust(t testscript.T, c *client.Client, certFile string) {
+	cert, err := certs.ReadCertificate(certFile)
+	if err != nil {
+		return
+	}
+	if err := c.RemoveCertificate(context.Background(), client.Fingerprint(cert)); err != nil {
+		t.Log("cleanup: ", err)
 	}
 }
 

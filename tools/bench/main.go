@@ -67,6 +67,7 @@ func main() {
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
 		atExit = func() { _ = d.Delete(context.Background(), ct); os.RemoveAll(work) }
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
+		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
 		if *nested && c.Kind() == "lxd" {
@@ -198,7 +199,9 @@ func ms(d time.Duration) string {
 
 // medians runs each f n times after a warm-up, interleaved (f1, f2, ...,
 // f1, f2, ...) so that a change in the machine's load hits all alike, and
-// returns the median time of each.
+// returns the median time of each. Each run starts after a pause: a daemon
+// goes on tidying up after a command has returned (operation records,
+// process reaping), which would otherwise be charged to the next one.
 func medians(n int, fs ...func()) []time.Duration {
 	times := make([][]time.Duration, len(fs))
 	for i, f := range fs {
@@ -207,6 +210,7 @@ func medians(n int, fs ...func()) []time.Duration {
 	}
 	for range n {
 		for i, f := range fs {
+			time.Sleep(settle)
 			times[i] = append(times[i], timeIt(f))
 		}
 	}
@@ -216,6 +220,9 @@ func medians(n int, fs ...func()) []time.Duration {
 	}
 	return out
 }
+
+// settle is the pause before each latency run.
+const settle = 150 * time.Millisecond
 
 // mid returns the median of a few durations.
 func mid(ds []time.Duration) time.Duration {

@@ -5,15 +5,17 @@ package cmdutil
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+	"github.com/lxkit/lxkit/internal/remotes"
 	"github.com/lxkit/lxkit/transport/local"
 )
 
@@ -27,11 +29,12 @@ const (
 // Globals are the options of the root command, filled in by flag parsing
 // before any command runs.
 type Globals struct {
-	Host   string // socket path or unix:// URL; empty detects the local daemon
-	Driver string // DriverREST or DriverCLI
-	Format string // FormatTable, FormatJSON or FormatYAML
-	Quiet  bool   // no progress or informational lines
-	Debug  bool   // log requests to stderr
+	Host     string // see ResolveHost; empty is the default remote
+	Driver   string // DriverREST or DriverCLI; empty picks (cli for ssh://, else rest)
+	Insecure bool   // do not verify an HTTPS daemon's certificate
+	Format   string // FormatTable, FormatJSON or FormatYAML
+	Quiet    bool   // no progress or informational lines
+	Debug    bool   // log requests to stderr
 }
 
 // Drivers of --driver.
@@ -47,6 +50,9 @@ type Factory struct {
 	Globals   *Globals
 	// Client connects to the daemon of --host, once.
 	Client func(ctx context.Context) (*client.Client, error)
+	// Remotes opens the remotes store (lxkit's, and lxc's and incus's read
+	// only), once.
+	Remotes func() (*remotes.Store, error)
 	// Driver returns the driver of --driver for --host. Its container
 	// names may be paths of nested containers, "outer/inner".
 	Driver func(ctx context.Context) (driver.Driver, error)
@@ -54,7 +60,8 @@ type Factory struct {
 
 // NewFactory returns the factory of a real run.
 func NewFactory(ios *iostreams.IOStreams) *Factory {
-	f := &Factory{IOStreams: ios, Globals: &Globals{Format: FormatTable, Driver: DriverREST}}
+	f := &Factory{IOStreams: ios, Globals: &Globals{Format: FormatTable}}
+	f.Remotes = sync.OnceValues(remotes.Open)
 	var (
 		mu sync.Mutex
 		c  *client.Client
@@ -65,14 +72,15 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		if c != nil {
 			return c, nil
 		}
-		var opts []client.Option
-		if f.Globals.Debug {
-			// The client logs method, path, status and duration: never
-			// bodies, and websocket secrets never go through it.
-			h := slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})
-			opts = append(opts, client.WithLogger(slog.New(h)))
+		h, store, err := f.host()
+		if err != nil {
+			return nil, err
 		}
-		cl, err := client.New(ctx, f.Globals.Host, opts...)
+		opts := f.ClientOptions()
+		if f.Globals.Insecure && h.HTTPS() {
+			fmt.Fprintf(ios.ErrOut, "Warning: --insecure: the certificate of %s is not verified\n", h.describe())
+		}
+		cl, err := connect(ctx, h, store.Dirs(), f.Globals, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +92,18 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		if top != nil {
 			return top, nil
 		}
-		switch f.Globals.Driver {
+		h, _, err := f.host()
+		if err != nil {
+			return nil, err
+		}
+		kind := f.Globals.Driver
+		if kind == "" {
+			kind = DriverREST
+			if h.SSH() {
+				kind = DriverCLI
+			}
+		}
+		switch kind {
 		case DriverREST:
 			cl, err := f.Client(ctx)
 			if err != nil {
@@ -92,7 +111,7 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 			}
 			top = cli.NewPaths(rest.New(cl))
 		case DriverCLI:
-			d, err := cli.New(ctx, local.New(), cliOptions(f.Globals.Host))
+			d, err := cliDriver(ctx, h)
 			if err != nil {
 				return nil, err
 			}
@@ -105,21 +124,59 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 	return f
 }
 
-// cliOptions says how the CLI driver reaches --host: a socket path or
-// unix:// URL runs lxc (or incus, for an Incus socket) pointed at it; any
-// other name is one of the command's remotes; empty is the detected local
-// daemon.
-func cliOptions(host string) cli.Options {
-	if host == "" {
-		if sock, err := client.DetectSocket(); err == nil {
-			host = sock
-		}
+// ClientOptions are the options of every client a command opens: with
+// --debug, a logger on stderr. The client logs method, path, status and
+// duration: never bodies (where passwords and tokens travel), and
+// websocket secrets never go through it.
+func (f *Factory) ClientOptions() []client.Option {
+	if !f.Globals.Debug {
+		return nil
 	}
-	if host == "" || strings.HasPrefix(host, "unix://") || strings.Contains(host, "/") {
-		if host == "" {
-			return cli.Options{}
-		}
-		return cli.ForSocket(host)
+	h := slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return []client.Option{client.WithLogger(slog.New(h))}
+}
+
+// host resolves --host with the remotes store.
+func (f *Factory) host() (Host, *remotes.Store, error) {
+	store, err := f.Remotes()
+	if err != nil {
+		return Host{}, nil, err
 	}
-	return cli.Options{Remote: strings.TrimSuffix(host, ":"), Where: host}
+	h, err := ResolveHost(store, f.Globals.Host)
+	return h, store, err
+}
+
+// cliDriver runs lxc or incus for the host: here, or over SSH on the
+// machine --host names.
+func cliDriver(ctx context.Context, h Host) (driver.Driver, error) {
+	if h.SSH() {
+		return nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: ssh:// hosts are not supported yet", h.Addr)
+	}
+	o, err := cliOptions(h)
+	if err != nil {
+		return nil, err
+	}
+	return cli.New(ctx, local.New(), o)
+}
+
+// cliOptions says how the CLI driver on this machine reaches a host: a
+// socket runs lxc (or incus, for an Incus socket) pointed at it; an HTTPS
+// remote of lxc's or incus's is passed to that command by name; no host is
+// the detected local daemon.
+func cliOptions(h Host) (cli.Options, error) {
+	switch {
+	case h.HTTPS() && h.Remote != nil && h.Remote.Source == remotes.SourceLXC:
+		return cli.Options{Command: "lxc", Remote: h.Remote.Name, Where: h.describe()}, nil
+	case h.HTTPS() && h.Remote != nil && h.Remote.Source == remotes.SourceIncus:
+		return cli.Options{Command: "incus", Remote: h.Remote.Name, Where: h.describe()}, nil
+	case h.HTTPS():
+		return cli.Options{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+			"%s: --driver cli reaches HTTPS hosts only through remotes that lxc or incus know; use the REST driver", h.describe())
+	case h.Addr != "":
+		return cli.ForSocket(h.Addr), nil
+	}
+	if sock, err := client.DetectSocket(); err == nil {
+		return cli.ForSocket(sock), nil
+	}
+	return cli.Options{}, nil
 }

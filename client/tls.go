@@ -1,0 +1,152 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// TLSOptions says how an HTTPS client proves who it is and checks the
+// daemon. The zero value presents no certificate and verifies the daemon
+// against the system's certificate authorities.
+type TLSOptions struct {
+	// ClientCert is presented to the daemon. Without one the client is
+	// untrusted, which is enough to ask for trust (RequestTrust).
+	ClientCert *tls.Certificate
+	// ServerCert pins the daemon's certificate: only this exact one is
+	// accepted, as `lxc remote add` does. Nil verifies against the system's
+	// authorities and the host name.
+	ServerCert *x509.Certificate
+	// Insecure accepts any server certificate. Never the default.
+	Insecure bool
+	// Handshake, when set, is called after each TLS handshake, e.g. to
+	// count full and resumed handshakes.
+	Handshake func(tls.ConnectionState)
+}
+
+// config builds the tls.Config for a daemon at host (host:port).
+func (o TLSOptions) config(host string) (*tls.Config, error) {
+	name, _, err := net.SplitHostPort(host)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: name,
+		// Resumed sessions make each exec websocket's handshake cheap.
+		ClientSessionCache: tls.NewLRUClientSessionCache(32),
+	}
+	if o.ClientCert != nil {
+		tc.Certificates = []tls.Certificate{*o.ClientCert}
+	}
+	var pin func(tls.ConnectionState) error
+	switch {
+	case o.Insecure:
+		tc.InsecureSkipVerify = true
+	case o.ServerCert != nil:
+		// The pin replaces chain and name checks: a self-signed daemon
+		// certificate has no chain, and it is accepted only if identical.
+		tc.InsecureSkipVerify = true
+		pin = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the server presented no certificate")
+			}
+			if got := cs.PeerCertificates[0]; !bytes.Equal(got.Raw, o.ServerCert.Raw) {
+				return &certificateMismatch{want: Fingerprint(o.ServerCert), got: Fingerprint(got)}
+			}
+			return nil
+		}
+	}
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if pin != nil {
+			if err := pin(cs); err != nil {
+				return err
+			}
+		}
+		if o.Handshake != nil {
+			o.Handshake(cs)
+		}
+		return nil
+	}
+	return tc, nil
+}
+
+func (o TLSOptions) clientFingerprint() string {
+	if o.ClientCert == nil || len(o.ClientCert.Certificate) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(o.ClientCert.Certificate[0])
+	return hex.EncodeToString(sum[:])
+}
+
+// Fingerprint is the SHA-256 of a certificate's DER, in lowercase hex: the
+// form `lxc config trust list` and `lxc remote add` show.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// certificateMismatch is a server whose certificate is not the pinned one.
+type certificateMismatch struct{ want, got string }
+
+func (e *certificateMismatch) Error() string {
+	return "server certificate changed: pinned " + e.want + ", presented " + e.got
+}
+
+// certificateError classifies a failed verification of the server's
+// certificate, or returns nil when err is not one.
+func certificateError(addr string, err error) error {
+	var mismatch *certificateMismatch
+	if errors.As(err, &mismatch) {
+		return errdefs.Wrap(errdefs.ErrCertificate, nil,
+			"%s: the server's certificate is not the one pinned for it (pinned %s, presented %s): refusing to connect. "+
+				"If the server's certificate was replaced on purpose, remove the remote and add it again", addr, mismatch.want, mismatch.got)
+	}
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		fp := ""
+		if len(verr.UnverifiedCertificates) > 0 {
+			fp = " (fingerprint " + Fingerprint(verr.UnverifiedCertificates[0]) + ")"
+		}
+		return errdefs.Wrap(errdefs.ErrCertificate, nil,
+			"%s: the server's certificate%s is not signed by an authority this machine trusts (%v): "+
+				"add the host as a remote to check and pin its certificate (lxkit remote add), or pass --insecure", addr, fp, verr.Err)
+	}
+	return nil
+}
+
+// ServerCertificate connects to an HTTPS daemon without verifying it and
+// returns the certificate it presents, for the user to check its
+// fingerprint before pinning it.
+func ServerCertificate(ctx context.Context, addr string) (*x509.Certificate, error) {
+	ep, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Host == "" {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not an HTTPS address", addr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx, "tcp", ep.Host)
+	if err != nil {
+		c := &Client{addr: ep.String(), timeout: 10 * time.Second}
+		return nil, c.transportError(context.Background(), err)
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: the server presented no certificate", ep)
+	}
+	return certs[0], nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/certs"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// httpsAddr is where each daemon listens for HTTPS (as the tests use).
+var httpsAddr = map[string]string{"lxd": "127.0.0.1:8443", "incus": "127.0.0.1:8444"}
+
+// benchHTTPS compares exec over HTTPS: the library on one kept-alive client,
+// `lxkit --host REMOTE exec`, and lxc (or incus) exec on a remote of the
+// same daemon. Each side has a config directory of its own, made a remote
+// with a trust token, so that nothing touches the user's configuration.
+func benchHTTPS(ctx context.Context, unix *client.Client, ct, cli string) []row {
+	addr := httpsAddr[unix.Kind()]
+	check(unix.EnableHTTPSListener(ctx, addr))
+	conf, err := os.MkdirTemp("", "lxkit-bench-https-")
+	check(err)
+	defer os.RemoveAll(conf)
+	cliConf, lxkitConf := filepath.Join(conf, "cli"), filepath.Join(conf, "lxkit")
+	cliEnv := append(os.Environ(), "LXD_CONF="+cliConf, "INCUS_CONF="+cliConf)
+	lxkitEnv := append(os.Environ(), "LXKIT_CONF="+lxkitConf, "LXD_CONF="+cliConf+"-none", "INCUS_CONF="+cliConf+"-none")
+
+	token := func() string {
+		t, err := unix.CreateTrustToken(ctx, "lxkit-bench")
+		check(err)
+		return t
+	}
+	shell(cliEnv, cli+" remote add bench "+token())
+	shell(lxkitEnv, *lxkitBin+" -q remote add bench --token "+token())
+	defer untrustFile(unix, filepath.Join(cliConf, "client.crt"))
+	defer untrustFile(unix, filepath.Join(lxkitConf, "client.crt"))
+
+	cert, err := certs.LoadKeyPair(filepath.Join(lxkitConf, "client.crt"), filepath.Join(lxkitConf, "client.key"))
+	check(err)
+	pin, err := certs.ReadCertificate(filepath.Join(lxkitConf, "servercerts", "bench.crt"))
+	check(err)
+	hc, err := client.New(ctx, "https://"+addr, client.WithTLS(client.TLSOptions{ClientCert: &cert, ServerCert: pin}))
+	check(err)
+	tr := rest.New(hc).Transport(ct)
+
+	m := medians(*runs,
+		func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) },
+		func() { shell(cliEnv, cli+" exec bench:"+ct+" -- true") },
+		func() { shell(lxkitEnv, *lxkitBin+" --host bench exec "+ct+" -- true") })
+	lib, base, cmd := m[0], m[1], m[2]
+	return []row{
+		compare("exec `true` over HTTPS (library call, kept-alive client)", lib, base, "<= 0.5", lib <= base/2),
+		compare("exec `true` over HTTPS (`lxkit --host REMOTE exec`)", cmd, base, "<= 1.0", cmd <= base),
+	}
+}
+
+// untrustFile removes a certificate file's trust from the daemon.
+func untrustFile(unix *client.Client, path string) {
+	cert, err := certs.ReadCertificate(path)
+	if err == nil {
+		_ = unix.RemoveCertificate(context.Background(), client.Fingerprint(cert))
+	}
+}
