@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 //	HTTPS_ADDR      where the daemon listens for HTTPS (127.0.0.1:PORT)
 //	OTHER_HTTPS     the other daemon's HTTPS address, for a wrong certificate
 //	KIND            lxd or incus
+//	CLI             lxc or incus, the daemon's own command
 //	LXKIT_CONF, LXD_CONF, INCUS_CONF  empty config dirs in $WORK, so that
 //	                no script sees or changes the user's own
 //
@@ -81,12 +82,15 @@ func TestScripts(t *testing.T) {
 					env.Setenv("HTTPS_ADDR", strings.TrimPrefix(https.Addr, "https://"))
 					env.Setenv("OTHER_HTTPS", testhost.HTTPSAddress[other.Name])
 					env.Setenv("KIND", h.Name)
+					env.Setenv("CLI", map[string]string{"lxd": "lxc", "incus": "incus"}[h.Name])
 					for _, v := range []string{"LXKIT_CONF", "LXD_CONF", "INCUS_CONF"} {
 						env.Setenv(v, filepath.Join(env.WorkDir, strings.ToLower(v)))
 					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
-						untrust(env.T(), c, filepath.Join(env.WorkDir, "lxkit_conf", "client.crt"))
+						for _, dir := range []string{"lxkit_conf", "lxd_conf", "incus_conf"} {
+							untrust(env.T(), c, filepath.Join(env.WorkDir, dir, "client.crt"))
+						}
 						<-turn
 					})
 					return nil

@@ -34,8 +34,8 @@ func (h Host) HTTPS() bool { return strings.HasPrefix(h.Addr, "https://") }
 // local daemon unless `lxkit remote switch` (or lxc's) chose another.
 func ResolveHost(store *remotes.Store, host string) (Host, error) {
 	if host == "" {
-		if store == nil {
-			return Host{}, nil
+		if store == nil || store.Default() == remotes.LocalName {
+			return Host{}, nil // the first local socket found
 		}
 		host = store.Default()
 	}
