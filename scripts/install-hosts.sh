@@ -3,7 +3,7 @@
 # the test hosts need. Idempotent: does nothing when all is installed.
 set -euo pipefail
 
-need=(lxd lxd-client incus-base incus-client iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time)
+need=(lxd lxd-client incus-base incus-client iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time openssh-server)
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${need[@]}" 2>/dev/null | awk '$2 == "installed" {print $1}' || true)
 missing=()
 for p in "${need[@]}"; do
@@ -35,5 +35,9 @@ apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q "$@
 echo "lxkit hosts: installing ${missing[*]}" >&2
 apt update >/dev/null
 apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
+# The SSH transport's tests run their own sshd (internal/testsshd) on a
+# loopback port; only the binary is needed. On a machine with systemd the
+# package also enables and starts the system's sshd on port 22.
+apt install -y --no-install-recommends openssh-server >/dev/null
 apt install -y lxd lxd-client >/dev/null
 apt install -y -t bookworm-backports incus-base incus-client >/dev/null

@@ -3,9 +3,7 @@ package drivertest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
+	"github.com/lxkit/lxkit/transport/transporttest"
 )
 
 // Commands whose live (websocket) output is checked pause before they exit:
@@ -157,20 +156,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 			t.Errorf("first line arrived after %s: output is not live", first.Sub(start))
 		}
 	})
-	t.Run("LargeOutput", func(t *testing.T) {
-		const size = 100 << 20
-		h := sha256.New()
-		var n countWriter
-		res, err := tr.Exec(ctx, transport.Command{Args: transport.Shell("yes 0123456789abcdef | head -c 104857600"), Stdout: io.MultiWriter(h, &n)})
-		if err != nil || res.ExitCode != 0 {
-			t.Fatalf("exec: %v %v", res, err)
-		}
-		want := sha256.New()
-		_, _ = io.CopyN(want, &repeat{s: "0123456789abcdef\n"}, size)
-		if n.n != size || !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
-			t.Errorf("got %d bytes (want %d), hash match %v", n.n, size, bytes.Equal(h.Sum(nil), want.Sum(nil)))
-		}
-	})
+	t.Run("LargeOutput", func(t *testing.T) { transporttest.LargeOutput(t, tr) })
 	t.Run("Concurrent", func(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 10 {
@@ -195,24 +181,4 @@ type firstWrite struct {
 func (w *firstWrite) Write(p []byte) (int, error) {
 	w.once.Do(func() { w.at <- time.Now() })
 	return len(p), nil
-}
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-// repeat reads s over and over.
-type repeat struct {
-	s   string
-	off int
-}
-
-func (r *repeat) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.s[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.s)
-	}
-	return n, nil
 }

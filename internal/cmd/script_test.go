@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/cmd"
 	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/internal/testsshd"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -43,6 +45,8 @@ func TestMain(m *testing.M) {
 //	OTHER_HTTPS     the other daemon's HTTPS address, for a wrong certificate
 //	KIND            lxd or incus
 //	CLI             lxc or incus, the daemon's own command
+//	SSH_URL         ssh://USER@127.0.0.1:PORT of a private sshd on this
+//	                machine, whose key and known_hosts are in $HOME/.ssh
 //	LXKIT_CONF, LXD_CONF, INCUS_CONF  empty config dirs in $WORK, so that
 //	                no script sees or changes the user's own
 //
@@ -67,6 +71,7 @@ func TestScripts(t *testing.T) {
 			https := testhost.ListenHTTPS(t, h)
 			other := otherHost(h)
 			testhost.ListenHTTPS(t, other)
+			sshd := testsshd.Start(t)
 			testscript.Run(t, testscript.Params{
 				Dir:                 "testdata/script",
 				RequireExplicitExec: true,
@@ -83,6 +88,10 @@ func TestScripts(t *testing.T) {
 					env.Setenv("OTHER_HTTPS", testhost.HTTPSAddress[other.Name])
 					env.Setenv("KIND", h.Name)
 					env.Setenv("CLI", map[string]string{"lxd": "lxc", "incus": "incus"}[h.Name])
+					env.Setenv("SSH_URL", sshd.URL())
+					if err := sshHome(env, sshd); err != nil {
+						return err
+					}
 					for _, v := range []string{"LXKIT_CONF", "LXD_CONF", "INCUS_CONF"} {
 						env.Setenv(v, filepath.Join(env.WorkDir, strings.ToLower(v)))
 					}
@@ -94,6 +103,13 @@ func TestScripts(t *testing.T) {
 						<-turn
 					})
 					return nil
+				},
+				// [lxd] and [incus]: which daemon the script runs against.
+				Condition: func(cond string) (bool, error) {
+					if cond != "lxd" && cond != "incus" {
+						return false, fmt.Errorf("unknown condition %q", cond)
+					}
+					return cond == h.Name, nil
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"exitcode":    cmdExitCode,
@@ -135,6 +151,27 @@ func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: envfrom VAR FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// sshHome makes $HOME/.ssh hold the sshd's user key and known_hosts, as a
+// user who has logged in there before has them.
+func sshHome(env *testscript.Env, srv *testsshd.Server) error {
+	home := filepath.Join(env.WorkDir, "home")
+	env.Setenv("HOME", home)
+	dir := filepath.Join(home, ".ssh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{srv.KeyFile: "id_ed25519", srv.KnownHosts: "known_hosts"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // otherHost is a test daemon other than h.

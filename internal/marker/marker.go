@@ -18,10 +18,26 @@ func New() string {
 	return hex.EncodeToString(b)
 }
 
-// script signals every process whose environment holds the marker.
-const script = `for d in /proc/[0-9]*; do
-  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "` + Var + `=$1"; then kill -"$2" "${d#/proc/}" 2>/dev/null; fi
-done; true`
+// script sends $2 to every process whose environment holds Var=$1. The
+// processes are stopped (SIGSTOP) before any is signalled and continued
+// after, so that none reacts to another's end: a shell whose child dies
+// first would otherwise run its next command, and after a SIGKILL exit 0.
+// They are found with one grep over every environment where grep reads
+// NUL-separated input (-z), else by a loop (busybox).
+const script = `v="` + Var + `=$1"
+if grep -qz x /dev/null 2>/dev/null || [ $? -eq 1 ]; then
+  pids=$(grep -lsxzF -e "$v" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||')
+else
+  pids=
+  for d in /proc/[0-9]*; do
+    if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF -e "$v"; then pids="$pids ${d#/proc/}"; fi
+  done
+fi
+[ -n "$pids" ] || exit 0
+kill -STOP $pids 2>/dev/null
+kill -"$2" $pids 2>/dev/null
+kill -CONT $pids 2>/dev/null
+exit 0`
 
 // SignalArgv returns the command that sends sig ("TERM", "KILL") to the
 // processes marked with m.

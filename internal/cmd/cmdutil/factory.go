@@ -17,6 +17,7 @@ import (
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
 	"github.com/lxkit/lxkit/internal/remotes"
 	"github.com/lxkit/lxkit/transport/local"
+	sshtransport "github.com/lxkit/lxkit/transport/ssh"
 )
 
 // Output formats of --format.
@@ -150,7 +151,15 @@ func (f *Factory) host() (Host, *remotes.Store, error) {
 // machine --host names.
 func cliDriver(ctx context.Context, h Host) (driver.Driver, error) {
 	if h.SSH() {
-		return nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: ssh:// hosts are not supported yet", h.Addr)
+		cfg, err := sshtransport.ParseURL(h.Addr)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := sshtransport.Dial(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return cli.New(ctx, tr, cli.Options{Where: h.Addr})
 	}
 	o, err := cliOptions(h)
 	if err != nil {

@@ -3,7 +3,6 @@
 package remote
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -111,12 +110,9 @@ token, URL may be left out: the token's first address is used.`,
 		if !passwordStdin {
 			return nil
 		}
-		line, err := bufio.NewReader(opts.IO.In).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		opts.Password = strings.TrimRight(line, "\r\n")
-		return nil
+		line, err := readLine(opts.IO.In)
+		opts.Password = strings.TrimRight(line, "\r")
+		return err
 	}
 	return cmd
 }
@@ -276,11 +272,30 @@ func prompt(ios *iostreams.IOStreams, question string) (string, error) {
 		b, err := term.ReadPassword(int(fd.Fd()))
 		return strings.TrimSpace(string(b)), err
 	}
-	line, err := bufio.NewReader(ios.In).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", err
+	line, err := readLine(ios.In)
+	return strings.TrimSpace(line), err
+}
+
+// readLine reads up to a newline one byte at a time, so that nothing after
+// it is consumed: the next prompt reads the next line.
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if errors.Is(err, io.EOF) {
+			return b.String(), nil
+		}
+		if err != nil {
+			return b.String(), err
+		}
 	}
-	return strings.TrimSpace(line), nil
 }
 
 // clientName is how the host will list this client's certificate.

@@ -1,0 +1,194 @@
+package ssh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// Config says where to connect and how to log in. The zero value of every
+// field but Host is a sensible default, the one OpenSSH's ssh would use
+// without a ~/.ssh/config.
+type Config struct {
+	// Host is the machine's name or IP address, without the port.
+	Host string
+	// Port is sshd's port; 0 means 22.
+	Port int
+	// User is the login name; empty means the local user's.
+	User string
+	// KeyFiles are the private keys offered, in order. Empty means the
+	// usual ones that exist: ~/.ssh/id_ed25519, id_ecdsa and id_rsa. A key
+	// file that group or others can read is refused, as OpenSSH does; a
+	// passphrase-protected key is only usable through ssh-agent.
+	KeyFiles []string
+	// NoAgent keeps ssh-agent out. By default the keys of the agent at
+	// AgentSocket, or at $SSH_AUTH_SOCK when that is empty, are offered
+	// first, as OpenSSH does.
+	NoAgent     bool
+	AgentSocket string
+	// KnownHosts are the OpenSSH known_hosts files that verify the host's
+	// key. Empty means ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
+	// Files that do not exist count as empty. A host key is never accepted
+	// without a matching line: there is no option to skip the check.
+	KnownHosts []string
+	// Timeout bounds connecting and the SSH handshake; 0 means 15 seconds.
+	Timeout time.Duration
+	// MaxSessions bounds the commands and file transfers in flight at once
+	// on the connection; 0 means 10, the default MaxSessions of OpenSSH's
+	// sshd. One session is kept aside for stopping cancelled commands.
+	MaxSessions int
+}
+
+// DefaultPort is sshd's usual port.
+const DefaultPort = 22
+
+// defaultKeyNames are the key files OpenSSH tries, in its order, minus the
+// DSA and security-key kinds this package does not load.
+var defaultKeyNames = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
+
+// ParseURL reads "ssh://[USER@]HOST[:PORT]" (an IPv6 HOST in brackets).
+// An empty USER stays empty (the local user's name at Dial) and a missing
+// PORT is 22. A password in the URL is refused: log in with keys.
+func ParseURL(s string) (Config, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Error repeats the whole URL, which may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, err, "invalid SSH URL (want ssh://USER@HOST[:PORT])")
+	}
+	if u.Scheme != "ssh" {
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: the scheme must be ssh://", u.Redacted())
+	}
+	if _, has := u.User.Password(); has {
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+			"SSH URL %s holds a password: lxkit logs in with keys only (ssh-agent or ~/.ssh/id_*)", u.Redacted())
+	}
+	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: want ssh://USER@HOST[:PORT] and nothing after", u.Redacted())
+	}
+	cfg := Config{Host: u.Hostname(), User: u.User.Username()}
+	if cfg.Host == "" {
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: no host", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: bad port %q", u.Redacted(), p)
+		}
+		cfg.Port = n
+	}
+	return cfg, nil
+}
+
+// URL returns the configuration as ssh://USER@HOST:PORT, with the defaults
+// filled in.
+func (c Config) URL() string {
+	c = c.resolved()
+	return (&url.URL{Scheme: "ssh", User: url.User(c.User), Host: c.addr()}).String()
+}
+
+// addr is host:port for dialing and for known_hosts.
+func (c Config) addr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// resolved fills in the defaults that need no file access.
+func (c Config) resolved() Config {
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.User == "" {
+		c.User = localUser()
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 15 * time.Second
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 10
+	}
+	if !c.NoAgent && c.AgentSocket == "" {
+		c.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+	}
+	return c
+}
+
+func localUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+// sshDir is the local user's ~/.ssh, or "" without a home.
+func sshDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".ssh")
+}
+
+// keyFiles returns the key files to offer and whether the user chose them.
+func (c Config) keyFiles() (files []string, explicit bool) {
+	if len(c.KeyFiles) > 0 {
+		return c.KeyFiles, true
+	}
+	dir := sshDir()
+	if dir == "" {
+		return nil, false
+	}
+	for _, n := range defaultKeyNames {
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); err == nil {
+			files = append(files, p)
+		}
+	}
+	return files, false
+}
+
+// knownHostsFiles returns the known_hosts files to read (those that exist)
+// and all that were asked for, for messages.
+func (c Config) knownHostsFiles() (existing, all []string) {
+	all = c.KnownHosts
+	if len(all) == 0 {
+		if dir := sshDir(); dir != "" {
+			all = append(all, filepath.Join(dir, "known_hosts"))
+		}
+		all = append(all, "/etc/ssh/ssh_known_hosts")
+	}
+	for _, f := range all {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	return existing, all
+}
+
+// tildePath shortens a path below the home directory to ~/..., for messages.
+func tildePath(p string) string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" || home == "/" {
+		return p
+	}
+	if rest, ok := strings.CutPrefix(p, home+string(filepath.Separator)); ok {
+		return "~/" + rest
+	}
+	return p
+}
+
+// String names the configuration in messages: ssh://USER@HOST:PORT.
+func (c Config) String() string { return c.URL() }
+
+var _ fmt.Stringer = Config{}
