@@ -13,12 +13,16 @@ trap 'rm -f "$tmp"' EXIT
   echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC')."
   echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), $(. /etc/os-release; echo "$PRETTY_NAME");"
   echo "LXD $(lxd --version), Incus $(incus version 2>/dev/null | sed -n 's/^Server version: //p'); busybox test container on a dir pool."
-  echo "Latencies are medians of ${BENCH_RUNS:-20} interleaved runs after a warm-up. Transfers are medians of three interleaved"
+  echo "Latencies are medians of ${BENCH_RUNS:-20} interleaved runs after a warm-up, each after a 150 ms pause (a call made alone);"
+  echo "the \"back to back\" row makes the calls without pauses, as a job running steps does (this VM's idle CPUs are slow"
+  echo "to wake, which costs the daemon's part of a lone call about 15 ms), and the \"floor\" row is the least an exec through"
+  echo "the API can cost (POST and wait, with no streams), to show how much of a call is the daemon's. Transfers are medians of three interleaved"
   echo "runs (the CLIs' per-file folder copies: one run), between tmpfs on both ends (/dev/shm here, a tmpfs"
   echo "in the container), so that they compare the tools rather than this machine's disk, whose speed"
   echo "varies several-fold from run to run. Peak RSS is the whole process's, from GNU time."
   echo 'The Incus rows compare with the `incus` CLI, whose file push/pull (SFTP) is much faster than'
-  echo 'the `lxc` of LXD 5.0; the goals of issue 2 were set against `lxc`.'
+  echo 'the `lxc` of LXD 5.0; the goals of issue 2 were set against `lxc`. The HTTPS rows compare with `lxc exec REMOTE:NAME`'
+  echo '(`incus exec`) on a remote of the same daemon at 127.0.0.1, each tool with a config directory of its own, trusted by a token.'
   echo
   go run ./tools/bench -runs "${BENCH_RUNS:-20}" -big "${BENCH_BIG:-1073741824}"
   echo "## Go benchmarks (library calls)"
