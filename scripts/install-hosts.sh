@@ -36,8 +36,15 @@ echo "lxkit hosts: installing ${missing[*]}" >&2
 apt update >/dev/null
 apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
 # The SSH transport's tests run their own sshd (internal/testsshd) on a
-# loopback port; only the binary is needed. On a machine with systemd the
-# package also enables and starts the system's sshd on port 22.
-apt install -y --no-install-recommends openssh-server >/dev/null
+# loopback port; only the binary is needed. Where systemd runs, the package
+# would also start the machine's sshd on port 22: when this script is what
+# installed it, that service is turned off again.
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  apt install -y --no-install-recommends openssh-server >/dev/null
+  if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    echo "lxkit hosts: installed openssh-server for the tests' own sshd; its system service is left off" >&2
+  fi
+fi
 apt install -y lxd lxd-client >/dev/null
 apt install -y -t bookworm-backports incus-base incus-client >/dev/null
