@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,15 +42,12 @@ type Client struct {
 	wsBase   string // the same for websockets, e.g. "ws://unix.socket"
 	http     *http.Client
 	ws       *websocket.Dialer
-	server   api.Server
+	server   atomic.Pointer[api.Server] // GET /1.0, read again once trusted
 	project  string
 	log      *slog.Logger
 	tls      TLSOptions
 	timeout  time.Duration
 	dialHook func()
-	// untrusted is set when the daemon answered GET /1.0 with auth
-	// "untrusted": its refusals then say why.
-	untrusted bool
 }
 
 // Option configures a Client.
@@ -134,7 +132,7 @@ func (c *Client) refresh(ctx context.Context) error {
 	if _, err := c.Query(ctx, http.MethodGet, "/1.0", nil, &srv); err != nil {
 		return err
 	}
-	c.server, c.untrusted = srv, srv.Auth == "untrusted"
+	c.server.Store(&srv)
 	return nil
 }
 
@@ -220,10 +218,10 @@ func DetectSocket() (string, error) {
 }
 
 // Server returns what GET /1.0 answered when the client connected.
-func (c *Client) Server() api.Server { return c.server }
+func (c *Client) Server() api.Server { return *c.server.Load() }
 
 // Kind returns KindLXD or KindIncus.
-func (c *Client) Kind() string { return c.server.Environment.Server }
+func (c *Client) Kind() string { return c.server.Load().Environment.Server }
 
 // Addr returns the address the client talks to.
 func (c *Client) Addr() string { return c.addr }
@@ -259,24 +257,29 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	return connectError(c.addr, c.timeout, err)
+}
+
+// connectError classifies a failure to reach the daemon at addr.
+func connectError(addr string, timeout time.Duration, err error) error {
 	// The URL in a *url.Error may carry a websocket secret: keep only the cause.
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if cerr := certificateError(c.addr, err); cerr != nil {
+	if cerr := certificateError(addr, err); cerr != nil {
 		return cerr
 	}
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
-		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection refused: daemon not answering (is it running, and listening there?)", c.addr)
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection refused: daemon not answering (is it running, and listening there?)", addr)
 	case errors.Is(err, syscall.EACCES):
-		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s: permission denied (run as root or join the daemon's group)", c.addr)
+		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s: permission denied (run as root or join the daemon's group)", addr)
 	case errors.As(err, &ne) && ne.Timeout():
-		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: timed out connecting (after %s)", c.addr, c.timeout)
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: timed out connecting (after %s)", addr, timeout)
 	}
-	return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s", c.addr)
+	return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s", addr)
 }
 
 // TLS returns the client's TLS options.
@@ -288,12 +291,12 @@ func (c *Client) ClientFingerprint() string { return c.tls.clientFingerprint() }
 
 // Trusted reports whether the daemon trusts this client. Over a unix
 // socket it always does.
-func (c *Client) Trusted() bool { return !c.untrusted }
+func (c *Client) Trusted() bool { return c.server.Load().Auth != "untrusted" }
 
 // refusal explains a 403 answer to an untrusted client.
 func (c *Client) refusal(err error) error {
 	var se *errdefs.StatusError
-	if !c.untrusted || !errors.As(err, &se) || se.Status != http.StatusForbidden {
+	if c.Trusted() || !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		return err
 	}
 	return c.RequireTrust()
@@ -302,7 +305,7 @@ func (c *Client) refusal(err error) error {
 // RequireTrust returns nil when the daemon trusts the client, else an error
 // matching errdefs.ErrUntrusted that says how to become trusted.
 func (c *Client) RequireTrust() error {
-	if !c.untrusted {
+	if c.Trusted() {
 		return nil
 	}
 	who := "this client"
@@ -466,7 +469,7 @@ func (c *Client) raw(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		defer resp.Body.Close()
+		defer closeBody(resp)
 		_, err := decodeAnswer(resp)
 		return nil, c.refusal(err)
 	}

@@ -3,16 +3,15 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
 )
 
 // TLSOptions says how an HTTPS client proves who it is and checks the
@@ -84,16 +83,12 @@ func (o TLSOptions) clientFingerprint() string {
 	if o.ClientCert == nil || len(o.ClientCert.Certificate) == 0 {
 		return ""
 	}
-	sum := sha256.Sum256(o.ClientCert.Certificate[0])
-	return hex.EncodeToString(sum[:])
+	return certs.FingerprintDER(o.ClientCert.Certificate[0])
 }
 
 // Fingerprint is the SHA-256 of a certificate's DER, in lowercase hex: the
 // form `lxc config trust list` and `lxc remote add` show.
-func Fingerprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return hex.EncodeToString(sum[:])
-}
+func Fingerprint(cert *x509.Certificate) string { return certs.Fingerprint(cert) }
 
 // certificateMismatch is a server whose certificate is not the pinned one.
 type certificateMismatch struct{ want, got string }
@@ -140,8 +135,7 @@ func ServerCertificate(ctx context.Context, addr string) (*x509.Certificate, err
 	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
 	conn, err := d.DialContext(ctx, "tcp", ep.Host)
 	if err != nil {
-		c := &Client{addr: ep.String(), timeout: 10 * time.Second}
-		return nil, c.transportError(context.Background(), err)
+		return nil, connectError(ep.String(), 10*time.Second, err)
 	}
 	defer conn.Close()
 	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
 )
 
 // Certificates lists the certificates the daemon trusts.
@@ -130,7 +130,7 @@ type TrustRequest struct {
 // refused token or password is an error matching errdefs.ErrForbidden
 // that never contains the secret.
 func (c *Client) RequestTrust(ctx context.Context, r TrustRequest) error {
-	if !c.untrusted {
+	if c.Trusted() {
 		return nil
 	}
 	if c.tls.ClientCert == nil {
@@ -151,17 +151,18 @@ func (c *Client) RequestTrust(ctx context.Context, r TrustRequest) error {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "give a trust token or a password")
 	}
 	_, err := c.send(ctx, http.MethodPost, "/1.0/certificates", body, "")
+	// The daemons answer a wrong secret with 403, which send reports as
+	// ErrUntrusted for an untrusted client.
+	if errors.Is(err, errdefs.ErrUntrusted) || errors.Is(err, errdefs.ErrForbidden) {
+		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s refused the %s (wrong, used or expired)", c.addr, what)
+	}
 	if err != nil {
-		var se *errdefs.StatusError
-		if errors.As(err, &se) || errors.Is(err, errdefs.ErrUntrusted) {
-			return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s refused the %s (wrong, used or expired)", c.addr, what)
-		}
 		return err
 	}
 	if err := c.refresh(ctx); err != nil {
 		return err
 	}
-	if c.untrusted {
+	if !c.Trusted() {
 		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s accepted the %s but still does not trust this client", c.addr, what)
 	}
 	return nil
@@ -189,9 +190,9 @@ func (c *Client) EnableHTTPSListener(ctx context.Context, address string) error 
 // ServerCert returns the daemon's certificate from GET /1.0, as
 // a trusted client sees it.
 func (c *Client) ServerCert() (*x509.Certificate, error) {
-	block, _ := pem.Decode([]byte(c.server.Environment.Certificate))
-	if block == nil {
-		return nil, errors.New("the daemon did not report its certificate")
+	cert, err := certs.ParsePEM([]byte(c.Server().Environment.Certificate))
+	if err != nil {
+		return nil, fmt.Errorf("the daemon's certificate (GET /1.0): %w", err)
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return cert, nil
 }

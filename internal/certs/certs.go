@@ -167,8 +167,11 @@ func defaultCommonName() string {
 // Fingerprint is the SHA-256 of the certificate's DER in lowercase hex, the
 // form `lxc config trust list` and `lxc remote add` show (their short form is
 // its first 12 characters).
-func Fingerprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
+func Fingerprint(cert *x509.Certificate) string { return FingerprintDER(cert.Raw) }
+
+// FingerprintDER is Fingerprint of a certificate's DER bytes.
+func FingerprintDER(der []byte) string {
+	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
 }
 

@@ -34,10 +34,9 @@ func (h Host) HTTPS() bool { return strings.HasPrefix(h.Addr, "https://") }
 // local daemon unless `lxkit remote switch` (or lxc's) chose another.
 func ResolveHost(store *remotes.Store, host string) (Host, error) {
 	if host == "" {
-		if store == nil || store.Default() == remotes.LocalName {
+		if host = store.Default(); host == remotes.LocalName {
 			return Host{}, nil // the first local socket found
 		}
-		host = store.Default()
 	}
 	if !strings.Contains(host, "/") {
 		if r, ok, err := lookupRemote(store, host); ok || err != nil {
@@ -56,12 +55,13 @@ func ResolveHost(store *remotes.Store, host string) (Host, error) {
 	}
 	h := Host{Addr: ep.String()}
 	// An address that is a remote's uses that remote's pinned certificate.
-	if store != nil {
-		for _, r := range store.List() {
-			if !r.Shadowed && r.Addr != "" && sameHTTPS(r.Addr, h.Addr) {
-				h.Remote = &r
-				break
-			}
+	for _, r := range store.List() {
+		if r.Shadowed || !strings.HasPrefix(r.Addr, "https://") {
+			continue
+		}
+		if rep, err := client.ParseAddr(r.Addr); err == nil && rep.Host == ep.Host {
+			h.Remote = &r
+			break
 		}
 	}
 	return h, nil
@@ -70,12 +70,7 @@ func ResolveHost(store *remotes.Store, host string) (Host, error) {
 // lookupRemote resolves a remote name. ok is false for a name that is no
 // remote but may be an address (it has a dot or a colon).
 func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error) {
-	var r remotes.Remote
-	if store != nil {
-		r, err = store.Get(name)
-	} else {
-		err = errdefs.Wrap(errdefs.ErrNotFound, nil, "remote %q: no remotes are configured", name)
-	}
+	r, err := store.Get(name)
 	switch {
 	case err == nil:
 	case name == remotes.LocalName:
@@ -92,12 +87,6 @@ func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error
 		return Host{Addr: sock, Remote: &r}, true, nil
 	}
 	return Host{Addr: r.Addr, Remote: &r}, true, nil
-}
-
-func sameHTTPS(a, b string) bool {
-	ea, err1 := client.ParseAddr(a)
-	eb, err2 := client.ParseAddr(b)
-	return err1 == nil && err2 == nil && ea.Host != "" && ea.Host == eb.Host
 }
 
 // TLSOptions returns how to reach an HTTPS host: the remote's (or the
