@@ -217,7 +217,8 @@ func DetectSocket() (string, error) {
 		"no LXD or Incus socket found (tried %s); start a daemon (make hosts) or pass --host", strings.Join(candidates, ", "))
 }
 
-// Server returns what GET /1.0 answered when the client connected.
+// Server returns what GET /1.0 answered when the client connected (or
+// last became trusted).
 func (c *Client) Server() api.Server { return *c.server.Load() }
 
 // Kind returns KindLXD or KindIncus.
@@ -291,7 +292,10 @@ func (c *Client) ClientFingerprint() string { return c.tls.clientFingerprint() }
 
 // Trusted reports whether the daemon trusts this client. Over a unix
 // socket it always does.
-func (c *Client) Trusted() bool { return c.server.Load().Auth != "untrusted" }
+func (c *Client) Trusted() bool {
+	s := c.server.Load() // nil while New reads GET /1.0 for the first time
+	return s == nil || s.Auth != "untrusted"
+}
 
 // refusal explains a 403 answer to an untrusted client.
 func (c *Client) refusal(err error) error {

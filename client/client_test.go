@@ -142,6 +142,29 @@ func TestWaitCancelsOperationWhenContextEnds(t *testing.T) {
 	}
 }
 
+// TestFailedFirstAnswer: a GET /1.0 that fails (no daemon answers like
+// this on demand) is an error from New, not a crash.
+func TestFailedFirstAnswer(t *testing.T) {
+	for _, body := range []string{`{"type":"error","error_code":500,"error":"boom"}`, "<html>not json"} {
+		sock := filepath.Join(t.TempDir(), "unix.socket")
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(body))
+		}))
+		srv.Listener = l
+		srv.Start()
+		_, err = New(context.Background(), sock)
+		srv.Close()
+		if !errors.Is(err, errdefs.ErrInternal) {
+			t.Errorf("GET /1.0 answered 500 %q: got %v, want ErrInternal", body, err)
+		}
+	}
+}
+
 func TestUnreachableDaemon(t *testing.T) {
 	dir := t.TempDir()
 	_, err := New(context.Background(), filepath.Join(dir, "missing.socket"))

@@ -194,9 +194,9 @@ func TestServerCertificateIsVerified(t *testing.T) {
 		t.Fatalf("insecure: %v", err)
 	}
 	// What ServerCertificate fetches is the daemon's certificate.
-	got, err := client.ServerCertificate(ctx, s.Addr)
-	if err != nil || !got.Equal(s.ServerCert) {
-		t.Fatalf("ServerCertificate: %v", err)
+	got, verified, err := client.ServerCertificate(ctx, s.Addr)
+	if err != nil || !got.Equal(s.ServerCert) || verified {
+		t.Fatalf("ServerCertificate: verified %v, %v", verified, err)
 	}
 }
 

@@ -121,26 +121,34 @@ func certificateError(addr string, err error) error {
 
 // ServerCertificate connects to an HTTPS daemon without verifying it and
 // returns the certificate it presents, for the user to check its
-// fingerprint before pinning it.
-func ServerCertificate(ctx context.Context, addr string) (*x509.Certificate, error) {
+// fingerprint before pinning it. verified reports whether the system's
+// authorities vouch for it (with the intermediates the server sent) for
+// addr's host name, in which case it needs no pin.
+func ServerCertificate(ctx context.Context, addr string) (cert *x509.Certificate, verified bool, err error) {
 	ep, err := ParseAddr(addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if ep.Host == "" {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not an HTTPS address", addr)
+		return nil, false, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not an HTTPS address", addr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
 	conn, err := d.DialContext(ctx, "tcp", ep.Host)
 	if err != nil {
-		return nil, connectError(ep.String(), 10*time.Second, err)
+		return nil, false, connectError(ep.String(), 10*time.Second, err)
 	}
 	defer conn.Close()
-	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: the server presented no certificate", ep)
+	chain := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(chain) == 0 {
+		return nil, false, fmt.Errorf("%s: the server presented no certificate", ep)
 	}
-	return certs[0], nil
+	host, _, _ := net.SplitHostPort(ep.Host)
+	intermediates := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		intermediates.AddCert(c)
+	}
+	_, verr := chain[0].Verify(x509.VerifyOptions{DNSName: host, Intermediates: intermediates})
+	return chain[0], verr == nil, nil
 }

@@ -57,6 +57,11 @@ type Factory struct {
 	// Driver returns the driver of --driver for --host. Its container
 	// names may be paths of nested containers, "outer/inner".
 	Driver func(ctx context.Context) (driver.Driver, error)
+
+	// --host, resolved once (after flag parsing) by host.
+	resolveOnce sync.Once
+	resolved    Host
+	resolveErr  error
 }
 
 // NewFactory returns the factory of a real run.
@@ -143,8 +148,8 @@ func (f *Factory) host() (Host, *remotes.Store, error) {
 	if err != nil {
 		return Host{}, nil, err
 	}
-	h, err := ResolveHost(store, f.Globals.Host)
-	return h, store, err
+	f.resolveOnce.Do(func() { f.resolved, f.resolveErr = ResolveHost(store, f.Globals.Host) })
+	return f.resolved, store, f.resolveErr
 }
 
 // cliDriver runs lxc or incus for the host: here, or over SSH on the

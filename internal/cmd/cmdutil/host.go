@@ -73,8 +73,6 @@ func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error
 	r, err := store.Get(name)
 	switch {
 	case err == nil:
-	case name == remotes.LocalName:
-		return Host{}, true, nil
 	case strings.ContainsAny(name, ".:"):
 		return Host{}, false, nil
 	default:
@@ -93,14 +91,15 @@ func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error
 // user's usual) client certificate, the remote's pinned certificate, and
 // --insecure. A key file others can read is refused.
 func TLSOptions(h Host, dirs certs.Dirs, insecure bool) (client.TLSOptions, error) {
-	var o client.TLSOptions
+	o := client.TLSOptions{Insecure: insecure}
 	var files certs.ClientFiles
 	var err error
 	if h.Remote != nil {
-		files, err = h.Remote.ClientFiles()
-		if err == nil {
-			o.ServerCert, err = h.Remote.ServerCert()
+		// The pin holds whether or not there is a client certificate.
+		if o.ServerCert, err = h.Remote.ServerCert(); err != nil {
+			return o, err
 		}
+		files, err = h.Remote.ClientFiles()
 	} else {
 		files, err = dirs.ClientFiles()
 	}
@@ -116,7 +115,6 @@ func TLSOptions(h Host, dirs certs.Dirs, insecure bool) (client.TLSOptions, erro
 		}
 		o.ClientCert = &cert
 	}
-	o.Insecure = insecure
 	return o, nil
 }
 

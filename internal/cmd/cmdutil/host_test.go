@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/remotes"
 )
 
@@ -69,5 +70,36 @@ remotes:
 		if err != nil || h.Addr != tc.addr && tc.addr != "*" || got != tc.remote {
 			t.Errorf("%q: got %q remote %q (%v), want %q remote %q", tc.host, h.Addr, got, err, tc.addr, tc.remote)
 		}
+	}
+}
+
+// TestTLSOptionsKeepThePin: a remote's pinned certificate is used even
+// when there is no client certificate yet.
+func TestTLSOptionsKeepThePin(t *testing.T) {
+	dir := t.TempDir()
+	dirs := certs.Dirs{LXKit: filepath.Join(dir, "lxkit"), LXC: filepath.Join(dir, "lxc"), Incus: filepath.Join(dir, "incus")}
+	store, err := remotes.OpenDir(dirs.LXKit, dirs.LXC, dirs.Incus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Any certificate will do as the server's.
+	crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if _, err := certs.Generate(crt, key, certs.GenerateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pin, err := certs.ReadCertificate(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(remotes.Remote{Name: "lab", Addr: "https://192.0.2.7:8443"}, pin); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ResolveHost(store, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := TLSOptions(h, store.Dirs(), false)
+	if err != nil || o.ClientCert != nil || o.ServerCert == nil || !o.ServerCert.Equal(pin) {
+		t.Fatalf("got client cert %v, pin %v, %v; want no client cert and the pin", o.ClientCert != nil, o.ServerCert != nil, err)
 	}
 }

@@ -204,14 +204,11 @@ func checkServer(ctx context.Context, opts *AddOptions, addr string, token *toke
 		fmt.Fprintf(opts.IO.ErrOut, "Warning: --insecure: the certificate of %s is not checked or pinned\n", addr)
 		return nil, nil
 	}
-	cert, err := client.ServerCertificate(ctx, addr)
-	if err != nil {
+	cert, verified, err := client.ServerCertificate(ctx, addr)
+	if err != nil || verified {
 		return nil, err
 	}
-	if verifiedBySystem(cert, addr) {
-		return nil, nil
-	}
-	fp := client.Fingerprint(cert)
+	fp := certs.Fingerprint(cert)
 	switch {
 	case token != nil && token.fingerprint == fp:
 		return cert, nil
@@ -232,18 +229,6 @@ func checkServer(ctx context.Context, opts *AddOptions, addr string, token *toke
 		return nil, errdefs.Wrap(errdefs.ErrCertificate, nil, "certificate of %s not accepted", addr)
 	}
 	return cert, nil
-}
-
-// verifiedBySystem reports whether cert (with the intermediates it came
-// with) is valid for addr's host under the system's authorities.
-func verifiedBySystem(cert *x509.Certificate, addr string) bool {
-	ep, err := client.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	host := ep.Host[:strings.LastIndex(ep.Host, ":")]
-	_, err = cert.Verify(x509.VerifyOptions{DNSName: strings.Trim(host, "[]")})
-	return err == nil
 }
 
 // clientFiles finds the client certificate to present, generating

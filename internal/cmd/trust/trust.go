@@ -77,7 +77,7 @@ func listRun(ctx context.Context, opts *Options) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tTYPE\tFINGERPRINT\tRESTRICTED")
 		for _, ct := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", ct.Name, ct.Type, ct.Fingerprint[:12], ct.Restricted)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", ct.Name, ct.Type, ct.Fingerprint[:min(12, len(ct.Fingerprint))], ct.Restricted)
 		}
 		return tw.Flush()
 	})
@@ -100,7 +100,7 @@ func addRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if !opts.Globals.Quiet {
-		fmt.Fprintf(opts.IO.ErrOut, "Trusted %s (fingerprint %s)\n", name, client.Fingerprint(cert))
+		fmt.Fprintf(opts.IO.ErrOut, "Trusted %s (fingerprint %s)\n", name, certs.Fingerprint(cert))
 	}
 	return nil
 }
