@@ -10,6 +10,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,4 +145,17 @@ func Run(ctx context.Context, t Transport, args ...string) (string, error) {
 		return string(res.Stdout), err
 	}
 	return string(res.Stdout), nil
+}
+
+// KillGrace is how long a stopped command may take to exit after SIGTERM
+// before it gets SIGKILL, in every transport.
+const KillGrace = 2 * time.Second
+
+// TimeoutError is err, said to be cmd's Timeout when it is the deadline
+// that stopped it.
+func TimeoutError(cmd Command, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
+		return fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
+	}
+	return err
 }

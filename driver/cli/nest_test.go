@@ -63,24 +63,30 @@ func TestThreeLevels(t *testing.T) {
 	t.Cleanup(func() { _ = l2.Delete(context.Background(), inner) })
 	must(t, "create inner", l2.Create(ctx, inner, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}))
 
-	tr := l2.Transport(inner)
-	out, err := transport.Run(ctx, tr, "cat", "/etc/hostname")
-	if err != nil || out != inner+"\n" {
-		t.Errorf("hostname at level 3: %q %v", out, err)
-	}
-	res, err := tr.Exec(ctx, transport.Command{Args: transport.Shell("exit 7")})
-	if err != nil || res.ExitCode != 7 {
-		t.Errorf("exit code at level 3: %v %v", res, err)
-	}
-	data := bytes.Repeat([]byte("level three\x00\xff"), 100000)
-	must(t, "write", transport.WriteBytes(ctx, tr, "/root/f", data, transport.FileOptions{Mode: 0o600}))
-	back, err := transport.ReadAll(ctx, tr, "/root/f")
-	if err != nil || !bytes.Equal(back, data) {
-		t.Errorf("file round trip at level 3: %d bytes, %v", len(back), err)
-	}
+	checkBottom(ctx, t, "level 3", l2.Transport(inner), inner)
 	must(t, "delete inner", l2.Delete(ctx, inner))
 	if ok, err := driver.Exists(ctx, l2, inner); err != nil || ok {
 		t.Errorf("inner still exists after delete: %v %v", ok, err)
+	}
+}
+
+// checkBottom checks a container at the bottom of a chain of levels: its
+// hostname, an exit code, and a binary file's round trip.
+func checkBottom(ctx context.Context, t *testing.T, where string, tr transport.Transport, hostname string) {
+	t.Helper()
+	out, err := transport.Run(ctx, tr, "cat", "/etc/hostname")
+	if err != nil || out != hostname+"\n" {
+		t.Errorf("hostname %s: %q %v", where, out, err)
+	}
+	res, err := tr.Exec(ctx, transport.Command{Args: transport.Shell("exit 7")})
+	if err != nil || res.ExitCode != 7 {
+		t.Errorf("exit code %s: %v %v", where, res, err)
+	}
+	data := bytes.Repeat([]byte(where+"\x00\xff"), 100000)
+	must(t, "write", transport.WriteBytes(ctx, tr, "/root/f", data, transport.FileOptions{Mode: 0o600}))
+	back, err := transport.ReadAll(ctx, tr, "/root/f")
+	if err != nil || !bytes.Equal(back, data) {
+		t.Errorf("file round trip %s: %d bytes, %v", where, len(back), err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"path"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/internal/testsshd"
-	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/ssh"
 )
 
@@ -24,11 +22,8 @@ func overSSH(t *testing.T) *cli.Driver {
 	if testing.Short() {
 		t.Skip("integration")
 	}
-	h := testhost.Hosts()[0]
-	if h.Name != "lxd" {
-		t.Skipf("the SSH driver test runs on LXD; LXKIT_TEST_HOSTS starts with %s", h.Name)
-	}
-	testhost.Connect(t, h) // skips, or fails under CI, when LXD is down
+	h := testhost.Hosts()[0] // LXD, unless LXKIT_TEST_HOSTS says otherwise
+	testhost.Connect(t, h)   // skips, or fails under CI, when it is down
 	srv := testsshd.Start(t)
 	ctx := testhost.Context(t, time.Minute)
 	tr, err := ssh.Dial(ctx, srv.Config())
@@ -36,16 +31,12 @@ func overSSH(t *testing.T) *cli.Driver {
 		t.Fatalf("dial %s: %v", srv.URL(), err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	opts := cli.Options{}
-	if h.Socket != "/var/lib/lxd/unix.socket" {
-		opts = cli.ForSocket(h.Socket)
-	}
-	d, err := cli.New(ctx, tr, opts)
+	d, err := cli.New(ctx, tr, cli.ForSocket(h.Socket))
 	if err != nil {
-		t.Fatalf("lxc over %s: %v", srv.URL(), err)
+		t.Fatalf("%s over %s: %v", h.Name, srv.URL(), err)
 	}
-	if d.Kind() != "lxd" {
-		t.Fatalf("kind %q over %s; want lxd", d.Kind(), srv.URL())
+	if d.Kind() != h.Name {
+		t.Fatalf("kind %q over %s; want %q", d.Kind(), srv.URL(), h.Name)
 	}
 	return d
 }
@@ -66,16 +57,6 @@ func TestSSHNested(t *testing.T) {
 	t.Cleanup(func() { _ = paths.Delete(context.Background(), inner) })
 	must(t, "create inner", paths.Create(ctx, inner, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}))
 
-	tr := paths.Transport(inner)
-	out, err := transport.Run(ctx, tr, "cat", "/etc/hostname")
-	if err != nil || out != path.Base(inner)+"\n" {
-		t.Errorf("hostname two levels below the ssh host: %q %v", out, err)
-	}
-	data := bytes.Repeat([]byte("below ssh\x00\xff"), 100000)
-	must(t, "write", transport.WriteBytes(ctx, tr, "/root/f", data, transport.FileOptions{Mode: 0o600}))
-	back, err := transport.ReadAll(ctx, tr, "/root/f")
-	if err != nil || !bytes.Equal(back, data) {
-		t.Errorf("file round trip: %d bytes, %v", len(back), err)
-	}
+	checkBottom(ctx, t, "two levels below the ssh host", paths.Transport(inner), path.Base(inner))
 	must(t, "delete inner", paths.Delete(ctx, inner))
 }

@@ -260,7 +260,8 @@ func (s *Server) run(t testing.TB) error {
 	}
 	defer log.Close()
 	// -D: stay in the foreground, -e: log to stderr. Its own process
-	// group, so that stopping it also ends the connections' processes.
+	// group; the processes of its connections start sessions of their own,
+	// so stop ends them first, one by one.
 	cmd := exec.Command(Binary, "-D", "-e", "-f", conf)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -272,6 +273,9 @@ func (s *Server) run(t testing.TB) error {
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
+			for _, pid := range descendants(cmd.Process.Pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 			select {
 			case <-exited:

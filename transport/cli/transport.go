@@ -31,7 +31,6 @@ type Transport struct {
 	h           *Host
 	name        string
 	user, group string
-	killGrace   time.Duration
 	accounts    *accounts.Resolver // shared by the transports of one container
 }
 
@@ -56,13 +55,6 @@ func (t *Transport) As(user, group string) transport.Transport {
 
 // Name returns the container's name.
 func (t *Transport) Name() string { return t.name }
-
-func (t *Transport) grace() time.Duration {
-	if t.killGrace > 0 {
-		return t.killGrace
-	}
-	return 2 * time.Second
-}
 
 // Exec runs a command in the container through `lxc exec`. A command
 // whose output is only captured runs with its output recorded by the
@@ -116,11 +108,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	res := out.Result(code)
 	if ctx.Err() != nil {
-		err := ctx.Err()
-		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
-			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
-		}
-		return res, err
+		return res, transport.TimeoutError(cmd, ctx.Err())
 	}
 	return res, nil
 }
@@ -142,7 +130,7 @@ func (t *Transport) stopOnDone(ctx context.Context, m string, cancelOuter func()
 		select {
 		case <-done:
 			return
-		case <-time.After(t.grace()):
+		case <-time.After(transport.KillGrace):
 		}
 		t.signal(m, "KILL")
 		select {

@@ -29,7 +29,6 @@ import (
 // Transport runs commands and moves files on this machine.
 type Transport struct {
 	user, group string // empty: the current process's
-	killGrace   time.Duration
 }
 
 var (
@@ -46,14 +45,7 @@ func New() *Transport { return &Transport{} }
 // empty) and whose new files belong to them. user and group are names or
 // numeric ids. Acting as another user needs root.
 func (t *Transport) As(user, group string) transport.Transport {
-	return &Transport{user: user, group: group, killGrace: t.killGrace}
-}
-
-func (t *Transport) grace() time.Duration {
-	if t.killGrace > 0 {
-		return t.killGrace
-	}
-	return 2 * time.Second
+	return &Transport{user: user, group: group}
 }
 
 // identity is a resolved user and group.
@@ -184,11 +176,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	res := out.Result(code)
 	if cancelled {
-		err = ctx.Err()
-		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
-			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
-		}
-		return res, err
+		return res, transport.TimeoutError(cmd, ctx.Err())
 	}
 	if err != nil {
 		return res, fmt.Errorf("exec %v: %w", cmd.Args, err)
@@ -254,7 +242,7 @@ func (t *Transport) watch(ctx context.Context, c *exec.Cmd) (stop func() bool) {
 			fired.Store(true)
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			mu.Lock()
-			timer = time.AfterFunc(t.grace(), func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+			timer = time.AfterFunc(transport.KillGrace, func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
 			mu.Unlock()
 		}
 	}()
@@ -279,7 +267,7 @@ func exitCode(c *exec.Cmd) int {
 func (t *Transport) runPipes(ctx context.Context, c *exec.Cmd, cmd transport.Command, out *transport.Output) (int, bool, error) {
 	c.Stdout, c.Stderr = out.Stdout(), out.Stderr()
 	c.SysProcAttr.Setpgid = true
-	c.WaitDelay = t.grace()
+	c.WaitDelay = transport.KillGrace
 	stopStdin := func() {}
 	if cmd.Stdin != nil {
 		child, stop, err := stdinPipe(cmd.Stdin)
@@ -374,7 +362,7 @@ func (t *Transport) runTTY(ctx context.Context, c *exec.Cmd, cmd transport.Comma
 	cancelled := stop()
 	select {
 	case <-copied:
-	case <-time.After(t.grace()):
+	case <-time.After(transport.KillGrace):
 		ptmx.Close()
 		<-copied
 	}

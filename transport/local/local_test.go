@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/transporttest"
 )
@@ -20,14 +21,14 @@ func TestConformance(t *testing.T) {
 
 func needRoot(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("needs root")
+		testhost.Unavailable(t, "needs root")
 	}
 }
 
 func nobody(t *testing.T) (uid, gid int) {
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skip("no user nobody")
+		testhost.Unavailable(t, "no user nobody")
 	}
 	uid, _ = strconv.Atoi(u.Uid)
 	gid, _ = strconv.Atoi(u.Gid)
@@ -123,7 +124,7 @@ func TestUploadFolderAs(t *testing.T) {
 func rootHome(t *testing.T) string {
 	u, err := user.Lookup("root")
 	if err != nil {
-		t.Skip("no user root")
+		testhost.Unavailable(t, "no user root")
 	}
 	return u.HomeDir
 }

@@ -21,11 +21,10 @@ import (
 
 // Transport runs commands and moves files in one container.
 type Transport struct {
-	c         *client.Client
-	name      string
-	user      string // default user: name or id, empty for root
-	group     string
-	killGrace time.Duration
+	c     *client.Client
+	name  string
+	user  string // default user: name or id, empty for root
+	group string
 
 	accounts *accounts.Resolver // shared by the transports of one container
 }
@@ -43,7 +42,7 @@ func New(c *client.Client, name string) *Transport {
 // empty) and whose new files belong to them. user and group are names or
 // numeric ids.
 func (t *Transport) As(user, group string) transport.Transport {
-	return &Transport{c: t.c, name: t.name, user: user, group: group, killGrace: t.killGrace, accounts: t.accounts}
+	return &Transport{c: t.c, name: t.name, user: user, group: group, accounts: t.accounts}
 }
 
 // Name returns the container's name.
@@ -94,16 +93,13 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	res := out.Result(code)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
-			err = fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
-		}
-		return res, err
+		return res, transport.TimeoutError(cmd, err)
 	}
 	return res, nil
 }
 
 func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, cmd transport.Command, out *transport.Output) (int, error) {
-	streams := client.ExecIO{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(), KillGrace: t.grace()}
+	streams := client.ExecIO{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(), KillGrace: transport.KillGrace}
 	if cmd.Resize != nil {
 		resize := make(chan client.WindowSize)
 		go func() {
@@ -129,7 +125,7 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 	req.Environment[marker.Var] = m
 	stop := func() {
 		t.signalMarked(m, "TERM")
-		time.AfterFunc(t.grace(), func() { t.signalMarked(m, "KILL") })
+		time.AfterFunc(transport.KillGrace, func() { t.signalMarked(m, "KILL") })
 	}
 	return t.c.ExecRecorded(ctx, t.name, req, out.Stdout(), out.Stderr(), stop)
 }
@@ -139,13 +135,6 @@ func (t *Transport) signalMarked(m, sig string) {
 	defer cancel()
 	req := api.InstanceExecPost{Command: marker.SignalArgv(m, sig)}
 	_, _ = t.c.ExecRecorded(ctx, t.name, req, nil, nil, nil)
-}
-
-func (t *Transport) grace() time.Duration {
-	if t.killGrace > 0 {
-		return t.killGrace
-	}
-	return 2 * time.Second
 }
 
 // ReadFile opens a file in the container.

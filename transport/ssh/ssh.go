@@ -59,10 +59,9 @@ type Transport struct {
 	cfg    Config        // resolved: port, user, timeout filled in
 	slots  chan struct{} // one per session in flight, but the reserved one
 
-	dead      chan struct{} // closed when the connection has ended
-	deadErr   error         // why, once dead is closed
-	closing   atomic.Bool   // Close was called
-	killGrace time.Duration // zero: 2 seconds
+	dead    chan struct{} // closed when the connection has ended
+	deadErr error         // why, once dead is closed
+	closing atomic.Bool   // Close was called
 }
 
 var (
@@ -107,7 +106,6 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 		})},
 		HostKeyCallback:   hk.callback,
 		HostKeyAlgorithms: hk.algorithms,
-		Timeout:           c.Timeout,
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, c.Timeout)
@@ -272,13 +270,6 @@ func (t *Transport) Config() Config { return t.cfg }
 // String names the transport: ssh://USER@HOST:PORT.
 func (t *Transport) String() string { return t.cfg.URL() }
 
-func (t *Transport) grace() time.Duration {
-	if t.killGrace > 0 {
-		return t.killGrace
-	}
-	return 2 * time.Second
-}
-
 // Exec runs a command on the host: `exec env VAR=... ARGV`, after `cd
 // DIR &&`, through the login user's shell, every word quoted. A missing
 // command exits 127, one killed by a signal 128+N. A missing Dir is the
@@ -320,7 +311,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, stopped(ctx, cmd)
+			return nil, transport.TimeoutError(cmd, ctx.Err())
 		}
 		return nil, fmt.Errorf("exec %v: %w", cmd.Args, err)
 	}
@@ -373,7 +364,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	res := out.Result(code)
 	switch {
 	case cancelled:
-		return res, stopped(ctx, cmd)
+		return res, transport.TimeoutError(cmd, ctx.Err())
 	case !got:
 		if t.ended() {
 			return res, fmt.Errorf("exec %v: %w", cmd.Args, t.lost())
@@ -383,15 +374,6 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		return res, fmt.Errorf("exec %v: writing its output: %w", cmd.Args, errors.Join(stdout.err, stderr.err))
 	}
 	return res, nil
-}
-
-// stopped is the error of a command stopped because ctx ended.
-func stopped(ctx context.Context, cmd transport.Command) error {
-	err := ctx.Err()
-	if errors.Is(err, context.DeadlineExceeded) && cmd.Timeout > 0 {
-		return fmt.Errorf("%v: timed out after %s: %w", cmd.Args, cmd.Timeout, err)
-	}
-	return err
 }
 
 // wait waits for the command's end and then for its output, stopping it
@@ -418,7 +400,7 @@ func (t *Transport) wait(ctx context.Context, s *session, m string, copied <-cha
 	// in the background: give it the grace period, then stop reading.
 	select {
 	case <-copied:
-	case <-time.After(t.grace()):
+	case <-time.After(transport.KillGrace):
 		if cancelled && !killed {
 			sweep("KILL")
 			killed = true
@@ -431,7 +413,7 @@ func (t *Transport) wait(ctx context.Context, s *session, m string, copied <-cha
 		// its group and ignores SIGTERM would live on: it gets SIGKILL at
 		// the end of the grace period, as the group would have, without
 		// holding up the return.
-		time.AfterFunc(t.grace()-time.Since(termed), func() {
+		time.AfterFunc(transport.KillGrace-time.Since(termed), func() {
 			select {
 			case <-t.dead:
 			default:
@@ -458,7 +440,7 @@ func (t *Transport) stop(s *session, sweep func(sig string)) (st exitStatus, got
 	for _, step := range []struct {
 		sig  string
 		wait time.Duration
-	}{{"TERM", t.grace()}, {"KILL", 5 * time.Second}} {
+	}{{"TERM", transport.KillGrace}, {"KILL", 5 * time.Second}} {
 		s.signal(step.sig)
 		sweep(step.sig)
 		killed = step.sig == "KILL"

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -284,7 +285,10 @@ func Running(t testing.TB, tr transport.Transport, tag string, wait time.Duratio
 		if err != nil {
 			t.Fatalf("counting processes: %v", err)
 		}
-		n, _ := strconv.Atoi(strings.TrimSpace(out))
+		n, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("counting processes: unexpected output %q", out)
+		}
 		if n == 0 || time.Now().After(deadline) {
 			return n
 		}
@@ -412,7 +416,7 @@ func testFiles(t *testing.T, tr transport.Transport) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.root && !root {
-				t.Skip("needs root on the target")
+				testhost.Unavailable(t, "needs root on the target")
 			}
 			p := path.Join(dir, strconv.Itoa(i))
 			if tc.existing != "" {
@@ -535,27 +539,18 @@ func MakeTree(t testing.TB, root string) {
 	must(os.Symlink("a.txt", filepath.Join(root, "link")))
 	must(os.Symlink("../nowhere", filepath.Join(root, "sub", "dangling")))
 	must(os.Symlink("/etc/passwd", filepath.Join(root, "abs")))
-	for _, p := range []string{"a.txt", "run.sh", "sub/secret", "sub/deep/big"} {
-		fi, _ := os.Stat(filepath.Join(root, p))
-		must(os.Chmod(filepath.Join(root, p), fi.Mode().Perm()))
+	// The modes as meant, whatever the umask took away at creation.
+	for p, mode := range map[string]os.FileMode{"a.txt": 0o644, "run.sh": 0o755, "sub/secret": 0o600,
+		"sub/deep/big": 0o640, "sub": 0o755, "sub/deep": 0o755, "empty": 0o700, "empty/emptier": 0o755} {
+		must(os.Chmod(filepath.Join(root, p), mode))
 	}
-	must(os.Chmod(filepath.Join(root, "empty"), 0o700))
 }
 
 // Snapshot describes every entry below a local root: type, mode, content
 // or target, and owner when withOwner.
 func Snapshot(t testing.TB, root string, withOwner bool) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
+	return describeTree(t, root, func(p string, fi fs.FileInfo) string {
 		desc := fi.Mode().String()
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -569,7 +564,25 @@ func Snapshot(t testing.TB, root string, withOwner bool) map[string]string {
 			st := fi.Sys().(*syscall.Stat_t)
 			desc += " " + strconv.Itoa(int(st.Uid)) + ":" + strconv.Itoa(int(st.Gid))
 		}
-		m[rel] = desc
+		return desc
+	})
+}
+
+// describeTree maps every entry below a local root (by relative path) to
+// what describe says of it.
+func describeTree(t testing.TB, root string, describe func(p string, fi fs.FileInfo) string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		m[rel] = describe(p, fi)
 		return nil
 	})
 	if err != nil {
@@ -593,16 +606,7 @@ func shape(kind string, mode fs.FileMode, size int64, target string) string {
 // localShapes is the shape of every entry below a local root.
 func localShapes(t testing.TB, root string) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
+	return describeTree(t, root, func(p string, fi fs.FileInfo) string {
 		kind, target := "file", ""
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -611,13 +615,8 @@ func localShapes(t testing.TB, root string) map[string]string {
 		case fi.IsDir():
 			kind = "dir"
 		}
-		m[rel] = shape(kind, fi.Mode(), fi.Size(), target)
-		return nil
+		return shape(kind, fi.Mode(), fi.Size(), target)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 // remoteShapes is the shape of every entry below root on the target.
