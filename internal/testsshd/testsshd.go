@@ -160,6 +160,9 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &Server{Host: "127.0.0.1", User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log")}
+	if err := os.Mkdir(s.home(), 0o700); err != nil {
+		t.Fatal(err)
+	}
 
 	// Keys: two host keys (see KnownHosts) and the user's.
 	_, edHost, err := ed25519.GenerateKey(rand.Reader)
@@ -212,6 +215,9 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// home is the HOME of the server's sessions.
+func (s *Server) home() string { return filepath.Join(s.Dir, "home") }
+
 func (s *Server) config() string {
 	d := s.Dir
 	return strings.Join([]string{
@@ -231,6 +237,11 @@ func (s *Server) config() string {
 		"KbdInteractiveAuthentication no",
 		"UsePAM no",
 		"AcceptEnv none",
+		// The sessions' shell reads its startup files from an empty home
+		// of their own, not from the user's: a machine's ~/.bashrc (bash
+		// reads it for commands sshd runs) can take seconds, or hang on a
+		// stale lock, and the tests are about the transport, not about it.
+		"SetEnv HOME=" + s.home(),
 		"PermitUserEnvironment no",
 		"AllowAgentForwarding no",
 		"AllowTcpForwarding no",
