@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/lxkit/lxkit/api"
 )
@@ -54,13 +56,47 @@ func (d *Driver) updateInstance(ctx context.Context, name string, put api.Instan
 }
 
 func (d *Driver) setInstanceState(ctx context.Context, name string, req api.InstanceStatePut) error {
-	_, err := d.c.Do(ctx, http.MethodPut, instancePath(name, "state"), req, "")
-	return err
+	return whenFree(ctx, func() error {
+		_, err := d.c.Do(ctx, http.MethodPut, instancePath(name, "state"), req, "")
+		return err
+	})
 }
 
 func (d *Driver) deleteInstance(ctx context.Context, name string) error {
-	_, err := d.c.Do(ctx, http.MethodDelete, instancePath(name), nil, "")
-	return err
+	return whenFree(ctx, func() error {
+		_, err := d.c.Do(ctx, http.MethodDelete, instancePath(name), nil, "")
+		return err
+	})
+}
+
+// busyPatience bounds how long a state change waits for another operation
+// on the same instance to let go of it.
+var busyPatience = 30 * time.Second
+
+// whenFree runs a state change, again while the daemon answers that the
+// instance is busy with another operation. A stop's clean-up holds the
+// instance's lock for a moment after its status already reads Stopped, so
+// a start right after a stop can meet "Instance is busy running a "stop"
+// operation" (seen on Incus); the wait is what the user asked for.
+func whenFree(ctx context.Context, change func() error) error {
+	deadline := time.Now().Add(busyPatience)
+	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		err := change()
+		if !busy(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// busy reports the daemons' refusal to start an operation on an instance
+// that another one holds (LXD's and Incus's operationlock).
+func busy(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "is busy running a")
 }
 
 // keyedMutex serializes work per key (a container's updates), so that
