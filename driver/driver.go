@@ -83,15 +83,16 @@ type UpdateOptions struct {
 
 // StopOptions says how to stop a container. The zero value stops it
 // gracefully and waits as long as it takes (or until ctx ends), sending
-// the stop again every DefaultRetryInterval in case the container's init
-// was not yet listening for it.
+// the stop again in case the container's init was not yet listening for
+// it: after 1, 2, 4 and 8 seconds, then every DefaultRetryInterval.
 type StopOptions struct {
 	// Force kills the container at once.
 	Force bool
 	// Timeout bounds the whole graceful stop; zero means no bound.
 	Timeout time.Duration
-	// RetryInterval is how long each stop request waits before the stop is
-	// sent again; zero means DefaultRetryInterval.
+	// RetryInterval is the longest a stop request waits before the stop is
+	// sent again (the first ones wait 1, 2, 4 and 8 seconds, when that is
+	// shorter); zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 	// RetryCount bounds how many times the stop is sent again; zero means
 	// no bound (only Timeout and ctx end the stop).

@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 //	CLI             lxc or incus, the daemon's own command
 //	SSH_URL         ssh://USER@127.0.0.1:PORT of a private sshd on this
 //	                machine, whose key and known_hosts are in $HOME/.ssh
+//	SSH_PORT, SSH_USER  its port and login, for an ~/.ssh/config
 //	LXKIT_CONF, LXD_CONF, INCUS_CONF  empty config dirs in $WORK, so that
 //	                no script sees or changes the user's own
 //
@@ -89,6 +90,8 @@ func TestScripts(t *testing.T) {
 					env.Setenv("KIND", h.Name)
 					env.Setenv("CLI", map[string]string{"lxd": "lxc", "incus": "incus"}[h.Name])
 					env.Setenv("SSH_URL", sshd.URL())
+					env.Setenv("SSH_PORT", strconv.Itoa(sshd.Port))
+					env.Setenv("SSH_USER", sshd.User)
 					if err := sshHome(env, sshd); err != nil {
 						return err
 					}

@@ -61,10 +61,11 @@ type Server struct {
 }
 
 // Config returns a transport configuration that logs in with KeyFile,
-// verifies with KnownHosts and keeps any ssh-agent of the tester out.
+// verifies with KnownHosts and keeps any ssh-agent and SSH configuration
+// files of the tester out.
 func (s *Server) Config() ssh.Config {
 	return ssh.Config{Host: s.Host, Port: s.Port, User: s.User, KeyFiles: []string{s.KeyFile},
-		KnownHosts: []string{s.KnownHosts}, NoAgent: true, Timeout: 10 * time.Second}
+		KnownHosts: []string{s.KnownHosts}, NoAgent: true, NoConfigFiles: true, Timeout: 10 * time.Second}
 }
 
 // Addr is host:port.
@@ -244,7 +245,9 @@ func (s *Server) config() string {
 		"SetEnv HOME=" + s.home(),
 		"PermitUserEnvironment no",
 		"AllowAgentForwarding no",
-		"AllowTcpForwarding no",
+		// A jump host for tests of ProxyJump: forwarding to loopback only.
+		"AllowTcpForwarding local",
+		"PermitOpen 127.0.0.1:*",
 		"X11Forwarding no",
 		"PermitTunnel no",
 		"PrintMotd no",

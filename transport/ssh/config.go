@@ -16,10 +16,11 @@ import (
 )
 
 // Config says where to connect and how to log in. The zero value of every
-// field but Host is a sensible default, the one OpenSSH's ssh would use
-// without a ~/.ssh/config.
+// field but Host is a sensible default: what OpenSSH's ssh would use, with
+// the user's ~/.ssh/config read as ssh reads it.
 type Config struct {
-	// Host is the machine's name or IP address, without the port.
+	// Host is the machine's name or IP address, without the port, or a
+	// Host alias of the OpenSSH client configuration.
 	Host string
 	// Port is sshd's port; 0 means 22.
 	Port int
@@ -46,6 +47,22 @@ type Config struct {
 	// on the connection; 0 means 10, the default MaxSessions of OpenSSH's
 	// sshd. One session is kept aside for stopping cancelled commands.
 	MaxSessions int
+	// ProxyJump reaches the host through jump hosts, as ssh -J does:
+	// "[USER@]HOST[:PORT]" or "ssh://[USER@]HOST[:PORT]", comma-separated,
+	// first hop first. Each hop is a host of its own: its keys, known_hosts
+	// lines and configuration are looked up as for Host (its own
+	// ProxyJump aside).
+	ProxyJump string
+	// ConfigFiles are the OpenSSH client configuration files (ssh_config(5))
+	// read for Host: its HostName, User, Port, IdentityFile, IdentityAgent,
+	// UserKnownHostsFile, GlobalKnownHostsFile, ConnectTimeout and
+	// ProxyJump fill the fields left empty here. Empty means
+	// ~/.ssh/config then /etc/ssh/ssh_config, as ssh reads them; NoConfigFiles
+	// reads none.
+	ConfigFiles   []string
+	NoConfigFiles bool
+
+	configKeyFiles []string // IdentityFile of the configuration files
 }
 
 // DefaultPort is sshd's usual port.
@@ -140,22 +157,57 @@ func sshDir() string {
 	return filepath.Join(home, ".ssh")
 }
 
-// keyFiles returns the key files to offer and whether the user chose them.
+// keyFiles returns the key files to offer and whether the user chose them
+// (then one that cannot be read is an error). Those an SSH configuration
+// names replace the usual ones; as with ssh, a missing one is skipped.
 func (c Config) keyFiles() (files []string, explicit bool) {
 	if len(c.KeyFiles) > 0 {
 		return c.KeyFiles, true
 	}
-	dir := sshDir()
-	if dir == "" {
-		return nil, false
+	candidates := c.configKeyFiles
+	if len(candidates) == 0 {
+		dir := sshDir()
+		if dir == "" {
+			return nil, false
+		}
+		for _, n := range defaultKeyNames {
+			candidates = append(candidates, filepath.Join(dir, n))
+		}
 	}
-	for _, n := range defaultKeyNames {
-		p := filepath.Join(dir, n)
+	for _, p := range candidates {
 		if _, err := os.Stat(p); err == nil {
 			files = append(files, p)
 		}
 	}
 	return files, false
+}
+
+// jumpHosts returns the prepared configurations of the ProxyJump hops,
+// first hop first. Each hop is looked up in the same configuration files,
+// without its own ProxyJump.
+func (c Config) jumpHosts() ([]Config, error) {
+	if c.ProxyJump == "" {
+		return nil, nil
+	}
+	var hops []Config
+	for _, hop := range strings.Split(c.ProxyJump, ",") {
+		hop = strings.TrimSpace(hop)
+		if !strings.HasPrefix(hop, "ssh://") {
+			hop = "ssh://" + hop
+		}
+		h, err := ParseURL(hop)
+		if err != nil {
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, err, "ProxyJump %q", c.ProxyJump)
+		}
+		h.ConfigFiles, h.NoConfigFiles = c.ConfigFiles, c.NoConfigFiles
+		h.NoAgent, h.AgentSocket = c.NoAgent, c.AgentSocket
+		if h, err = h.prepare(); err != nil {
+			return nil, fmt.Errorf("jump host %s: %w", hop, err)
+		}
+		h.ProxyJump = "" // ssh would follow it; one chain is enough here
+		hops = append(hops, h)
+	}
+	return hops, nil
 }
 
 // knownHostsFiles returns the known_hosts files to read (those that exist)

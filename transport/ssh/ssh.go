@@ -26,7 +26,8 @@
 // commands run as the login user only (Command.User and Group are refused
 // with errdefs.ErrNotImplemented: log in as that user instead); argv and
 // environment must be valid UTF-8 without NUL, as over the container
-// transports; and ~/.ssh/config is not read.
+// transports. The OpenSSH client configuration is read (see
+// Config.ConfigFiles), but not every keyword of it: see the README.
 package ssh
 
 import (
@@ -73,20 +74,80 @@ var (
 // an answer may take before the connection counts as dead.
 var keepAlive, patience = 30 * time.Second, 15 * time.Second
 
-// Dial connects and logs in. Errors match errdefs classes:
+// Dial connects and logs in, through the jump hosts of cfg.ProxyJump if
+// any. Fields cfg leaves empty come from the OpenSSH client configuration
+// for cfg.Host (see Config.ConfigFiles). Errors match errdefs classes:
 // ErrUnavailable for a host that refuses the connection, does not answer
 // or is no SSH server (each with its own message); ErrForbidden for a
 // host key that is unknown or changed (a *HostKeyError); ErrUnauthorized
 // when the host refuses every key offered or there is none to offer; and
-// ErrInvalidArgument for an unusable configuration or key file.
+// ErrInvalidArgument for an unusable configuration or key file. A jump
+// host's error names it.
 func Dial(ctx context.Context, cfg Config) (*Transport, error) {
+	c, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	hops, err := c.jumpHosts()
+	if err != nil {
+		return nil, err
+	}
+	var jumps []*gossh.Client
+	closeJumps := func() {
+		for i := len(jumps) - 1; i >= 0; i-- {
+			jumps[i].Close()
+		}
+	}
+	dial := (&net.Dialer{}).DialContext
+	for _, h := range hops {
+		jc, err := connect(ctx, h, dial)
+		if err != nil {
+			closeJumps()
+			return nil, fmt.Errorf("jump host %s: %w", h.URL(), err)
+		}
+		jumps = append(jumps, jc)
+		dial = jc.DialContext
+	}
+	client, err := connect(ctx, c, dial)
+	if err != nil {
+		closeJumps()
+		return nil, err
+	}
+
+	n := c.MaxSessions - 1 // one kept aside for stopping commands
+	if n < 1 {
+		n = 1
+	}
+	t := &Transport{client: client, cfg: c, slots: make(chan struct{}, n), dead: make(chan struct{})}
+	go func() {
+		t.deadErr = t.client.Wait()
+		closeJumps()
+		close(t.dead)
+	}()
+	go t.probe()
+	return t, nil
+}
+
+// prepare checks a configuration and fills in what it leaves empty: from
+// the OpenSSH client configuration, then the defaults.
+func (cfg Config) prepare() (Config, error) {
 	if cfg.Host == "" {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "ssh: no host given")
+		return cfg, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "ssh: no host given")
 	}
-	c := cfg.resolved()
+	c, err := cfg.applySSHConfig()
+	if err != nil {
+		return c, err
+	}
+	c = c.resolved()
 	if c.User == "" {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "ssh: no user given and no local user name to default to")
+		return c, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "ssh: no user given and no local user name to default to")
 	}
+	return c, nil
+}
+
+// connect opens a connection with dial and logs in to the host of c (its
+// configuration prepared).
+func connect(ctx context.Context, c Config, dial func(context.Context, string, string) (net.Conn, error)) (*gossh.Client, error) {
 	hk, err := newHostKeys(c)
 	if err != nil {
 		return nil, err
@@ -110,12 +171,12 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 
 	dctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", c.addr())
+	conn, err := dial(dctx, "tcp", c.addr())
 	if err != nil {
 		return nil, dialErr(ctx, dctx, c, err)
 	}
 	if d, ok := dctx.Deadline(); ok {
-		_ = conn.SetDeadline(d)
+		_ = conn.SetDeadline(d) // a jump host's channel has none: the AfterFunc covers it
 	}
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
 	sc, chans, reqs, err := gossh.NewClientConn(conn, c.addr(), conf)
@@ -130,18 +191,7 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 		return nil, handshakeErr(ctx, c, err, hk.verified.Load(), attempted.Load(), cr)
 	}
 	_ = conn.SetDeadline(time.Time{})
-
-	n := c.MaxSessions - 1 // one kept aside for stopping commands
-	if n < 1 {
-		n = 1
-	}
-	t := &Transport{client: gossh.NewClient(sc, chans, reqs), cfg: c, slots: make(chan struct{}, n), dead: make(chan struct{})}
-	go func() {
-		t.deadErr = t.client.Wait()
-		close(t.dead)
-	}()
-	go t.probe()
-	return t, nil
+	return gossh.NewClient(sc, chans, reqs), nil
 }
 
 // dialErr classifies a failed TCP connection.
@@ -252,8 +302,9 @@ func (t *Transport) ended() bool {
 	}
 }
 
-// Close closes the connection. Commands still running on it are ended by
-// sshd as it would for a dropped connection.
+// Close closes the connection, and those to its jump hosts. Commands
+// still running on it are ended by sshd as it would for a dropped
+// connection.
 func (t *Transport) Close() error {
 	t.closing.Store(true)
 	err := t.client.Close()

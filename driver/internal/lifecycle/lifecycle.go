@@ -260,7 +260,13 @@ func (d *Driver) Stop(ctx context.Context, name string, opts driver.StopOptions)
 		interval = driver.DefaultRetryInterval
 	}
 	for sent := 0; ; sent++ {
+		// The first requests wait less: an init that got the signal before
+		// it was ready for it (a container stopped right after its start)
+		// halts on the next one.
 		wait := interval
+		if early := time.Second << sent; sent < 4 && early < wait {
+			wait = early
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			wait = time.Until(dl)
 		}

@@ -68,9 +68,10 @@ func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions
 		Short: "Stop containers (stopped ones are left as they are)",
 		Long: `Stop containers gracefully, or at once with --force.
 
-A graceful stop sends the stop again every --retry-interval, in case the
-container's init was not yet listening, until the container stops,
---timeout passes or --retry-count resends were made. Durations are Go
+A graceful stop sends the stop again, in case the container's init was not
+yet listening: after 1, 2, 4 and 8 seconds, then every --retry-interval,
+until the container stops, --timeout passes or --retry-count resends were
+made. Durations are Go
 durations (30s, 2m) or seconds.`,
 		Args: cmdutil.MinimumArgs(1, "at least one container name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,7 +87,7 @@ durations (30s, 2m) or seconds.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Stop.Force, "force", false, "kill the containers at once")
 	fl.Var(&timeout, "timeout", "bound on the whole graceful stop (default: none)")
-	fl.Var(&interval, "retry-interval", "how long each stop request waits before it is sent again (default 10s)")
+	fl.Var(&interval, "retry-interval", "the longest a stop request waits before it is sent again (default 10s)")
 	fl.IntVar(&opts.Stop.RetryCount, "retry-count", 0, "how many times the stop is sent again (default: no bound)")
 	return cmd
 }

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
 )
 
 // busyAPI is a host whose instance "c" is stopped and whose state changes
@@ -79,5 +81,54 @@ func TestBusyWaitEnds(t *testing.T) {
 	b = &busyAPI{other: errors.New("no such storage pool")}
 	if err := New(b, nil).Start(context.Background(), "c"); err == nil || b.changes != 1 {
 		t.Errorf("other error: err %v after %d changes, want an error after 1", err, b.changes)
+	}
+}
+
+// initDeaf is a host whose container "c" ignores stop requests until the
+// n-th: an init that was not yet listening for the signal.
+type initDeaf struct {
+	n        int
+	timeouts []int // of each stop request
+}
+
+func (f *initDeaf) Addr() string { return "fake" }
+
+func (f *initDeaf) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	status := "Running"
+	if len(f.timeouts) >= f.n {
+		status = "Stopped"
+	}
+	raw, _ := json.Marshal(api.Instance{Name: "c", Status: status})
+	return "", json.Unmarshal(raw, out)
+}
+
+func (f *initDeaf) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	req, ok := body.(api.InstanceStatePut)
+	if !ok || req.Action != "stop" {
+		return nil, errors.New("unexpected request")
+	}
+	f.timeouts = append(f.timeouts, req.Timeout)
+	if len(f.timeouts) < f.n {
+		return nil, errors.New("Failed shutting down instance, status is \"Running\": context deadline exceeded")
+	}
+	return &api.Operation{}, nil
+}
+
+// TestStopResends: a graceful stop is sent again soon at first (1, 2, 4, 8
+// seconds), then every RetryInterval.
+func TestStopResends(t *testing.T) {
+	f := &initDeaf{n: 7}
+	if err := New(f, nil).Stop(context.Background(), "c", driver.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 4, 8, 10, 10, 10}; !slices.Equal(f.timeouts, want) {
+		t.Errorf("stop request timeouts %v, want %v", f.timeouts, want)
+	}
+	f = &initDeaf{n: 4}
+	if err := New(f, nil).Stop(context.Background(), "c", driver.StopOptions{RetryInterval: 3 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 3, 3}; !slices.Equal(f.timeouts, want) {
+		t.Errorf("with RetryInterval 3s: timeouts %v, want %v", f.timeouts, want)
 	}
 }

@@ -1,0 +1,205 @@
+package ssh
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+func TestSplitConfigLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		key  string
+		args []string
+		bad  bool
+	}{
+		{"", "", nil, false},
+		{"   # a comment", "", nil, false},
+		{"HostName example.org", "hostname", []string{"example.org"}, false},
+		{"\tPort=2222", "port", []string{"2222"}, false},
+		{"Port = 2222", "port", []string{"2222"}, false},
+		{`IdentityFile "~/my keys/id_ed25519"`, "identityfile", []string{"~/my keys/id_ed25519"}, false},
+		{"Host a b,c", "host", []string{"a", "b,c"}, false},
+		{"LocalCommand echo a=b", "localcommand", []string{"echo", "a=b"}, false},
+		{`User "unterminated`, "", nil, true},
+	} {
+		key, args, err := splitConfigLine(tc.line)
+		if (err != nil) != tc.bad || key != tc.key || !reflect.DeepEqual(args, tc.args) && len(args)+len(tc.args) > 0 {
+			t.Errorf("%q: got %q %q %v; want %q %q (error: %v)", tc.line, key, args, err, tc.key, tc.args, tc.bad)
+		}
+	}
+}
+
+func TestPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		s        string
+		patterns string
+		want     bool
+	}{
+		{"build1", "build1", true},
+		{"build1", "build?", true},
+		{"build12", "build?", false},
+		{"build1.lan", "*.lan", true},
+		{"build1.lan", "*.lan !build1.lan", false},
+		{"build2.lan", "*.lan,!build1.lan", true},
+		{"x", "!x", false},
+		{"x", "!y", false}, // a negation alone matches nothing
+		{"anything", "*", true},
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*a*a*a*a*a*a*a*c", false},
+	} {
+		if got := matchPatternList(tc.s, strings.Fields(tc.patterns)); got != tc.want {
+			t.Errorf("%q against %q: %v, want %v", tc.s, tc.patterns, got, tc.want)
+		}
+	}
+}
+
+// writeConfig writes files under a fresh HOME and returns the home.
+func writeConfig(t *testing.T, files map[string]string) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	for name, text := range files {
+		p := filepath.Join(home, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
+}
+
+func TestApplySSHConfig(t *testing.T) {
+	home := writeConfig(t, map[string]string{
+		".ssh/config": `
+# global values come first only if nothing before them said otherwise
+Include conf.d/*.conf
+
+Host build1 build2
+  HostName %h.ci.example
+  User ci
+  IdentityFile ~/.ssh/ci_%r
+  ConnectTimeout 7
+
+Host build*
+  Port 2200
+  User ignored-the-first-value-wins
+  IdentityFile %d/second
+
+Match originalhost build2 user ci
+  ProxyJump bastion.example:2222
+
+Host !build1 *
+  UserKnownHostsFile ~/.ssh/known_%n none
+  GlobalKnownHostsFile none
+  IdentityAgent none
+`,
+		".ssh/conf.d/a.conf": "Host build2\n  Port 2202\n",
+	})
+
+	c, err := Config{Host: "build1"}.applySSHConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Host: "build1.ci.example", User: "ci", Port: 2200, Timeout: 7 * time.Second,
+		configKeyFiles: []string{filepath.Join(home, ".ssh/ci_ci"), filepath.Join(home, "second")}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("build1:\n got %+v\nwant %+v", c, want)
+	}
+
+	c, err = Config{Host: "build2"}.applySSHConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{Host: "build2.ci.example", User: "ci", Port: 2202, Timeout: 7 * time.Second,
+		ProxyJump: "bastion.example:2222", NoAgent: true,
+		KnownHosts:     []string{filepath.Join(home, ".ssh/known_build2")},
+		configKeyFiles: []string{filepath.Join(home, ".ssh/ci_ci"), filepath.Join(home, "second")}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("build2:\n got %+v\nwant %+v", c, want)
+	}
+
+	// What the caller set wins; the Match on user no longer holds.
+	c, err = Config{Host: "build2", User: "root", Port: 22, KeyFiles: []string{"/k"}, Timeout: time.Second}.applySSHConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.User != "root" || c.Port != 22 || c.ProxyJump != "" || c.configKeyFiles != nil || c.Timeout != time.Second {
+		t.Errorf("explicit values: got %+v", c)
+	}
+
+	// No configuration files: nothing changes.
+	c, err = Config{Host: "build1", NoConfigFiles: true}.applySSHConfig()
+	if err != nil || !reflect.DeepEqual(c, Config{Host: "build1", NoConfigFiles: true}) {
+		t.Errorf("NoConfigFiles: %+v, %v", c, err)
+	}
+}
+
+func TestSSHConfigKnownHostsNone(t *testing.T) {
+	writeConfig(t, map[string]string{".ssh/config": "UserKnownHostsFile none\nGlobalKnownHostsFile none\n"})
+	c, err := Config{Host: "h"}.applySSHConfig()
+	if err != nil || !reflect.DeepEqual(c.KnownHosts, []string{os.DevNull}) {
+		t.Errorf("none: %q, %v; want no host known", c.KnownHosts, err)
+	}
+}
+
+func TestSSHConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ config, want string }{
+		{"Host a\n  Match exec \"true\"\n", "config:2: Match exec is not supported"},
+		{"Host a\nHostName \"x\n", "config:2: unterminated quote"},
+		{"Host\n", "config:1: Host without a pattern"},
+		{"Port\n", "config:1: port without a value"},
+		{"Port 99999\n", `bad Port "99999"`},
+		{"ConnectTimeout soon\n", `bad ConnectTimeout "soon"`},
+		{"Include config\n", "Include nested more than 16 deep"},
+	} {
+		writeConfig(t, map[string]string{".ssh/config": tc.config})
+		_, err := Config{Host: "a"}.applySSHConfig()
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want an invalid-argument error with %q", tc.config, err, tc.want)
+		}
+	}
+}
+
+func TestJumpHosts(t *testing.T) {
+	writeConfig(t, map[string]string{".ssh/config": "Host bastion\n  HostName 192.0.2.1\n  User jump\n  ProxyJump elsewhere\n"})
+	hops, err := Config{Host: "x", ProxyJump: "bastion, ops@192.0.2.2:2222", NoAgent: true}.jumpHosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hops {
+		got = append(got, h.URL()+" jump="+h.ProxyJump)
+	}
+	want := []string{"ssh://jump@192.0.2.1:22 jump=", "ssh://ops@192.0.2.2:2222 jump="}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hops %q, want %q", got, want)
+	}
+	if _, err := (Config{Host: "x", ProxyJump: "a:b:c"}).jumpHosts(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("bad ProxyJump: %v", err)
+	}
+}
+
+func FuzzSSHConfig(f *testing.F) {
+	f.Setenv("HOME", f.TempDir()) // relative Includes stay in here
+	f.Add("Host a b\n HostName %h.x\nMatch host a,!b user c\nInclude x\n", "a")
+	f.Add("Port=22\nIdentityFile \"~/a b\"\n", "h")
+	f.Fuzz(func(t *testing.T, config, host string) {
+		home := t.TempDir()
+		p := filepath.Join(home, "config")
+		if err := os.WriteFile(p, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Config{Host: host, ConfigFiles: []string{p}}.applySSHConfig()
+		if err != nil && !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("error of no class: %v", err)
+		}
+	})
+}
