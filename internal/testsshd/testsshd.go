@@ -57,8 +57,13 @@ type Server struct {
 	// Log is sshd's log file.
 	Log string
 
-	pid int // the listening sshd
+	pid  int    // the listening sshd
+	stop func() // stops it, once
 }
+
+// Stop stops the server and its connections, as a host that goes down
+// would; the test's end does it too.
+func (s *Server) Stop() { s.stop() }
 
 // Config returns a transport configuration that logs in with KeyFile,
 // verifies with KnownHosts and keeps any ssh-agent and SSH configuration
@@ -302,7 +307,7 @@ func (s *Server) run(t testing.TB) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if banner(s.Addr()) {
-			s.pid = cmd.Process.Pid
+			s.pid, s.stop = cmd.Process.Pid, stop
 			t.Cleanup(stop)
 			return nil
 		}

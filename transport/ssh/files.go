@@ -117,8 +117,8 @@ func (r *fileReader) finish() error {
 		return r.ctx.Err()
 	}
 	if !got {
-		if t.ended() {
-			return fmt.Errorf("reading %s: %w", r.path, t.lost())
+		if r.s.l.ended(time.Second) {
+			return fmt.Errorf("reading %s: %w", r.path, t.lost(r.s.l))
 		}
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "reading %s on %s: the session ended without an exit status", r.path, t.cfg.URL())
 	}
@@ -230,8 +230,8 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 	case src.failed() != nil:
 		return fmt.Errorf("%s: reading the input: %w", where, src.failed())
 	case !got:
-		if t.ended() {
-			return fmt.Errorf("%s: %w", where, t.lost())
+		if s.l.ended(time.Second) {
+			return fmt.Errorf("%s: %w", where, t.lost(s.l))
 		}
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the session ended without an exit status", where)
 	case st.exitCode() != 0:

@@ -22,6 +22,7 @@ import (
 // command's end (os/exec's WaitDelay does the same on this machine).
 type session struct {
 	t       *Transport
+	l       *link // the connection it is on
 	ch      gossh.Channel
 	status  chan exitStatus // receives the exit status or signal, once
 	closed  chan struct{}   // closed when the server has closed the channel
@@ -46,8 +47,11 @@ func (st exitStatus) exitCode() int {
 	return 128
 }
 
-// open opens a session channel. reserved sessions (stopping a cancelled
-// command) do not wait for a slot: one is kept aside for them.
+// open opens a session channel, on a new connection if the last one was
+// lost, even while opening: no command has started then. reserved
+// sessions (stopping a cancelled command) do not wait for a slot, one is
+// kept aside for them, and never dial again: what they would stop ended
+// with its connection.
 func (t *Transport) open(ctx context.Context, reserved bool) (*session, error) {
 	release := func() {}
 	if !reserved {
@@ -56,10 +60,43 @@ func (t *Transport) open(ctx context.Context, reserved bool) (*session, error) {
 			release = func() { <-t.slots }
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-t.dead:
-			return nil, t.lost()
 		}
 	}
+	t.mu.Lock()
+	l := t.link
+	t.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if !reserved {
+			var err error
+			if l, err = t.live(ctx); err != nil {
+				release()
+				return nil, err
+			}
+		}
+		ch, reqs, err := t.openChannel(ctx, l)
+		if err == nil {
+			s := &session{t: t, l: l, ch: ch, status: make(chan exitStatus, 1), closed: make(chan struct{}), release: release}
+			go s.handle(reqs)
+			return s, nil
+		}
+		if errors.Is(err, errLinkDown) {
+			l.ended(time.Second) // the reason it ended, once the library has noticed
+			if !reserved && attempt == 0 {
+				continue
+			}
+			err = t.lost(l)
+		}
+		release()
+		return nil, err
+	}
+}
+
+// errLinkDown is a session that could not be opened because the
+// connection went down.
+var errLinkDown = errors.New("connection down")
+
+// openChannel opens a session channel on l.
+func (t *Transport) openChannel(ctx context.Context, l *link) (gossh.Channel, <-chan *gossh.Request, error) {
 	type opened struct {
 		ch   gossh.Channel
 		reqs <-chan *gossh.Request
@@ -72,7 +109,7 @@ func (t *Transport) open(ctx context.Context, reserved bool) (*session, error) {
 	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
 		res := make(chan opened, 1)
 		go func() {
-			ch, reqs, err := t.client.OpenChannel("session", nil)
+			ch, reqs, err := l.client.OpenChannel("session", nil)
 			res <- opened{ch, reqs, err}
 		}()
 		var o opened
@@ -85,48 +122,27 @@ func (t *Transport) open(ctx context.Context, reserved bool) (*session, error) {
 					go gossh.DiscardRequests(o.reqs)
 				}
 			}()
-			release()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if o.err == nil {
-			s := &session{t: t, ch: o.ch, status: make(chan exitStatus, 1), closed: make(chan struct{}), release: release}
-			go s.handle(o.reqs)
-			return s, nil
+			return o.ch, o.reqs, nil
 		}
 		var oe *gossh.OpenChannelError
 		refused := errors.As(o.err, &oe)
-		if refused && time.Now().Before(deadline) {
-			select {
-			case <-time.After(delay):
-				continue
-			case <-ctx.Done():
-				release()
-				return nil, ctx.Err()
-			}
+		if !refused || l.ended(0) {
+			return nil, nil, errLinkDown
 		}
-		release()
-		if !refused {
-			return nil, t.broken()
+		if time.Now().After(deadline) {
+			return nil, nil, errdefs.Wrap(errdefs.ErrUnavailable, o.err, "ssh: %s refused to open a session for %s: "+
+				"its MaxSessions (10 by default) may be lower than the %d sessions this transport keeps open at most",
+				t.cfg.URL(), openPatience, t.cfg.MaxSessions)
 		}
 		select {
-		case <-t.dead:
-			return nil, t.lost()
-		default:
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
 		}
-		return nil, errdefs.Wrap(errdefs.ErrUnavailable, o.err, "ssh: %s refused to open a session for %s: "+
-			"its MaxSessions (10 by default) may be lower than the %d sessions this transport keeps open at most",
-			t.cfg.URL(), openPatience, t.cfg.MaxSessions)
 	}
-}
-
-// broken is the error of a connection that failed a call: the reason it
-// ended, once the library has noticed.
-func (t *Transport) broken() error {
-	select {
-	case <-t.dead:
-	case <-time.After(time.Second):
-	}
-	return t.lost()
 }
 
 // openPatience is how long a session the server refuses is asked for.
@@ -217,7 +233,8 @@ func (s *session) startErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	if errors.Is(err, io.EOF) {
-		return s.t.broken()
+		s.l.ended(time.Second) // the reason it ended, once the library has noticed
+		return s.t.lost(s.l)
 	}
 	return fmt.Errorf("%s: %w", s.t.cfg.URL(), err)
 }

@@ -13,9 +13,10 @@
 // file others can read is refused. Nothing secret appears in an error.
 //
 // One SSH connection carries every call, each in its own session, so a
-// Transport is safe for concurrent use; the connection is probed every 30
-// seconds and a dead one fails calls with errdefs.ErrUnavailable (Dial
-// again to reconnect).
+// Transport is safe for concurrent use. The connection is probed every 30
+// seconds; when it is lost, the calls on it fail with
+// errdefs.ErrUnavailable and the next call dials again (the host's key
+// checked again).
 //
 // Each call starts the login shell, so its start-up files count: bash run
 // by sshd sources ~/.bashrc, whose time adds to every call and whose
@@ -54,15 +55,22 @@ import (
 )
 
 // Transport runs commands and moves files on a machine over one SSH
-// connection.
+// connection, dialled again when it was lost.
 type Transport struct {
-	client *gossh.Client
-	cfg    Config        // resolved: port, user, timeout filled in
-	slots  chan struct{} // one per session in flight, but the reserved one
+	cfg   Config        // resolved: port, user, timeout filled in
+	hops  []Config      // jump hosts, first hop first
+	slots chan struct{} // one per session in flight, but the reserved one
 
+	mu      sync.Mutex  // held while the link is replaced
+	link    *link       // the connection now
+	closing atomic.Bool // Close was called
+}
+
+// link is one SSH connection, and those to its jump hosts.
+type link struct {
+	client  *gossh.Client
 	dead    chan struct{} // closed when the connection has ended
 	deadErr error         // why, once dead is closed
-	closing atomic.Bool   // Close was called
 }
 
 var (
@@ -92,6 +100,20 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := c.MaxSessions - 1 // one kept aside for stopping commands
+	if n < 1 {
+		n = 1
+	}
+	t := &Transport{cfg: c, hops: hops, slots: make(chan struct{}, n)}
+	if t.link, err = t.connect(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// connect dials the host, through its jump hosts, and starts watching the
+// connection.
+func (t *Transport) connect(ctx context.Context) (*link, error) {
 	var jumps []*gossh.Client
 	closeJumps := func() {
 		for i := len(jumps) - 1; i >= 0; i-- {
@@ -99,7 +121,7 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 		}
 	}
 	dial := (&net.Dialer{}).DialContext
-	for _, h := range hops {
+	for _, h := range t.hops {
 		jc, err := connect(ctx, h, dial)
 		if err != nil {
 			closeJumps()
@@ -108,24 +130,36 @@ func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 		jumps = append(jumps, jc)
 		dial = jc.DialContext
 	}
-	client, err := connect(ctx, c, dial)
+	client, err := connect(ctx, t.cfg, dial)
 	if err != nil {
 		closeJumps()
 		return nil, err
 	}
-
-	n := c.MaxSessions - 1 // one kept aside for stopping commands
-	if n < 1 {
-		n = 1
-	}
-	t := &Transport{client: client, cfg: c, slots: make(chan struct{}, n), dead: make(chan struct{})}
+	l := &link{client: client, dead: make(chan struct{})}
 	go func() {
-		t.deadErr = t.client.Wait()
+		l.deadErr = l.client.Wait()
 		closeJumps()
-		close(t.dead)
+		close(l.dead)
 	}()
-	go t.probe()
-	return t, nil
+	go l.probe()
+	return l, nil
+}
+
+// live returns the connection, dialling again if it was lost: commands
+// that ran on the lost one have failed, later calls need not.
+func (t *Transport) live(ctx context.Context) (*link, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.link
+	if t.closing.Load() || !l.ended(0) {
+		return l, nil
+	}
+	nl, err := t.connect(ctx)
+	if err != nil {
+		return l, fmt.Errorf("%w; dialling again: %w", t.lost(l), err)
+	}
+	t.link = nl
+	return nl, nil
 }
 
 // prepare checks a configuration and fills in what it leaves empty: from
@@ -247,57 +281,65 @@ func handshakeErr(ctx context.Context, c Config, err error, verified, attempted 
 
 // probe sends keepalives; a connection that stops answering is closed,
 // which fails whatever waits on it instead of hanging.
-func (t *Transport) probe() {
+func (l *link) probe() {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {
-		case <-t.dead:
+		case <-l.dead:
 			return
 		case <-tick.C:
 		}
 		answered := make(chan error, 1)
 		go func() {
-			_, _, err := t.client.SendRequest("keepalive@openssh.com", true, nil)
+			_, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil)
 			answered <- err
 		}()
 		select {
 		case err := <-answered:
 			if err != nil {
-				t.client.Close()
+				l.client.Close()
 			}
 		case <-time.After(patience):
-			t.client.Close()
-		case <-t.dead:
+			l.client.Close()
+		case <-l.dead:
 			return
 		}
 	}
 }
 
 // lost is the error for calls on a connection that has ended.
-func (t *Transport) lost() error {
+func (t *Transport) lost(l *link) error {
 	if t.closing.Load() {
 		return errdefs.Wrap(errdefs.ErrUnavailable, net.ErrClosed, "ssh: the connection to %s was closed", t.cfg.URL())
 	}
 	var err error = io.EOF
 	select {
-	case <-t.dead:
-		if t.deadErr != nil {
-			err = t.deadErr
+	case <-l.dead:
+		if l.deadErr != nil {
+			err = l.deadErr
 		}
 	default:
 	}
-	return errdefs.Wrap(errdefs.ErrUnavailable, err, "ssh: the connection to %s was lost (Dial again)", t.cfg.URL())
+	return errdefs.Wrap(errdefs.ErrUnavailable, err, "ssh: the connection to %s was lost", t.cfg.URL())
 }
 
-// ended reports whether the connection has ended, giving the library a
-// moment to notice: a session cut without an exit status is most often a
-// connection going down.
-func (t *Transport) ended() bool {
+// ended reports whether the connection has ended, waiting up to patience
+// for the library to notice: a session cut without an exit status is most
+// often a connection going down.
+func (l *link) ended(patience time.Duration) bool {
 	select {
-	case <-t.dead:
+	case <-l.dead:
 		return true
-	case <-time.After(time.Second):
+	default:
+	}
+	if patience <= 0 {
+		return false
+	}
+	select {
+	case <-l.dead:
+		return true
+	case <-time.After(patience):
 		return false
 	}
 }
@@ -307,8 +349,11 @@ func (t *Transport) ended() bool {
 // connection.
 func (t *Transport) Close() error {
 	t.closing.Store(true)
-	err := t.client.Close()
-	<-t.dead
+	t.mu.Lock()
+	l := t.link
+	t.mu.Unlock()
+	err := l.client.Close()
+	<-l.dead
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
@@ -417,8 +462,8 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	case cancelled:
 		return res, transport.TimeoutError(cmd, ctx.Err())
 	case !got:
-		if t.ended() {
-			return res, fmt.Errorf("exec %v: %w", cmd.Args, t.lost())
+		if s.l.ended(time.Second) {
+			return res, fmt.Errorf("exec %v: %w", cmd.Args, t.lost(s.l))
 		}
 		return res, errdefs.Wrap(errdefs.ErrUnavailable, nil, "exec %v: %s ended the session without an exit status", cmd.Args, t.cfg.URL())
 	case stdout.err != nil || stderr.err != nil:
@@ -465,9 +510,7 @@ func (t *Transport) wait(ctx context.Context, s *session, m string, copied <-cha
 		// the end of the grace period, as the group would have, without
 		// holding up the return.
 		time.AfterFunc(transport.KillGrace-time.Since(termed), func() {
-			select {
-			case <-t.dead:
-			default:
+			if !s.l.ended(0) {
 				t.sweep(m, "KILL")
 			}
 		})

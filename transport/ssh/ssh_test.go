@@ -173,7 +173,8 @@ func TestClosed(t *testing.T) {
 }
 
 // TestConnectionLost: a dropped connection fails the command that runs
-// and every later call with ErrUnavailable.
+// with ErrUnavailable; the next call dials again. With the host gone, the
+// next call says so.
 func TestConnectionLost(t *testing.T) {
 	srv := testsshd.Start(t)
 	tr := dial(t, srv.Config())
@@ -186,20 +187,23 @@ func TestConnectionLost(t *testing.T) {
 	srv.DropConnections(t)
 	select {
 	case err := <-done:
-		if !errors.Is(err, errdefs.ErrUnavailable) {
-			t.Errorf("running command: %v; want ErrUnavailable", err)
-		}
+		wantErr(t, err, errdefs.ErrUnavailable, "lost")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the running command did not end with the connection")
 	}
-	_, err := tr.Exec(context.Background(), transport.Command{Args: []string{"true"}})
-	wantErr(t, err, errdefs.ErrUnavailable, "lost")
-	_, err = tr.ReadFile(context.Background(), "/etc/hostname")
-	wantErr(t, err, errdefs.ErrUnavailable, "lost")
+	ctx := transporttest.Context(t, 20*time.Second)
+	if out, err := transport.Run(ctx, tr, "echo", "again"); err != nil || out != "again\n" {
+		t.Fatalf("the call after the loss: %q, %v; want a new connection", out, err)
+	}
+	if _, err := tr.ReadFile(ctx, "/etc/hostname"); err != nil {
+		t.Errorf("ReadFile on the new connection: %v", err)
+	}
+
+	srv.Stop()
+	_, err := tr.Exec(ctx, transport.Command{Args: []string{"true"}})
+	wantErr(t, err, errdefs.ErrUnavailable, "was lost", "dialling again: ssh: connection refused")
 }
 
-// TestDefaults: with only the host, port and user, the keys and
-// known_hosts come from ~/.ssh and the agent from $SSH_AUTH_SOCK.
 func TestDefaults(t *testing.T) {
 	srv := testsshd.Start(t)
 	home := t.TempDir()
