@@ -2,8 +2,10 @@ package ssh
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,13 +70,38 @@ func readSSHConfig(alias, user string, files []configFile) (sshOptions, error) {
 	return r.opts, nil
 }
 
+// maxConfigSize bounds a configuration file.
+const maxConfigSize = 1 << 20
+
+// readConfigFile reads a regular file of at most maxConfigSize bytes: an
+// Include that names a device or a pipe (/dev/*) must not hang the read.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err == nil && len(b) > maxConfigSize {
+		err = fmt.Errorf("larger than %d bytes", maxConfigSize)
+	}
+	return b, err
+}
+
 type configFile struct {
 	path   string
 	system bool
 }
 
 func (r *configReader) file(path string, system bool, depth int) error {
-	b, err := os.ReadFile(path)
+	b, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -82,8 +109,8 @@ func (r *configReader) file(path string, system bool, depth int) error {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, unwrapOp(err), "reading SSH configuration %s", path)
 	}
 	active := true // before the first Host or Match
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	sc.Buffer(nil, 1<<20)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, maxConfigSize)
 	for line := 1; sc.Scan(); line++ {
 		at := func(format string, a ...any) error {
 			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %s", tildePath(path), line, fmt.Sprintf(format, a...))

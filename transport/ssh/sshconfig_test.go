@@ -203,3 +203,15 @@ func FuzzSSHConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestSSHConfigIncludeNotAFile: an Include of a device or a directory is an
+// error, never a read that does not end.
+func TestSSHConfigIncludeNotAFile(t *testing.T) {
+	for _, include := range []string{"/dev/zero", "/dev/null", "/"} {
+		writeConfig(t, map[string]string{".ssh/config": "Include " + include + "\n"})
+		_, err := Config{Host: "a"}.applySSHConfig()
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Include %s: %v", include, err)
+		}
+	}
+}
