@@ -248,7 +248,14 @@ func (d *Driver) Stop(ctx context.Context, name string, opts driver.StopOptions)
 		return nil
 	}
 	if opts.Force {
-		return d.setStopped(ctx, name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1})
+		// A daemon under load can fail a forced stop (Incus 6.0 once gave
+		// up after 30 s waiting for the container's stop hook): ask again.
+		for attempt := 1; ; attempt++ {
+			err := d.setStopped(ctx, name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1})
+			if err == nil || attempt == forceAttempts || ctx.Err() != nil || errors.Is(err, errdefs.ErrNotFound) {
+				return err
+			}
+		}
 	}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -289,6 +296,9 @@ func (d *Driver) Stop(ctx context.Context, name string, opts driver.StopOptions)
 		}
 	}
 }
+
+// forceAttempts bounds the requests of a forced stop.
+const forceAttempts = 3
 
 // setStopped sends a stop and treats "already stopped" as success.
 func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceStatePut) error {

@@ -132,3 +132,45 @@ func TestStopResends(t *testing.T) {
 		t.Errorf("with RetryInterval 3s: timeouts %v, want %v", f.timeouts, want)
 	}
 }
+
+// failingForce is a host whose running container "c" fails forced stops
+// until the n-th.
+type failingForce struct {
+	n     int
+	tries int
+}
+
+func (f *failingForce) Addr() string { return "fake" }
+
+func (f *failingForce) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	status := "Running"
+	if f.tries >= f.n {
+		status = "Stopped"
+	}
+	raw, _ := json.Marshal(api.Instance{Name: "c", Status: status})
+	return "", json.Unmarshal(raw, out)
+}
+
+func (f *failingForce) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	if req, ok := body.(api.InstanceStatePut); !ok || !req.Force {
+		return nil, errors.New("unexpected request")
+	}
+	f.tries++
+	if f.tries < f.n {
+		return nil, errors.New("context deadline exceeded")
+	}
+	return &api.Operation{}, nil
+}
+
+// TestForceStopAsksAgain: a forced stop the daemon fails is sent again, a
+// bounded number of times.
+func TestForceStopAsksAgain(t *testing.T) {
+	f := &failingForce{n: 3}
+	if err := New(f, nil).Stop(context.Background(), "c", driver.StopOptions{Force: true}); err != nil || f.tries != 3 {
+		t.Errorf("after 2 failures: %v, %d tries; want success on the 3rd", err, f.tries)
+	}
+	f = &failingForce{n: 100}
+	if err := New(f, nil).Stop(context.Background(), "c", driver.StopOptions{Force: true}); err == nil || f.tries != forceAttempts {
+		t.Errorf("always failing: %v after %d tries; want an error after %d", err, f.tries, forceAttempts)
+	}
+}
