@@ -3,11 +3,14 @@ package ssh
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -200,9 +203,9 @@ func (r *configReader) match(args []string) (bool, error) {
 			ok = false // no canonicalization pass here
 		case "final":
 			ok = true // the one pass here is the final one
-		case "host", "originalhost", "user", "localuser":
+		case "host", "originalhost", "user", "localuser", "exec", "localnetwork":
 			if i+1 >= len(args) {
-				return false, fmt.Errorf("Match %s without a pattern", crit)
+				return false, fmt.Errorf("Match %s without an argument", crit)
 			}
 			i++
 			list := strings.Split(args[i], ",")
@@ -215,15 +218,76 @@ func (r *configReader) match(args []string) (bool, error) {
 				ok = matchPatternList(r.remoteUser(), list)
 			case "localuser":
 				ok = matchPatternList(localUser(), list)
+			case "localnetwork":
+				var err error
+				if ok, err = onLocalNetwork(list); err != nil {
+					return false, err
+				}
+			case "exec":
+				if !result {
+					continue // as ssh: no command for a line already false
+				}
+				ok = r.exec(args[i])
 			}
 		default:
-			return false, fmt.Errorf("Match %s is not supported by lxkit (only all, canonical, final, host, originalhost, user and localuser are)", crit)
+			return false, fmt.Errorf("Match %s is not supported by lxkit (all, canonical, final, exec, host, localnetwork, localuser, originalhost and user are)", crit)
 		}
 		if ok == negate {
 			result = false
 		}
 	}
 	return result, nil
+}
+
+// exec runs a Match exec command with sh, as ssh does, after expanding its
+// tokens; it matches when the command exits 0. It gets no input and its
+// output is discarded; it may take 30 seconds at most.
+func (r *configReader) exec(command string) bool {
+	port := r.opts.get("port")
+	if port == "" {
+		port = strconv.Itoa(DefaultPort)
+	}
+	local, _ := os.Hostname()
+	line := expandTokens(command, map[byte]string{'d': r.home, 'h': r.hostName(), 'n': r.alias, 'p': port,
+		'r': r.remoteUser(), 'u': localUser(), 'l': local, 'i': strconv.Itoa(os.Getuid())})
+	return runMatchExec(line)
+}
+
+// runMatchExec runs a Match exec command line (a variable for the fuzz
+// test, which must not run what it makes up).
+var runMatchExec = func(line string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "/bin/sh", "-c", line).Run() == nil
+}
+
+// onLocalNetwork reports whether an address of this machine's interfaces
+// is in one of the networks (CIDR notation).
+func onLocalNetwork(cidrs []string) (bool, error) {
+	var nets []*net.IPNet
+	for _, c := range cidrs {
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			return false, fmt.Errorf("Match localnetwork: %q is not an address/length network", c)
+		}
+		nets = append(nets, n)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false, fmt.Errorf("Match localnetwork: %v", err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		for _, n := range nets {
+			if n.Contains(ipn.IP) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // hostName is the name connected to, as far as the files have said yet.

@@ -152,7 +152,9 @@ func TestSSHConfigKnownHostsNone(t *testing.T) {
 
 func TestSSHConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
-		{"Host a\n  Match exec \"true\"\n", "config:2: Match exec is not supported"},
+		{"Host a\n  Match tagged x\n", "config:2: Match tagged is not supported"},
+		{"Match localnetwork 10.0.0.0\n", `config:1: Match localnetwork: "10.0.0.0" is not`},
+		{"Match exec\n", "config:1: Match exec without an argument"},
 		{"Host a\nHostName \"x\n", "config:2: unterminated quote"},
 		{"Host\n", "config:1: Host without a pattern"},
 		{"Port\n", "config:1: port without a value"},
@@ -187,8 +189,37 @@ func TestJumpHosts(t *testing.T) {
 	}
 }
 
+// TestMatchExecAndLocalNetwork: Match exec runs its command with the
+// tokens expanded (exit 0 matches); Match localnetwork looks at this
+// machine's interface addresses.
+func TestMatchExecAndLocalNetwork(t *testing.T) {
+	home := writeConfig(t, map[string]string{".ssh/config": `
+Host b1
+  HostName build1
+Match exec "test %h = build1 && test %n = b1 && test %r = $(id -un) && test %d = $HOME"
+  Port 2201
+Match exec "exit 1"
+  User nobody
+Match !localnetwork 127.0.0.0/8
+  User not-on-loopback
+Match localnetwork 192.0.2.0/24,127.0.0.0/8
+  IdentityFile ~/on-loopback
+Match all
+  User ci
+`})
+	c, err := Config{Host: "b1"}.applySSHConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 2201 || c.User != "ci" || !reflect.DeepEqual(c.configKeyFiles, []string{filepath.Join(home, "on-loopback")}) {
+		t.Errorf("got port %d, user %s, keys %q; want port 2201, user ci and the loopback key", c.Port, c.User, c.configKeyFiles)
+	}
+}
+
 func FuzzSSHConfig(f *testing.F) {
-	f.Setenv("HOME", f.TempDir()) // relative Includes stay in here
+	defer func(run func(string) bool) { runMatchExec = run }(runMatchExec)
+	runMatchExec = func(string) bool { return false } // never run made-up commands
+	f.Setenv("HOME", f.TempDir())                     // relative Includes stay in here
 	f.Add("Host a b\n HostName %h.x\nMatch host a,!b user c\nInclude x\n", "a")
 	f.Add("Port=22\nIdentityFile \"~/a b\"\n", "h")
 	f.Fuzz(func(t *testing.T, config, host string) {
