@@ -18,8 +18,8 @@
 // the client certificate in client.crt and client.key beside it.
 //
 // The remotes users already have in lxc's and incus's config.yml are part
-// of the view but only ever read: Add, Remove and SetDefault write lxkit's
-// directory and nothing else.
+// of the view but only ever read: Add, Remove, Rename, SetAddr and
+// SetDefault write lxkit's directory and nothing else.
 package remotes
 
 import (
@@ -312,12 +312,7 @@ func (src *source) remotes() map[string]remoteConfig {
 		}
 		m[name] = r
 	}
-	builtin := map[string]remoteConfig{LocalName: {Addr: "unix://"}}
-	if src.name == SourceLXC {
-		builtin["ubuntu"] = remoteConfig{Addr: "https://cloud-images.ubuntu.com/releases", Protocol: "simplestreams", Public: true}
-		builtin["ubuntu-daily"] = remoteConfig{Addr: "https://cloud-images.ubuntu.com/daily", Protocol: "simplestreams", Public: true}
-	}
-	for name, b := range builtin {
+	for name, b := range src.builtins() {
 		if b.Protocol == "" {
 			b.Protocol = m[name].Protocol
 			if b.Protocol == "" {
@@ -328,6 +323,17 @@ func (src *source) remotes() map[string]remoteConfig {
 		m[name] = b
 	}
 	return m
+}
+
+// builtins are the remotes lxc or incus add to those of its file: its
+// static remotes, which it refuses to change or remove.
+func (src *source) builtins() map[string]remoteConfig {
+	b := map[string]remoteConfig{LocalName: {Addr: "unix://"}}
+	if src.name == SourceLXC {
+		b["ubuntu"] = remoteConfig{Addr: "https://cloud-images.ubuntu.com/releases", Protocol: "simplestreams", Public: true}
+		b["ubuntu-daily"] = remoteConfig{Addr: "https://cloud-images.ubuntu.com/daily", Protocol: "simplestreams", Public: true}
+	}
+	return b
 }
 
 // remote builds the Remote called name from src.
@@ -444,11 +450,17 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// validate checks a new remote's address and protocol.
-func validate(r Remote, serverCert *x509.Certificate) error {
+// validate checks a new remote's name, address and protocol; pinned says
+// whether it pins a server certificate.
+func validate(r Remote, pinned bool) error {
 	if err := ValidateName(r.Name); err != nil {
 		return err
 	}
+	return validateAddr(r, pinned)
+}
+
+// validateAddr checks a remote's address and protocol.
+func validateAddr(r Remote, pinned bool) error {
 	bad := func(format string, args ...any) error {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s: "+format, append([]any{r.Name}, args...)...)
 	}
@@ -462,7 +474,7 @@ func validate(r Remote, serverCert *x509.Certificate) error {
 		if r.Protocol == "simplestreams" {
 			return bad("a simplestreams image server is reached over https://")
 		}
-		if serverCert != nil {
+		if pinned {
 			return bad("a unix socket has no server certificate to pin")
 		}
 	default:
@@ -483,7 +495,7 @@ func validate(r Remote, serverCert *x509.Certificate) error {
 // errdefs.ErrConflict (one in lxc's or incus's is not: lxkit's own then
 // comes first).
 func (s *Store) Add(r Remote, serverCert *x509.Certificate) error {
-	if err := validate(r, serverCert); err != nil {
+	if err := validate(r, serverCert != nil); err != nil {
 		return err
 	}
 	certPath := serverCertPath(s.own().dir, r.Name)
@@ -516,16 +528,7 @@ func (s *Store) Add(r Remote, serverCert *x509.Certificate) error {
 func (s *Store) Remove(name string) error {
 	return s.update(func(c *config) (func(), error) {
 		if _, ok := c.Remotes[name]; !ok {
-			r, err := s.Get(name)
-			switch {
-			case err != nil:
-				return nil, err
-			case r.Source == SourceBuiltin:
-				return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s is built in: there is nothing to remove", name)
-			}
-			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
-				"remote %s is %s's (%s): lxkit does not edit that file; remove it with `%s remote remove %s`",
-				name, r.Source, r.ConfigPath, r.Source, name)
+			return nil, s.notOwn(name, "there is nothing to remove", "remove it with", "remove "+name)
 		}
 		if c.DefaultRemote == name {
 			return nil, errdefs.Wrap(errdefs.ErrConflict, nil, "remote %s is the default remote: switch to another one first", name)
@@ -540,6 +543,133 @@ func (s *Store) Remove(name string) error {
 		}
 		return nil
 	})
+}
+
+// Rename renames one of lxkit's remotes to newName, with its pinned
+// certificate, and lxkit's default-remote if it named the remote (a
+// default taken from lxc's configuration is lxc's and stays). newName must
+// pass ValidateName; a remote of that name already in lxkit's
+// configuration is an error matching errdefs.ErrConflict. Remotes of lxc's
+// and incus's configurations and the built-in local are refused as Remove
+// refuses them. The certificate is copied before the configuration is
+// written and the old one removed after, so a failure leaves at most a
+// stray certificate that no remote uses.
+func (s *Store) Rename(name, newName string) error {
+	if err := ValidateName(newName); err != nil {
+		return err
+	}
+	dir := s.own().dir
+	oldCert, newCert := serverCertPath(dir, name), serverCertPath(dir, newName)
+	return s.update(func(c *config) (undo func(), err error) {
+		rc, ok := c.Remotes[name]
+		if !ok {
+			return nil, s.notOwn(name, "it cannot be renamed", "rename it with", "rename "+name+" "+newName)
+		}
+		if _, ok := c.Remotes[newName]; ok {
+			return nil, errdefs.Wrap(errdefs.ErrConflict, nil, "remote %s already exists in %s", newName, s.Path())
+		}
+		if undo, err = copyCert(oldCert, newCert); err != nil {
+			return nil, err
+		}
+		delete(c.Remotes, name)
+		c.Remotes[newName] = rc
+		if c.DefaultRemote == name {
+			c.DefaultRemote = newName
+		}
+		return undo, nil
+	}, func() error {
+		if oldCert != "" {
+			if err := os.Remove(oldCert); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// copyCert copies the pinned certificate at from, if any, to to, and
+// returns the removal of the copy. Without one, a certificate left at to
+// by an earlier remote of that name is removed: it would be wrong.
+func copyCert(from, to string) (undo func(), err error) {
+	var data []byte
+	var fi fs.FileInfo
+	if from != "" {
+		if data, err = os.ReadFile(from); err == nil {
+			fi, err = os.Stat(from)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if fi == nil {
+		if err := os.Remove(to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if err := atomicfile.Write(to, data, fi.Mode().Perm()); err != nil {
+		return nil, fmt.Errorf("writing certificate %s: %w", to, err)
+	}
+	return func() { os.Remove(to) }, nil
+}
+
+// SetAddr changes the address of one of lxkit's remotes, checked as Add
+// checks it (a unix socket is refused for a remote that pins a
+// certificate). The pinned certificate stays: a different server at the
+// new address is refused. Remotes of lxc's and incus's configurations and
+// the built-in local are refused as Remove refuses them.
+func (s *Store) SetAddr(name, addr string) error {
+	// The address's form first, so that a bad one changes nothing.
+	if err := validateAddr(Remote{Name: name, Addr: addr}, false); err != nil {
+		return err
+	}
+	certPath := serverCertPath(s.own().dir, name)
+	return s.update(func(c *config) (func(), error) {
+		rc, ok := c.Remotes[name]
+		if !ok {
+			return nil, s.notOwn(name, "its address cannot be changed", "change it with", "set-url "+name+" "+addr)
+		}
+		pinned := false
+		if certPath != "" {
+			_, err := os.Stat(certPath)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			pinned = err == nil
+		}
+		if err := validateAddr(Remote{Name: name, Addr: addr, Protocol: rc.Protocol}, pinned); err != nil {
+			return nil, err
+		}
+		rc.Addr = addr
+		c.Remotes[name] = rc
+		return nil, nil
+	})
+}
+
+// notOwn is the error for a remote that lxkit's configuration lacks: not
+// found, built in (builtin says why not), or lxc's or incus's, which lxkit
+// does not edit (then `TOOL remote how`, after howVerb, does it, unless
+// the remote is one of the tool's static ones).
+func (s *Store) notOwn(name, builtin, howVerb, how string) error {
+	r, err := s.Get(name)
+	switch {
+	case err != nil:
+		return err
+	case r.Source == SourceBuiltin:
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s is built in: %s", name, builtin)
+	}
+	src := s.lxc()
+	if r.Source == SourceIncus {
+		src = s.incus()
+	}
+	if _, static := src.builtins()[name]; static {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+			"remote %s is %s's (%s): lxkit does not edit that file, and %s's %s is built in: %s",
+			name, r.Source, r.ConfigPath, r.Source, name, builtin)
+	}
+	return errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+		"remote %s is %s's (%s): lxkit does not edit that file; %s `%s remote %s`",
+		name, r.Source, r.ConfigPath, howVerb, r.Source, how)
 }
 
 // SetDefault makes name, a remote of any source, the default, in lxkit's
@@ -595,6 +725,9 @@ func (s *Store) update(change func(*config) (undo func(), err error), after ...f
 	return nil
 }
 
+// writeConfigFile writes lxkit's configuration; tests make it fail.
+var writeConfigFile = atomicfile.Write
+
 func writeConfig(path string, c config) error {
 	if c.Remotes == nil {
 		c.Remotes = map[string]remoteConfig{}
@@ -608,7 +741,7 @@ func writeConfig(path string, c config) error {
 	if err := enc.Close(); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
+	if err := writeConfigFile(path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

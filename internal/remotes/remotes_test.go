@@ -1,14 +1,12 @@
 package remotes
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +14,8 @@ import (
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/certs"
+	"github.com/lxkit/lxkit/internal/certs/atomicfile"
+	"github.com/lxkit/lxkit/internal/dirsnap"
 	"github.com/lxkit/lxkit/internal/testhost"
 )
 
@@ -546,6 +546,250 @@ func TestSetDefault(t *testing.T) {
 	}
 }
 
+// checkError checks that err, what call returned, matches class and says
+// each of want.
+func checkError(t *testing.T, call string, err, class error, want ...string) {
+	t.Helper()
+	if !errors.Is(err, class) {
+		t.Errorf("%s: %v, want %v", call, err, class)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: %q lacks %q", call, err, w)
+		}
+	}
+}
+
+// readFile is a file's content, "" if it is missing.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestRename(t *testing.T) {
+	e := setup(t, "default-remote: build\n"+lxkitConfig, lxcConfig, incusConfig)
+	s := e.open(t)
+	certFile := func(name string) string { return filepath.Join(e.dir, "servercerts", name+".crt") }
+	pin := readFile(t, certFile("build"))
+	if pin == "" {
+		t.Fatal("setup pinned nothing for build")
+	}
+
+	if err := s.Rename("build", "ci"); err != nil {
+		t.Fatal(err)
+	}
+	want := `default-remote: ci
+remotes:
+  ci:
+    addr: https://build.example.com:8443
+    protocol: incus
+    public: false
+  shared:
+    addr: https://10.0.0.8:8443
+    public: false
+`
+	if got := readFile(t, s.Path()); got != want {
+		t.Errorf("lxkit's file:\n%s\nwant:\n%s", got, want)
+	}
+	if readFile(t, certFile("ci")) != pin {
+		t.Error("the pinned certificate did not move to ci.crt")
+	}
+	if _, err := os.Stat(certFile("build")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("build.crt outlived the rename: %v", err)
+	}
+	for _, st := range []*Store{s, e.open(t)} {
+		r, err := st.Get("ci")
+		if err != nil || row(r) != "lxkit ci https://build.example.com:8443 default proto=incus auth= project= public=false pinned" {
+			t.Errorf("ci: %s, %v", row(r), err)
+		}
+		if _, err := st.Get("build"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("build after the rename: %v", err)
+		}
+	}
+
+	// A remote without a pin drops a stale certificate of its new name, and
+	// a rename leaves a default naming another remote alone.
+	if err := certs.WriteCertificate(certFile("web"), e.serverCert); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename("shared", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Get("web"); r.Source != SourceLXKit || r.ServerCertPath != "" {
+		t.Errorf("web: %s, want lxkit's without a pin", row(r))
+	}
+	if s.Default() != "ci" {
+		t.Errorf("Default() = %q, want ci", s.Default())
+	}
+	// lxc's shared is no longer shadowed.
+	if r, _ := s.Get("shared"); r.Source != SourceLXC {
+		t.Errorf("shared from %s, want lxc's", r.Source)
+	}
+
+	before := readFile(t, s.Path())
+	for _, tc := range []struct {
+		from, to string
+		class    error
+		want     []string
+	}{
+		{"ci", "web", errdefs.ErrConflict, []string{"remote web already exists", s.Path()}},
+		{"ci", "ci", errdefs.ErrConflict, []string{"remote ci already exists"}},
+		{"nope", "x", errdefs.ErrNotFound, []string{`"nope" not found`}},
+		{"ci", "a/b", errdefs.ErrInvalidArgument, []string{"invalid remote name"}},
+		{"ci", "", errdefs.ErrInvalidArgument, []string{"empty"}},
+		{"prod", "x", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", filepath.Join(e.lxc, ConfigFile), "`lxc remote rename prod x`"}},
+		{"lab", "x", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", filepath.Join(e.incus, ConfigFile), "`incus remote rename lab x`"}},
+		{"local", "x", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", "built in: it cannot be renamed"}},
+		{"ubuntu", "x", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", "built in"}},
+	} {
+		checkError(t, fmt.Sprintf("Rename(%q, %q)", tc.from, tc.to), s.Rename(tc.from, tc.to), tc.class, tc.want...)
+	}
+	if got := readFile(t, s.Path()); got != before {
+		t.Errorf("a refused rename changed lxkit's file:\n%s", got)
+	}
+	if readFile(t, certFile("ci")) != pin {
+		t.Error("a refused rename lost ci's pin")
+	}
+
+	err := setup(t, "", "", "").open(t).Rename("local", "x")
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "built in: it cannot be renamed") {
+		t.Errorf("Rename(built-in local): %v", err)
+	}
+}
+
+// TestRenameWriteFails checks that a rename whose configuration cannot be
+// written leaves the remote, its pin and no copy of it.
+func TestRenameWriteFails(t *testing.T) {
+	e := setup(t, lxkitConfig, "", "")
+	s := e.open(t)
+	if err := s.SetDefault("build"); err != nil { // makes the lock file
+		t.Fatal(err)
+	}
+	before := snapshot(t, e.dir)
+	writeConfigFile = func(string, []byte, fs.FileMode) error { return errors.New("disk full") }
+	t.Cleanup(func() { writeConfigFile = atomicfile.Write })
+	if err := s.Rename("build", "ci"); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Rename with a failing write: %v", err)
+	}
+	writeConfigFile = atomicfile.Write
+	after := snapshot(t, e.dir)
+	// The files, not the directories (whose times the copy changed).
+	for _, d := range []string{e.dir, filepath.Join(e.dir, "servercerts")} {
+		delete(before, d)
+		delete(after, d)
+	}
+	assertSame(t, before, after)
+	if r, err := e.open(t).Get("build"); err != nil || r.ServerCertPath == "" {
+		t.Errorf("build: %s, %v", row(r), err)
+	}
+}
+
+// TestRenameInterrupted checks the states a rename cut short leaves: a
+// copy of the pin under the new name before the file is written, the old
+// pin after. Neither is taken for a remote's.
+func TestRenameInterrupted(t *testing.T) {
+	e := setup(t, lxkitConfig, "", "")
+	s := e.open(t)
+	old := filepath.Join(e.dir, "servercerts", "build.crt")
+	data := readFile(t, old)
+	stray := filepath.Join(e.dir, "servercerts", "ci.crt")
+	if err := os.WriteFile(stray, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(Remote{Name: "ci", Addr: "https://ci:8443"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Get("ci"); r.ServerCertPath != "" {
+		t.Error("a new remote took the copy left by an interrupted rename")
+	}
+	if err := s.Remove("ci"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename("build", "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte(data), 0o644); err != nil { // as if not yet removed
+		t.Fatal(err)
+	}
+	if err := s.Add(Remote{Name: "build", Addr: "https://b:8443"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Get("build"); r.ServerCertPath != "" {
+		t.Error("a new remote took the pin an interrupted rename left")
+	}
+}
+
+func TestSetAddr(t *testing.T) {
+	e := setup(t, lxkitConfig, lxcConfig, incusConfig)
+	s := e.open(t)
+	if err := s.SetAddr("build", "https://10.2.2.2:8443"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAddr("shared", "unix:///run/x/unix.socket"); err != nil {
+		t.Fatal(err)
+	}
+	want := `remotes:
+  build:
+    addr: https://10.2.2.2:8443
+    protocol: incus
+    public: false
+  shared:
+    addr: unix:///run/x/unix.socket
+    public: false
+`
+	if got := readFile(t, s.Path()); got != want {
+		t.Errorf("lxkit's file:\n%s\nwant:\n%s", got, want)
+	}
+	r, err := e.open(t).Get("build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := r.ServerCert(); err != nil || c == nil || certs.Fingerprint(c) != certs.Fingerprint(e.serverCert) {
+		t.Errorf("build's pin after set-url: %v, %v", c, err)
+	}
+
+	if err := s.Add(Remote{Name: "img", Addr: "https://images.example.com", Protocol: "simplestreams", Public: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, s.Path())
+	for _, tc := range []struct {
+		name, addr string
+		class      error
+		want       []string
+	}{
+		{"build", "unix://", errdefs.ErrInvalidArgument, []string{"no server certificate to pin"}},
+		{"img", "unix://", errdefs.ErrInvalidArgument, []string{"simplestreams"}},
+		{"build", "http://h:8443", errdefs.ErrInvalidArgument, []string{"expected https://"}},
+		{"build", "", errdefs.ErrInvalidArgument, []string{"expected https://"}},
+		{"nope", "https://h:8443", errdefs.ErrNotFound, []string{`"nope" not found`}},
+		{"prod", "https://h:8443", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", filepath.Join(e.lxc, ConfigFile), "`lxc remote set-url prod https://h:8443`"}},
+		{"lab", "https://h:8443", errdefs.ErrInvalidArgument, []string{"lxkit does not edit that file", "`incus remote set-url lab https://h:8443`"}},
+		{"local", "https://h:8443", errdefs.ErrInvalidArgument, []string{"built in: its address cannot be changed"}},
+	} {
+		checkError(t, fmt.Sprintf("SetAddr(%q, %q)", tc.name, tc.addr), s.SetAddr(tc.name, tc.addr), tc.class, tc.want...)
+	}
+	if got := readFile(t, s.Path()); got != before {
+		t.Errorf("a refused set-url changed lxkit's file:\n%s", got)
+	}
+
+	// Nothing to change: lxkit's directory is not created.
+	e = setup(t, "", "", "")
+	if err := e.open(t).SetAddr("local", "ftp://h"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("SetAddr(local, ftp://h): %v", err)
+	}
+	if _, err := os.Stat(e.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a refused SetAddr created lxkit's directory")
+	}
+	if err := e.open(t).SetAddr("local", "https://h:8443"); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "built in") {
+		t.Errorf("SetAddr(built-in local): %v", err)
+	}
+}
+
 func TestMalformedYAML(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, content, line string
@@ -613,36 +857,6 @@ func TestConcurrentAdds(t *testing.T) {
 	}
 }
 
-// snapshot is every file under dir with its content hash, mode and
-// modification time.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		sum := ""
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum = fmt.Sprintf("%x", sha256.Sum256(data))
-		}
-		out[p] = fmt.Sprintf("%v %s %s", fi.Mode(), fi.ModTime().Format(time.RFC3339Nano), sum)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // exercise runs every store operation, the refused ones included, on names
 // of every source.
 func exercise(t *testing.T, e env) {
@@ -653,12 +867,19 @@ func exercise(t *testing.T, e env) {
 		_, _ = r.ClientFiles()
 		_, _ = s.Get(r.Name)
 		_ = s.SetDefault(r.Name)
+		_ = s.SetAddr(r.Name, "https://y:8443")
+		_ = s.SetAddr(r.Name, "unix:///run/y.socket")
+		_ = s.Rename(r.Name, "renamed")
+		_ = s.Rename("renamed", r.Name)
 		_ = s.Add(Remote{Name: r.Name, Addr: "https://x:8443"}, e.serverCert)
 		_ = s.Remove(r.Name)
 		_ = s.Remove(r.Name)
 	}
 	_ = s.Add(Remote{Name: "new", Addr: "https://x:8443"}, e.serverCert)
 	_ = s.SetDefault("new")
+	_ = s.Rename("new", "newer")
+	_ = s.SetAddr("newer", "https://z:8443")
+	_ = s.Rename("newer", "new")
 	_ = s.SetDefault("local")
 	_ = s.Remove("new")
 	_ = s.Default()
@@ -671,9 +892,9 @@ func TestNeverWritesLXCOrIncus(t *testing.T) {
 	for _, d := range []string{e.lxc, e.incus} {
 		filepath.WalkDir(d, func(p string, _ fs.DirEntry, _ error) error { return os.Chtimes(p, old, old) })
 	}
-	before := []map[string]string{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	before := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
 	exercise(t, e)
-	after := []map[string]string{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	after := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
 	for i := range before {
 		assertSame(t, before[i], after[i])
 	}
@@ -683,22 +904,20 @@ func TestNeverWritesLXCOrIncus(t *testing.T) {
 	}
 }
 
-func assertSame(t *testing.T, before, after map[string]string) {
+// snapshot is every file under dir (see dirsnap).
+func snapshot(t *testing.T, dir string) dirsnap.Snapshot {
 	t.Helper()
-	var keys []string
-	for k := range before {
-		keys = append(keys, k)
+	snap, err := dirsnap.Take(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k := range after {
-		if _, ok := before[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if before[k] != after[k] {
-			t.Errorf("%s changed:\n  before %q\n  after  %q", k, before[k], after[k])
-		}
+	return snap
+}
+
+func assertSame(t *testing.T, before, after dirsnap.Snapshot) {
+	t.Helper()
+	for _, d := range dirsnap.Diff(before, after) {
+		t.Error(d)
 	}
 }
 
@@ -739,7 +958,7 @@ func TestRealConfigurations(t *testing.T) {
 	for _, r := range s.List() {
 		t.Logf("%s", row(r))
 	}
-	before := []map[string]string{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	before := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
 	exercise(t, e)
 	assertSame(t, before[0], snapshot(t, e.lxc))
 	assertSame(t, before[1], snapshot(t, e.incus))

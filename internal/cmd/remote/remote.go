@@ -31,10 +31,11 @@ func NewCmdRemote(f *cmdutil.Factory) *cobra.Command {
 socket). lxkit keeps its own in ~/.config/lxkit (or $LXKIT_CONF) and also reads,
 never writes, the remotes of lxc (~/.config/lxc) and incus (~/.config/incus).
 --host NAME uses a remote; "remote switch" sets the one used without --host.`,
-		Args: cmdutil.ExactArgs(0, "a subcommand: add, list, remove or switch"),
+		Args: cmdutil.ExactArgs(0, "a subcommand: add, list, remove, rename, set-url, switch or get-default"),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(NewCmdAdd(f, nil), NewCmdList(f, nil), NewCmdRemove(f, nil), NewCmdSwitch(f, nil))
+	cmd.AddCommand(NewCmdAdd(f, nil), NewCmdList(f, nil), NewCmdRemove(f, nil), NewCmdRename(f, nil),
+		NewCmdSetURL(f, nil), NewCmdSwitch(f, nil), NewCmdGetDefault(f, nil))
 	return cmd
 }
 
@@ -398,4 +399,124 @@ func NewCmdSwitch(f *cmdutil.Factory, runF func(context.Context, *NameOptions) e
 		}
 		return store.SetDefault(opts.Name)
 	})
+}
+
+// RenameOptions are the inputs of `lxkit remote rename`.
+type RenameOptions struct {
+	IO      *iostreams.IOStreams
+	Globals *cmdutil.Globals
+	Remotes func() (*remotes.Store, error)
+
+	Name, NewName string
+}
+
+// NewCmdRename returns `lxkit remote rename`.
+func NewCmdRename(f *cmdutil.Factory, runF func(context.Context, *RenameOptions) error) *cobra.Command {
+	opts := &RenameOptions{IO: f.IOStreams, Globals: f.Globals, Remotes: f.Remotes}
+	return &cobra.Command{
+		Use:   "rename NAME NEW",
+		Short: "Rename one of lxkit's remotes (its pinned certificate and the default follow)",
+		Args:  cmdutil.ExactArgs(2, "NAME NEW"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name, opts.NewName = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return renameRun(opts)
+		},
+	}
+}
+
+func renameRun(opts *RenameOptions) error {
+	if err := remotes.ValidateName(opts.NewName); err != nil {
+		return &cmdutil.FlagError{Err: err}
+	}
+	store, err := opts.Remotes()
+	if err != nil {
+		return err
+	}
+	return store.Rename(opts.Name, opts.NewName)
+}
+
+// SetURLOptions are the inputs of `lxkit remote set-url`.
+type SetURLOptions struct {
+	IO      *iostreams.IOStreams
+	Globals *cmdutil.Globals
+	Remotes func() (*remotes.Store, error)
+
+	Name, URL string
+}
+
+// NewCmdSetURL returns `lxkit remote set-url`.
+func NewCmdSetURL(f *cmdutil.Factory, runF func(context.Context, *SetURLOptions) error) *cobra.Command {
+	opts := &SetURLOptions{IO: f.IOStreams, Globals: f.Globals, Remotes: f.Remotes}
+	return &cobra.Command{
+		Use:   "set-url NAME URL",
+		Short: "Change the address of one of lxkit's remotes",
+		Long: `Change the address of one of lxkit's remotes: https://HOST[:PORT] or HOST[:PORT]
+(port 8443 by default), or a socket. A pinned certificate stays pinned: a
+different server at the new address is refused (remove and add the remote
+again to trust another).`,
+		Example: `  lxkit remote set-url lab 192.0.2.8`,
+		Args:    cmdutil.ExactArgs(2, "NAME URL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name, opts.URL = args[0], args[1]
+			if opts.URL == "" {
+				return cmdutil.FlagErrorf("%s: expected a URL", cmd.CommandPath())
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return setURLRun(opts)
+		},
+	}
+}
+
+func setURLRun(opts *SetURLOptions) error {
+	// As remote add reads its URL.
+	ep, err := client.ParseAddr(opts.URL)
+	if err != nil {
+		return err
+	}
+	addr := ep.String()
+	if ep.Socket != "" {
+		addr = "unix://" + ep.Socket
+	}
+	store, err := opts.Remotes()
+	if err != nil {
+		return err
+	}
+	return store.SetAddr(opts.Name, addr)
+}
+
+// GetDefaultOptions are the inputs of `lxkit remote get-default`.
+type GetDefaultOptions struct {
+	IO      *iostreams.IOStreams
+	Globals *cmdutil.Globals
+	Remotes func() (*remotes.Store, error)
+}
+
+// NewCmdGetDefault returns `lxkit remote get-default`.
+func NewCmdGetDefault(f *cmdutil.Factory, runF func(context.Context, *GetDefaultOptions) error) *cobra.Command {
+	opts := &GetDefaultOptions{IO: f.IOStreams, Globals: f.Globals, Remotes: f.Remotes}
+	return &cobra.Command{
+		Use:   "get-default",
+		Short: "Print the name of the default remote",
+		Args:  cmdutil.ExactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return getDefaultRun(opts)
+		},
+	}
+}
+
+func getDefaultRun(opts *GetDefaultOptions) error {
+	store, err := opts.Remotes()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(opts.IO.Out, store.Default())
+	return err
 }
