@@ -38,6 +38,22 @@ type Driver interface {
 	List(ctx context.Context) ([]api.Instance, error)
 	// Transport returns a transport into the container.
 	Transport(name string) transport.Transport
+	// API returns the host's REST API as the driver reaches it, for what
+	// lies beyond containers (package host: images, profiles, storage...).
+	API() API
+}
+
+// API is a host's REST API as both drivers reach it: over HTTP, or
+// through `lxc query` / `incus query`.
+type API interface {
+	// Addr names the host in messages.
+	Addr() string
+	// Query sends a request and decodes the answer's metadata into out;
+	// requests that start background operations go through Do.
+	Query(ctx context.Context, method, path string, body, out any) (etag string, err error)
+	// Do sends a request (with If-Match when ifMatch is not empty) and
+	// waits for the background operation it starts, if any.
+	Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error)
 }
 
 // Statuses that Driver.Status returns.

@@ -64,6 +64,20 @@ func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string
 	return d, name, nil
 }
 
+// API returns the top host's API; Host gives a nested host's.
+func (p *Paths) API() driver.API { return p.top.API() }
+
+// Host returns the driver of the host at path: the top host for "", else
+// the LXD (or Incus) inside the container path names ("outer/inner" is
+// the one inside inner, which runs in outer).
+func (p *Paths) Host(ctx context.Context, path string) (driver.Driver, error) {
+	if path == "" {
+		return p.top, nil
+	}
+	d, _, err := p.Resolve(ctx, path+"/x")
+	return d, err
+}
+
 // Nested resolves one path below top (see Paths).
 func Nested(ctx context.Context, top driver.Driver, path string) (driver.Driver, string, error) {
 	return NewPaths(top).Resolve(ctx, path)

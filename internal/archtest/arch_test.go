@@ -22,6 +22,7 @@ var forbidden = map[string][]string{
 	"transport":                 {"driver", "client", "internal/cmd"},
 	"driver":                    {"client", "internal/cmd", "transport/rest"},
 	"driver/internal/lifecycle": {"client", "internal/cmd", "transport/rest", "transport/cli"},
+	"host":                      {"client", "internal/cmd", "transport", "driver/rest", "driver/cli", "driver/internal"},
 	"internal/tarx":             {"api", "client", "driver", "transport", "internal/cmd"},
 }
 

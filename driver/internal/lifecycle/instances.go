@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
@@ -97,40 +96,4 @@ func whenFree(ctx context.Context, change func() error) error {
 // that another one holds (LXD's and Incus's operationlock).
 func busy(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "is busy running a")
-}
-
-// keyedMutex serializes work per key (a container's updates), so that
-// updates through one driver never race each other even where the API
-// path has no ETag (the CLI's).
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	sync.Mutex
-	users int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.users++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }

@@ -15,26 +15,20 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/keyed"
 	"github.com/lxkit/lxkit/transport"
 )
 
-// API is the part of a host's REST API the lifecycle needs.
-type API interface {
-	// Addr names the host in messages.
-	Addr() string
-	// Query sends a request and decodes the answer's metadata into out.
-	Query(ctx context.Context, method, path string, body, out any) (etag string, err error)
-	// Do sends a request (with If-Match when ifMatch is not empty) and
-	// waits for the background operation it starts.
-	Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error)
-}
+// API is the host's REST API, as the drivers reach it.
+type API = driver.API
 
 // Driver implements driver.Driver over an API, with transports from
 // NewTransport.
 type Driver struct {
 	c            API
 	newTransport func(name string) transport.Transport
-	updates      keyedMutex
+	updates      keyed.Mutex
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -46,6 +40,9 @@ func New(c API, newTransport func(name string) transport.Transport) *Driver {
 
 // Transport returns a transport into the named container.
 func (d *Driver) Transport(name string) transport.Transport { return d.newTransport(name) }
+
+// API returns the API the driver uses.
+func (d *Driver) API() driver.API { return d.c }
 
 // Create creates a container (see driver.Driver).
 func (d *Driver) Create(ctx context.Context, name string, opts driver.CreateOptions) error {
@@ -169,31 +166,15 @@ func (d *Driver) resolveFingerprint(ctx context.Context, prefix string) (string,
 // Update merges changes into a container, with its ETag; a concurrent
 // change (412) makes it read and merge again.
 func (d *Driver) Update(ctx context.Context, name string, opts driver.UpdateOptions) error {
-	defer d.updates.lock(name)()
+	defer d.updates.Lock(name)()
 	for attempt := 0; ; attempt++ {
 		inst, etag, err := d.instance(ctx, name)
 		if err != nil {
 			return err
 		}
 		put := inst.InstancePut
-		put.Config = nonNil(put.Config)
-		for k, v := range opts.Config {
-			if v == "" {
-				delete(put.Config, k)
-			} else {
-				put.Config[k] = v
-			}
-		}
-		if put.Devices == nil {
-			put.Devices = map[string]map[string]string{}
-		}
-		for k, v := range opts.Devices {
-			if v == nil {
-				delete(put.Devices, k)
-			} else {
-				put.Devices[k] = v
-			}
-		}
+		host.MergeConfig(&put.Config, opts.Config)
+		host.MergeDevices(&put.Devices, opts.Devices)
 		if opts.Profiles != nil {
 			put.Profiles = opts.Profiles
 		}

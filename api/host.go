@@ -1,0 +1,211 @@
+package api
+
+import "time"
+
+// Profile is a set of configuration and devices that instances apply
+// (GET /1.0/profiles/NAME).
+type Profile struct {
+	ProfilePut
+	Name   string   `json:"name"`
+	UsedBy []string `json:"used_by"`
+}
+
+// ProfilePut is what PUT /1.0/profiles/NAME replaces.
+type ProfilePut struct {
+	Description string                       `json:"description"`
+	Config      map[string]string            `json:"config"`
+	Devices     map[string]map[string]string `json:"devices"`
+}
+
+// ProfilesPost is the body of POST /1.0/profiles.
+type ProfilesPost struct {
+	ProfilePut
+	Name string `json:"name"`
+}
+
+// Project isolates instances, images, profiles, volumes and networks
+// (GET /1.0/projects/NAME).
+type Project struct {
+	ProjectPut
+	Name   string   `json:"name"`
+	UsedBy []string `json:"used_by"`
+}
+
+// ProjectPut is what PUT /1.0/projects/NAME replaces.
+type ProjectPut struct {
+	Description string            `json:"description"`
+	Config      map[string]string `json:"config"`
+}
+
+// ProjectsPost is the body of POST /1.0/projects.
+type ProjectsPost struct {
+	ProjectPut
+	Name string `json:"name"`
+}
+
+// StoragePool is a storage pool (GET /1.0/storage-pools/NAME).
+type StoragePool struct {
+	StoragePoolPut
+	Name      string   `json:"name"`
+	Driver    string   `json:"driver"`
+	Status    string   `json:"status"`
+	Locations []string `json:"locations"`
+	UsedBy    []string `json:"used_by"`
+}
+
+// StoragePoolPut is what PUT /1.0/storage-pools/NAME replaces.
+type StoragePoolPut struct {
+	Description string            `json:"description"`
+	Config      map[string]string `json:"config"`
+}
+
+// StoragePoolsPost is the body of POST /1.0/storage-pools.
+type StoragePoolsPost struct {
+	StoragePoolPut
+	Name   string `json:"name"`
+	Driver string `json:"driver"`
+}
+
+// StorageVolume is a volume of a storage pool
+// (GET /1.0/storage-pools/POOL/volumes/TYPE/NAME).
+type StorageVolume struct {
+	StorageVolumePut
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`         // custom, container, image, ...
+	ContentType string    `json:"content_type"` // filesystem or block
+	Location    string    `json:"location"`
+	UsedBy      []string  `json:"used_by"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// StorageVolumePut is what PUT .../volumes/TYPE/NAME replaces.
+type StorageVolumePut struct {
+	Description string            `json:"description"`
+	Config      map[string]string `json:"config"`
+}
+
+// StorageVolumesPost is the body of POST /1.0/storage-pools/POOL/volumes/custom.
+type StorageVolumesPost struct {
+	StorageVolumePut
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	ContentType string `json:"content_type,omitempty"`
+}
+
+// Network is a network of the host (GET /1.0/networks/NAME).
+type Network struct {
+	NetworkPut
+	Name      string   `json:"name"`
+	Type      string   `json:"type"` // bridge, macvlan, physical, loopback, ...
+	Managed   bool     `json:"managed"`
+	Status    string   `json:"status"`
+	Locations []string `json:"locations"`
+	UsedBy    []string `json:"used_by"`
+}
+
+// NetworkPut is what PUT /1.0/networks/NAME replaces.
+type NetworkPut struct {
+	Description string            `json:"description"`
+	Config      map[string]string `json:"config"`
+}
+
+// NetworksPost is the body of POST /1.0/networks.
+type NetworksPost struct {
+	NetworkPut
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+}
+
+// ServerPut is what PUT /1.0 replaces: the server's configuration.
+type ServerPut struct {
+	Config map[string]any `json:"config"`
+}
+
+// InstanceSnapshot is a snapshot of an instance
+// (GET /1.0/instances/NAME/snapshots/SNAP).
+type InstanceSnapshot struct {
+	Name      string                       `json:"name"`
+	CreatedAt time.Time                    `json:"created_at"`
+	ExpiresAt time.Time                    `json:"expires_at"`
+	Stateful  bool                         `json:"stateful"`
+	Config    map[string]string            `json:"config"`
+	Devices   map[string]map[string]string `json:"devices"`
+	Profiles  []string                     `json:"profiles"`
+	Size      int64                        `json:"size"`
+}
+
+// InstanceSnapshotsPost is the body of POST /1.0/instances/NAME/snapshots.
+type InstanceSnapshotsPost struct {
+	Name      string     `json:"name"`
+	Stateful  bool       `json:"stateful"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Cluster is the answer to GET /1.0/cluster.
+type Cluster struct {
+	ServerName string `json:"server_name"`
+	Enabled    bool   `json:"enabled"`
+}
+
+// ClusterMember is a member of a cluster (GET /1.0/cluster/members/NAME).
+type ClusterMember struct {
+	ServerName    string            `json:"server_name"`
+	URL           string            `json:"url"`
+	Database      bool              `json:"database"`
+	Status        string            `json:"status"`
+	Message       string            `json:"message"`
+	Architecture  string            `json:"architecture"`
+	Roles         []string          `json:"roles"`
+	FailureDomain string            `json:"failure_domain"`
+	Description   string            `json:"description"`
+	Config        map[string]string `json:"config"`
+	Groups        []string          `json:"groups"`
+}
+
+// Event is one message of GET /1.0/events.
+type Event struct {
+	Type      string         `json:"type"` // lifecycle, logging or operation
+	Timestamp time.Time      `json:"timestamp"`
+	Metadata  map[string]any `json:"metadata"`
+	Location  string         `json:"location"`
+	Project   string         `json:"project"`
+}
+
+// ImagesPost is the body of POST /1.0/images when the image comes from
+// elsewhere than the request body.
+type ImagesPost struct {
+	Source     *ImagesPostSource `json:"source,omitempty"`
+	Public     bool              `json:"public"`
+	AutoUpdate bool              `json:"auto_update"`
+	Aliases    []ImageAlias      `json:"aliases,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// ImagesPostSource says where the daemon gets an image: an image server
+// it pulls from (Mode "pull", Type "image"), or an instance or snapshot
+// it publishes (Type "instance" or "snapshot", Name).
+type ImagesPostSource struct {
+	Type        string `json:"type"`
+	Mode        string `json:"mode,omitempty"`
+	Server      string `json:"server,omitempty"`
+	Protocol    string `json:"protocol,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
+	Secret      string `json:"secret,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Alias       string `json:"alias,omitempty"`
+	Name        string `json:"name,omitempty"`
+}
+
+// ImagePut is what PUT /1.0/images/FINGERPRINT replaces.
+type ImagePut struct {
+	Public     bool              `json:"public"`
+	AutoUpdate bool              `json:"auto_update"`
+	Properties map[string]string `json:"properties"`
+}
+
+// ImageAliasesPost is the body of POST /1.0/images/aliases.
+type ImageAliasesPost struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Target      string `json:"target"`
+}

@@ -1,0 +1,195 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// Collection is a kind of named object under one API path, such as
+// /1.0/profiles: T is the object as GET answers it, Put what PUT
+// replaces and Post what POST creates.
+type Collection[T, Put, Post any] struct {
+	h    *Host
+	kind string // "profile", in messages
+	path string // "/1.0/profiles"
+	// name gives a Post's name; put the part of a T that PUT replaces.
+	name func(*Post) string
+	put  func(*T) *Put
+	// usedBy gives what uses a T (instances, profiles), if it says.
+	usedBy func(*T) []string
+	// ok checks a name beyond ValidateName (a network's length, say).
+	ok func(name string) error
+}
+
+// ValidateName refuses names that cannot be an object's: empty, with a
+// slash, a control character or white space, or "." and "..".
+func ValidateName(kind, name string) error {
+	bad := func(why string) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %q: %s", kind, name, why)
+	}
+	switch {
+	case name == "":
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name: empty", kind)
+	case name == "." || name == "..":
+		return bad("not a name")
+	case strings.ContainsAny(name, "/\\"):
+		return bad("it has a slash")
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f || r == '\u00a0' || r == '\u2028' || r == '\u2029' {
+			return bad("it has white space or a control character")
+		}
+	}
+	return nil
+}
+
+func (c *Collection[T, Put, Post]) check(name string) error {
+	if err := ValidateName(c.kind, name); err != nil {
+		return err
+	}
+	if c.ok != nil {
+		return c.ok(name)
+	}
+	return nil
+}
+
+func (c *Collection[T, Put, Post]) item(name string) string {
+	return c.path + "/" + url.PathEscape(name)
+}
+
+// notFound names what is missing where.
+func (c *Collection[T, Put, Post]) notFound(name string, err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errdefs.Wrap(errdefs.ErrNotFound, nil, "%s %s not found on %s", c.kind, name, c.h.c.Addr())
+	}
+	return err
+}
+
+// List returns every object of the collection.
+func (c *Collection[T, Put, Post]) List(ctx context.Context) ([]T, error) {
+	var out []T
+	if _, err := c.h.c.Query(ctx, http.MethodGet, c.path+"?recursion=1", nil, &out); err != nil {
+		return nil, fmt.Errorf("listing %ss: %w", c.kind, err)
+	}
+	return out, nil
+}
+
+// Get returns one object; a missing one is an error matching
+// errdefs.ErrNotFound.
+func (c *Collection[T, Put, Post]) Get(ctx context.Context, name string) (*T, error) {
+	t, _, err := c.get(ctx, name)
+	return t, err
+}
+
+func (c *Collection[T, Put, Post]) get(ctx context.Context, name string) (*T, string, error) {
+	if err := c.check(name); err != nil {
+		return nil, "", err
+	}
+	var t T
+	etag, err := c.h.c.Query(ctx, http.MethodGet, c.item(name), nil, &t)
+	if err != nil {
+		return nil, "", c.notFound(name, err)
+	}
+	return &t, etag, nil
+}
+
+// Exists reports whether the object is there.
+func (c *Collection[T, Put, Post]) Exists(ctx context.Context, name string) (bool, error) {
+	_, _, err := c.get(ctx, name)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Create creates an object. One of that name that exists already is left
+// as it is: Create converges, it does not compare.
+func (c *Collection[T, Put, Post]) Create(ctx context.Context, post Post) error {
+	name := c.name(&post)
+	if ok, err := c.Exists(ctx, name); err != nil || ok {
+		return err
+	}
+	if _, err := c.h.c.Do(ctx, http.MethodPost, c.path, post, ""); err != nil {
+		if errors.Is(err, errdefs.ErrConflict) {
+			return nil // created meanwhile by someone else
+		}
+		if ok, _ := c.Exists(ctx, name); ok {
+			return nil // some daemons say "already exists" with a 400
+		}
+		return fmt.Errorf("creating %s %s: %w", c.kind, name, err)
+	}
+	return nil
+}
+
+// Update reads an object, lets change edit what PUT replaces and writes
+// it back, with the ETag where the driver sends one; a concurrent change
+// makes it read and edit again.
+func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, change func(*Put) error) error {
+	defer c.h.updates.Lock(c.path + "/" + name)()
+	for attempt := 0; ; attempt++ {
+		t, etag, err := c.get(ctx, name)
+		if err != nil {
+			return err
+		}
+		put := c.put(t)
+		if err := change(put); err != nil {
+			return err
+		}
+		_, err = c.h.c.Do(ctx, http.MethodPut, c.item(name), put, etag)
+		if errors.Is(err, errdefs.ErrPreconditionFailed) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("updating %s %s: %w", c.kind, name, c.notFound(name, err))
+		}
+		return nil
+	}
+}
+
+// Delete deletes an object; a missing one is success. One still in use
+// is refused by the daemon, and the error says by what.
+func (c *Collection[T, Put, Post]) Delete(ctx context.Context, name string) error {
+	if err := c.check(name); err != nil {
+		return err
+	}
+	_, err := c.h.c.Do(ctx, http.MethodDelete, c.item(name), nil, "")
+	if err == nil || errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if strings.Contains(err.Error(), "in use") {
+		// The daemons answer 400; what the caller must do is free it.
+		users := ""
+		if t, _, gerr := c.get(ctx, name); gerr == nil && c.usedBy != nil && len(c.usedBy(t)) > 0 {
+			users = " by " + strings.Join(c.usedBy(t), ", ")
+		}
+		return errdefs.Wrap(errdefs.ErrConflict, err, "deleting %s %s: it is in use%s", c.kind, name, users)
+	}
+	return fmt.Errorf("deleting %s %s: %w", c.kind, name, err)
+}
+
+// Rename renames an object. A missing one is an error matching
+// errdefs.ErrNotFound, an existing newName one matching ErrConflict.
+func (c *Collection[T, Put, Post]) Rename(ctx context.Context, name, newName string) error {
+	if err := c.check(newName); err != nil {
+		return err
+	}
+	if _, _, err := c.get(ctx, name); err != nil {
+		return err
+	}
+	if ok, err := c.Exists(ctx, newName); err != nil {
+		return err
+	} else if ok {
+		return errdefs.Wrap(errdefs.ErrConflict, nil, "renaming %s %s: %s %s already exists on %s", c.kind, name, c.kind, newName, c.h.c.Addr())
+	}
+	_, err := c.h.c.Do(ctx, http.MethodPost, c.item(name), map[string]string{"name": newName}, "")
+	if err != nil {
+		return fmt.Errorf("renaming %s %s to %s: %w", c.kind, name, newName, c.notFound(name, err))
+	}
+	return nil
+}
