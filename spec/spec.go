@@ -1,0 +1,512 @@
+// Package spec reads declarative instance configurations: YAML files
+// that say how to make a container (image, profiles, config, devices,
+// attached volumes and #cloud-config files), may include other files,
+// and use properties such as ${instance}.
+//
+// A file looks like this:
+//
+//	include: [base.yaml]          # read first; this file's values win
+//	image: testimage              # or {alias:, fingerprint:, server:, protocol:, certificate:}
+//	profiles: [default]
+//	config: {limits.memory: 256MiB}
+//	devices:
+//	  eth0: {type: nic, network: lxdbr0, name: eth0}
+//	properties: {site: example.org}
+//	volumes:                      # custom volumes, kept when the instance is rebuilt
+//	  data: {pool: default, path: /srv/data}   # volume ${instance}-data unless volume: says
+//	cloud-config: [web.cfg]       # applied in order through the API
+//
+// Strings may use ${NAME} for a property: instance (the instance's
+// name), those of properties: (an including file's win over an included
+// one's) and those the caller gives (which win over both). $$ is a
+// literal $. An unknown property, key or type is an error with the file
+// and line.
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// Image says which image an instance is made from: an alias or a
+// fingerprint, on the host or on an image server.
+type Image struct {
+	Alias       string `yaml:"alias,omitempty" json:"alias,omitempty"`
+	Fingerprint string `yaml:"fingerprint,omitempty" json:"fingerprint,omitempty"`
+	Server      string `yaml:"server,omitempty" json:"server,omitempty"`
+	Protocol    string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Certificate string `yaml:"certificate,omitempty" json:"certificate,omitempty"`
+}
+
+// UnmarshalYAML reads a plain string as an alias.
+func (i *Image) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&i.Alias)
+	}
+	type plain Image
+	return decodeStrict(n, (*plain)(i))
+}
+
+// Volume is a custom storage volume attached to the instance as a disk.
+type Volume struct {
+	// Pool is the storage pool; empty means "default".
+	Pool string `yaml:"pool,omitempty" json:"pool,omitempty"`
+	// Volume is the volume's name; empty means INSTANCE-DEVICE.
+	Volume string `yaml:"volume,omitempty" json:"volume,omitempty"`
+	// Path is where it is mounted in the container.
+	Path string `yaml:"path" json:"path"`
+	// Config is the volume's configuration when it is created (size...).
+	Config map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	// Device holds extra keys of the disk device (readonly, ...).
+	Device map[string]string `yaml:"device,omitempty" json:"device,omitempty"`
+}
+
+// Spec is one instance's configuration, includes merged and properties
+// expanded.
+type Spec struct {
+	// Name is the instance's name.
+	Name        string                       `yaml:"name" json:"name"`
+	Image       Image                        `yaml:"image" json:"image"`
+	Profiles    []string                     `yaml:"profiles,omitempty" json:"profiles,omitempty"`
+	Config      map[string]string            `yaml:"config,omitempty" json:"config,omitempty"`
+	Devices     map[string]map[string]string `yaml:"devices,omitempty" json:"devices,omitempty"`
+	Volumes     map[string]Volume            `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	CloudConfig []string                     `yaml:"cloud-config,omitempty" json:"cloud-config,omitempty"`
+	Properties  map[string]string            `yaml:"properties,omitempty" json:"properties,omitempty"`
+	// Files are the files read, the top one first, for messages.
+	Files []string `yaml:"-" json:"files"`
+}
+
+// file is one file's content, as written.
+type file struct {
+	Include     []string                     `yaml:"include"`
+	Image       *Image                       `yaml:"image"`
+	Profiles    []string                     `yaml:"profiles"`
+	Config      map[string]string            `yaml:"config"`
+	Devices     map[string]map[string]string `yaml:"devices"`
+	Volumes     map[string]Volume            `yaml:"volumes"`
+	CloudConfig []string                     `yaml:"cloud-config"`
+	Properties  map[string]string            `yaml:"properties"`
+}
+
+// Template is a configuration file read with its includes, not yet made
+// into one instance's Spec.
+type Template struct {
+	path  string
+	files []parsed // includes before includers, the top file last
+}
+
+type parsed struct {
+	path string
+	node *yaml.Node
+	file file // decoded before properties are expanded, for includes and properties
+}
+
+// maxDepth bounds include chains.
+const maxDepth = 16
+
+// maxSize bounds a configuration file.
+const maxSize = 1 << 20
+
+// Load reads a configuration file and the files it includes (relative
+// paths are relative to the including file). A file included twice is
+// read once; a cycle is an error.
+func Load(path string) (*Template, error) {
+	t := &Template{path: path}
+	if err := t.load(path, nil, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Path is the top file's path.
+func (t *Template) Path() string { return t.path }
+
+func (t *Template) load(path string, chain []string, done map[string]bool) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	for _, p := range chain {
+		if p == abs {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include cycle: %s", chain[len(chain)-1], strings.Join(append(chain, abs), " -> "))
+		}
+	}
+	if done[abs] {
+		return nil
+	}
+	if len(chain) >= maxDepth {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: includes nest deeper than %d files", path, maxDepth)
+	}
+	data, err := readFile(path)
+	if err != nil {
+		if len(chain) > 0 {
+			return fmt.Errorf("%s: include: %w", chain[len(chain)-1], err)
+		}
+		return err
+	}
+	p, err := parse(path, data)
+	if err != nil {
+		return err
+	}
+	for _, inc := range p.file.Include {
+		if inc == "" {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include: empty path", path)
+		}
+		if !filepath.IsAbs(inc) {
+			inc = filepath.Join(filepath.Dir(path), inc)
+		}
+		if err := t.load(inc, append(chain, abs), done); err != nil {
+			return err
+		}
+	}
+	done[abs] = true
+	t.files = append(t.files, p)
+	return nil
+}
+
+// readFile reads a regular file of at most maxSize bytes.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not a regular file", path)
+	}
+	if fi.Size() > maxSize {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: larger than %d bytes", path, maxSize)
+	}
+	return io.ReadAll(io.LimitReader(f, maxSize+1))
+}
+
+// parse reads one file's content (name is for messages); includes are
+// not followed.
+func parse(name string, data []byte) (parsed, error) {
+	if bytes.HasPrefix(data, []byte("#cloud-config")) {
+		return parsed{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+			"%s: a #cloud-config file, not an instance configuration: name it under cloud-config: in one", name)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return parsed{}, yamlError(name, err)
+	}
+	p := parsed{path: name, node: &doc}
+	if doc.Kind == 0 { // empty file
+		return p, nil
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return parsed{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: expected a mapping of keys (image:, profiles:, ...)", name, doc.Line)
+	}
+	if err := decodeStrict(doc.Content[0], &p.file); err != nil {
+		return parsed{}, yamlError(name, err)
+	}
+	return p, nil
+}
+
+// decodeStrict decodes n into v, refusing keys v has no field for.
+func decodeStrict(n *yaml.Node, v any) error {
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	// Marshal loses positions: decode the node itself first for errors
+	// with lines, then the bytes with KnownFields for unknown keys.
+	if err := n.Decode(v); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return unknownKey(n, err)
+	}
+	return nil
+}
+
+// unknownKey finds, for a KnownFields error, the key's line in n.
+func unknownKey(n *yaml.Node, err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, "field ")
+	j := strings.Index(msg, " not found")
+	if i < 0 || j < i {
+		return err
+	}
+	key := msg[i+len("field ") : j]
+	var line int
+	var walk func(*yaml.Node)
+	walk = func(m *yaml.Node) {
+		if line != 0 {
+			return
+		}
+		if m.Kind == yaml.MappingNode {
+			for k := 0; k+1 < len(m.Content); k += 2 {
+				if m.Content[k].Value == key {
+					line = m.Content[k].Line
+					return
+				}
+			}
+		}
+		for _, c := range m.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	if line == 0 {
+		return err
+	}
+	return &lineError{line: line, msg: fmt.Sprintf("unknown key %q", key)}
+}
+
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+// yamlError puts the file name before yaml's "line N: ..." messages, as
+// file:N: ...
+func yamlError(name string, err error) error {
+	var le *lineError
+	if errors.As(err, &le) {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %s", name, le.line, le.msg)
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var parts []string
+		for _, e := range te.Errors {
+			parts = append(parts, fileLine(name, e))
+		}
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s", strings.Join(parts, "; "))
+	}
+	return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s", fileLine(name, strings.TrimPrefix(err.Error(), "yaml: ")))
+}
+
+func fileLine(name, msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			return name + ":" + rest[:i] + ":" + rest[i+1:]
+		}
+	}
+	return name + ": " + msg
+}
+
+// Instance makes the Spec of the instance called name. props override
+// the files' properties.
+func (t *Template) Instance(name string, props map[string]string) (*Spec, error) {
+	values := map[string]string{}
+	for _, p := range t.files {
+		for k, v := range p.file.Properties {
+			values[k] = v
+		}
+	}
+	for k, v := range props {
+		values[k] = v
+	}
+	values["instance"] = name
+	s := &Spec{Name: name, Properties: values}
+	for i := len(t.files) - 1; i >= 0; i-- {
+		s.Files = append(s.Files, t.files[i].path)
+	}
+	for _, p := range t.files {
+		if p.node.Kind == 0 {
+			continue
+		}
+		n := cloneNode(p.node.Content[0])
+		if err := expand(p.path, n, values); err != nil {
+			return nil, err
+		}
+		var f file
+		if err := decodeStrict(n, &f); err != nil {
+			return nil, yamlError(p.path, err)
+		}
+		merge(s, &f, p.path)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// merge lays f over s: scalars and map keys of f win, lists add up.
+func merge(s *Spec, f *file, path string) {
+	if f.Image != nil {
+		s.Image = *f.Image
+	}
+	for _, p := range f.Profiles {
+		if !contains(s.Profiles, p) {
+			s.Profiles = append(s.Profiles, p)
+		}
+	}
+	s.Config = mergeMap(s.Config, f.Config)
+	if len(f.Devices) > 0 && s.Devices == nil {
+		s.Devices = map[string]map[string]string{}
+	}
+	for k, v := range f.Devices {
+		s.Devices[k] = v
+	}
+	if len(f.Volumes) > 0 && s.Volumes == nil {
+		s.Volumes = map[string]Volume{}
+	}
+	for k, v := range f.Volumes {
+		s.Volumes[k] = v
+	}
+	for _, c := range f.CloudConfig {
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(filepath.Dir(path), c)
+		}
+		if !contains(s.CloudConfig, c) {
+			s.CloudConfig = append(s.CloudConfig, c)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeMap(dst, src map[string]string) map[string]string {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = map[string]string{}
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}
+
+// validate checks what every instance needs, with the top file named.
+func (s *Spec) validate() error {
+	bad := func(format string, args ...any) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: "+format, append([]any{s.Files[0]}, args...)...)
+	}
+	n := 0
+	for _, set := range []bool{s.Image.Alias != "", s.Image.Fingerprint != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return bad("image: give an alias or a fingerprint (one of them)")
+	}
+	names := make([]string, 0, len(s.Volumes))
+	for name := range s.Volumes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := s.Volumes[name]
+		if v.Path == "" || !strings.HasPrefix(v.Path, "/") {
+			return bad("volume %s: path must be an absolute path in the container", name)
+		}
+		if _, clash := s.Devices[name]; clash {
+			return bad("volume %s: a device of that name exists too", name)
+		}
+		if v.Pool == "" {
+			v.Pool = "default"
+		}
+		if v.Volume == "" {
+			v.Volume = s.Name + "-" + name
+		}
+		s.Volumes[name] = v
+	}
+	return nil
+}
+
+// expand replaces ${NAME} in every string of n.
+func expand(path string, n *yaml.Node, values map[string]string) error {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!binary" {
+		out, err := Expand(n.Value, values)
+		if err != nil {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %s", path, n.Line, err)
+		}
+		if out != n.Value {
+			n.Value = out
+			n.Tag = "!!str"
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	}
+	for _, c := range n.Content {
+		if err := expand(path, c, values); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Expand replaces ${NAME} in s with values[NAME]; $$ is a literal $. An
+// unknown name or an unclosed ${ is an error.
+func Expand(s string, values map[string]string) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '$' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '{':
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("unclosed ${ in %q", s)
+			}
+			name := s[i+2 : i+2+end]
+			v, ok := values[name]
+			if !ok {
+				return "", fmt.Errorf("unknown property ${%s} (known: %s)", name, strings.Join(sortedKeys(values), ", "))
+			}
+			b.WriteString(v)
+			i += 2 + end
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func cloneNode(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, x := range n.Content {
+		c.Content[i] = cloneNode(x)
+	}
+	return &c
+}
