@@ -23,6 +23,8 @@ var forbidden = map[string][]string{
 	"driver":                    {"client", "internal/cmd", "transport/rest"},
 	"driver/internal/lifecycle": {"client", "internal/cmd", "transport/rest", "transport/cli"},
 	"host":                      {"client", "internal/cmd", "transport", "driver/rest", "driver/cli", "driver/internal"},
+	"spec":                      {"client", "driver", "host", "transport", "internal/cmd"},
+	"fleet":                     {"client", "internal/cmd", "transport/rest", "transport/cli", "driver/rest", "driver/cli"},
 	"internal/tarx":             {"api", "client", "driver", "transport", "internal/cmd"},
 }
 

@@ -1,0 +1,291 @@
+// Package fleet makes containers as their declarative configurations
+// (package spec) say, and keeps them so: launch, rebuild (keeping the
+// data in their volumes), delete, snapshot, rollback and clone one
+// instance, or plan and apply the changes a whole fleet needs.
+//
+// It works through any driver.Driver, so also on nested hosts.
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/spec"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Keys that fleet keeps in an instance's configuration.
+const (
+	// KeyConfig is the configuration file the instance was made from.
+	KeyConfig = "user.lxkit.config"
+	// KeyHash is the hash of the Spec it was last made or updated to.
+	KeyHash = "user.lxkit.hash"
+	// KeyFleet names the fleet an instance belongs to.
+	KeyFleet = "user.lxkit.fleet"
+)
+
+// CloudConfigFunc applies #cloud-config files to a running container.
+type CloudConfigFunc func(ctx context.Context, tr transport.Transport, files []string, out io.Writer) error
+
+// Manager makes and keeps instances on one host.
+type Manager struct {
+	d driver.Driver
+	h *host.Host
+	// CloudConfig applies an instance's cloud-config files after it is
+	// launched or rebuilt; nil refuses specs that name any.
+	CloudConfig CloudConfigFunc
+	// Out receives what cloud-config commands print; nil discards it.
+	Out io.Writer
+	// Fleet, if set, is recorded in the instances made (KeyFleet).
+	Fleet string
+}
+
+// New returns a manager of d's host.
+func New(d driver.Driver) *Manager {
+	return &Manager{d: d, h: host.New(d.API())}
+}
+
+// Hash is the hash of what a Spec asks for (not of where it was read).
+func Hash(s *spec.Spec) string {
+	c := *s
+	c.Files = nil
+	c.Properties = nil
+	data, _ := json.Marshal(c) // map keys come out sorted
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// createOptions are the driver's options for a Spec, volumes as disks.
+func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions {
+	devices := map[string]map[string]string{}
+	for k, v := range s.Devices {
+		devices[k] = v
+	}
+	for name, v := range s.Volumes {
+		devices[name] = volumeDevice(v)
+	}
+	config := map[string]string{}
+	for k, v := range s.Config {
+		config[k] = v
+	}
+	config[KeyHash] = Hash(s)
+	if len(s.Files) > 0 {
+		config[KeyConfig] = s.Files[0]
+	}
+	if m.Fleet != "" {
+		config[KeyFleet] = m.Fleet
+	}
+	img := s.Image
+	return driver.CreateOptions{
+		Image:    driver.Image{Alias: img.Alias, Fingerprint: img.Fingerprint, Server: img.Server, Protocol: img.Protocol},
+		Profiles: s.Profiles,
+		Config:   config,
+		Devices:  devices,
+	}
+}
+
+func volumeDevice(v spec.Volume) map[string]string {
+	dev := map[string]string{"type": "disk", "pool": v.Pool, "source": v.Volume, "path": v.Path}
+	for k, val := range v.Device {
+		dev[k] = val
+	}
+	return dev
+}
+
+// volumes makes the Spec's volumes that are missing; existing ones are
+// used as they are.
+func (m *Manager) volumes(ctx context.Context, s *spec.Spec) error {
+	for _, name := range sortedVolumes(s) {
+		v := s.Volumes[name]
+		if ok, err := m.h.StoragePools().Exists(ctx, v.Pool); err != nil {
+			return err
+		} else if !ok {
+			return errdefs.Wrap(errdefs.ErrNotFound, nil, "%s: volume %s: storage pool %s not found on %s", s.Name, name, v.Pool, m.h.Addr())
+		}
+		post := api.StorageVolumesPost{Name: v.Volume, Type: "custom", StorageVolumePut: api.StorageVolumePut{Config: v.Config}}
+		if err := m.h.Volumes(v.Pool).Create(ctx, post); err != nil {
+			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
+		}
+	}
+	return nil
+}
+
+func sortedVolumes(s *spec.Spec) []string {
+	names := make([]string, 0, len(s.Volumes))
+	for n := range s.Volumes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Launch makes the instance a Spec describes, with its volumes, starts
+// it and applies its cloud-config files. An instance that exists already
+// is left as it is (see Rebuild and Plan); its missing volumes are not
+// made either. A launch that fails removes the instance, never volumes.
+func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
+	if _, err := m.d.Instance(ctx, s.Name); err == nil {
+		return nil
+	} else if !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	if len(s.CloudConfig) > 0 && m.CloudConfig == nil {
+		return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: cloud-config files are named but no way to apply them was given", s.Name)
+	}
+	if err := m.volumes(ctx, s); err != nil {
+		return err
+	}
+	if err := m.d.Create(ctx, s.Name, m.createOptions(s)); err != nil {
+		return err
+	}
+	if len(s.CloudConfig) == 0 {
+		return nil
+	}
+	out := m.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if err := m.CloudConfig(ctx, m.d.Transport(s.Name), s.CloudConfig, out); err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = m.d.Delete(cctx, s.Name)
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Rebuild replaces the instance with a new one made from the Spec (a
+// newer image, say), keeping its volumes and so their data: the old
+// instance is stopped and deleted, the new one launched and attached to
+// the same volumes. A missing instance is simply launched.
+func (m *Manager) Rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions) error {
+	if err := m.d.Stop(ctx, s.Name, stop); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	if err := m.d.Delete(ctx, s.Name); err != nil {
+		return err
+	}
+	return m.Launch(ctx, s)
+}
+
+// DeleteOptions says what goes with an instance.
+type DeleteOptions struct {
+	// Volumes deletes the Spec's volumes too, with their data.
+	Volumes bool
+}
+
+// Delete deletes the instance, and its volumes if asked. Missing ones
+// are success.
+func (m *Manager) Delete(ctx context.Context, s *spec.Spec, opts DeleteOptions) error {
+	if err := m.d.Delete(ctx, s.Name); err != nil {
+		return err
+	}
+	if !opts.Volumes {
+		return nil
+	}
+	var errs []error
+	for _, name := range sortedVolumes(s) {
+		v := s.Volumes[name]
+		errs = append(errs, m.h.Volumes(v.Pool).Delete(ctx, v.Volume))
+	}
+	return errors.Join(errs...)
+}
+
+// Snapshot snapshots the instance and its volumes under one name.
+// Existing snapshots of that name are kept as they are.
+func (m *Manager) Snapshot(ctx context.Context, s *spec.Spec, snap string) error {
+	if err := m.h.Snapshots(s.Name).Create(ctx, api.InstanceSnapshotsPost{Name: snap}); err != nil {
+		return err
+	}
+	for _, name := range sortedVolumes(s) {
+		v := s.Volumes[name]
+		if err := m.h.VolumeSnapshots(v.Pool, v.Volume).Create(ctx, api.InstanceSnapshotsPost{Name: snap}); err != nil {
+			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// Rollback brings the instance and its volumes back to a snapshot that
+// Snapshot made. The instance is stopped for it and started again if it
+// was running.
+func (m *Manager) Rollback(ctx context.Context, s *spec.Spec, snap string, stop driver.StopOptions) error {
+	if _, err := m.h.Snapshots(s.Name).Get(ctx, snap); err != nil {
+		return err
+	}
+	for _, name := range sortedVolumes(s) {
+		v := s.Volumes[name]
+		if _, err := m.h.VolumeSnapshots(v.Pool, v.Volume).Get(ctx, snap); err != nil {
+			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
+		}
+	}
+	status, err := m.d.Status(ctx, s.Name)
+	if err != nil {
+		return err
+	}
+	if err := m.d.Stop(ctx, s.Name, stop); err != nil {
+		return err
+	}
+	if err := m.h.RestoreSnapshot(ctx, s.Name, snap, false); err != nil {
+		return err
+	}
+	for _, name := range sortedVolumes(s) {
+		v := s.Volumes[name]
+		if err := m.h.RestoreVolumeSnapshot(ctx, v.Pool, v.Volume, snap); err != nil {
+			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
+		}
+	}
+	if status == driver.StatusRunning {
+		return m.d.Start(ctx, s.Name)
+	}
+	return nil
+}
+
+// Clone makes dst, an instance of the same Spec, as a copy of src's
+// instance (at snapshot snap, if not empty) and of its volumes, then
+// starts it. dst's volumes are copies named as dst's Spec says; its
+// cloud-config files are not applied (the copy has what they did). An
+// existing dst is left as it is.
+func (m *Manager) Clone(ctx context.Context, src, dst *spec.Spec, snap string) error {
+	if _, err := m.d.Instance(ctx, dst.Name); err == nil {
+		return nil
+	} else if !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	for _, name := range sortedVolumes(dst) {
+		from, ok := src.Volumes[name]
+		to := dst.Volumes[name]
+		if !ok {
+			continue
+		}
+		source := from.Volume
+		if snap != "" {
+			source += "/" + snap
+		}
+		if err := m.h.CopyVolume(ctx, from.Pool, source, to.Pool, to.Volume); err != nil {
+			return fmt.Errorf("%s: volume %s: %w", dst.Name, name, err)
+		}
+	}
+	if err := m.volumes(ctx, dst); err != nil { // those src lacks
+		return err
+	}
+	opts := m.createOptions(dst)
+	err := m.h.CopyInstance(ctx, src.Name, dst.Name, host.CopyInstanceOptions{
+		Snapshot: snap, Config: opts.Config, Devices: opts.Devices, Profiles: opts.Profiles, InstanceOnly: true,
+	})
+	if err != nil {
+		return err
+	}
+	return m.d.Start(ctx, dst.Name)
+}

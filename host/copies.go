@@ -1,0 +1,135 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// VolumeSnapshots are the snapshots of a custom volume.
+func (h *Host) VolumeSnapshots(pool, volume string) *Collection[api.StorageVolume, api.StorageVolumePut, api.InstanceSnapshotsPost] {
+	return &Collection[api.StorageVolume, api.StorageVolumePut, api.InstanceSnapshotsPost]{
+		h: h, kind: "volume snapshot",
+		path: "/1.0/storage-pools/" + url.PathEscape(pool) + "/volumes/custom/" + url.PathEscape(volume) + "/snapshots",
+		name: func(p *api.InstanceSnapshotsPost) string { return p.Name },
+		put:  func(v *api.StorageVolume) *api.StorageVolumePut { return &v.StorageVolumePut },
+		ok: func(string) error {
+			if err := ValidateName("storage pool", pool); err != nil {
+				return err
+			}
+			return ValidateName("volume", volume)
+		},
+	}
+}
+
+// RestoreVolumeSnapshot brings a custom volume back to one of its
+// snapshots. A volume attached to a running instance may be refused by
+// the daemon: stop the instance first.
+func (h *Host) RestoreVolumeSnapshot(ctx context.Context, pool, volume, snapshot string) error {
+	if _, err := h.VolumeSnapshots(pool, volume).Get(ctx, snapshot); err != nil {
+		return err
+	}
+	path := "/1.0/storage-pools/" + url.PathEscape(pool) + "/volumes/custom/" + url.PathEscape(volume)
+	if _, err := h.c.Do(ctx, http.MethodPut, path, map[string]string{"restore": snapshot}, ""); err != nil {
+		return fmt.Errorf("restoring volume %s to snapshot %s: %w", volume, snapshot, err)
+	}
+	return nil
+}
+
+// CopyVolume copies a custom volume (or one of its snapshots, "vol/snap")
+// to a new volume in the same or another pool of the host. A destination
+// that exists already is left as it is.
+func (h *Host) CopyVolume(ctx context.Context, pool, source, dstPool, dst string) error {
+	vols := h.Volumes(dstPool)
+	if ok, err := vols.Exists(ctx, dst); err != nil || ok {
+		return err
+	}
+	body := map[string]any{
+		"name": dst, "type": "custom",
+		"source": map[string]any{"type": "copy", "name": source, "pool": pool},
+	}
+	if _, err := h.c.Do(ctx, http.MethodPost, vols.path, body, ""); err != nil {
+		if ok, _ := vols.Exists(ctx, dst); ok && !errors.Is(err, errdefs.ErrNotFound) {
+			return nil // made meanwhile
+		}
+		return fmt.Errorf("copying volume %s to %s: %w", source, dst, err)
+	}
+	return nil
+}
+
+// CopyInstanceOptions says how to copy an instance.
+type CopyInstanceOptions struct {
+	// Snapshot copies that snapshot of the source rather than its
+	// current state.
+	Snapshot string
+	// Config and Devices are merged into the copy's own (see
+	// MergeConfig and MergeDevices); Profiles replaces its profiles
+	// when not nil.
+	Config   map[string]string
+	Devices  map[string]map[string]string
+	Profiles []string
+	// InstanceOnly leaves the source's snapshots behind.
+	InstanceOnly bool
+}
+
+// CopyInstance copies an instance (stopped, or at a snapshot) to a new,
+// stopped one on the same host. A destination that exists already is
+// left as it is.
+func (h *Host) CopyInstance(ctx context.Context, source, dst string, opts CopyInstanceOptions) error {
+	for _, n := range []string{source, dst} {
+		if err := ValidateName("instance", n); err != nil {
+			return err
+		}
+	}
+	var cur api.Instance
+	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(dst), nil, &cur); err == nil {
+		return nil
+	} else if !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	var src api.Instance
+	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(source), nil, &src); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return errdefs.Wrap(errdefs.ErrNotFound, nil, "instance %s not found on %s", source, h.c.Addr())
+		}
+		return err
+	}
+	from := source
+	put := src.InstancePut
+	if opts.Snapshot != "" {
+		snap, err := h.Snapshots(source).Get(ctx, opts.Snapshot)
+		if err != nil {
+			return err
+		}
+		from = source + "/" + opts.Snapshot
+		put = api.InstancePut{Config: snap.Config, Devices: snap.Devices, Profiles: snap.Profiles}
+	}
+	// Keys the daemon sets per instance must not travel.
+	config := map[string]string{}
+	for k, v := range put.Config {
+		if len(k) < 9 || k[:9] != "volatile." {
+			config[k] = v
+		}
+	}
+	MergeConfig(&config, opts.Config)
+	devices := put.Devices
+	MergeDevices(&devices, opts.Devices)
+	profiles := put.Profiles
+	if opts.Profiles != nil {
+		profiles = opts.Profiles
+	}
+	body := map[string]any{
+		"name": dst, "type": src.Type,
+		"config": config, "devices": devices, "profiles": profiles,
+		"source": map[string]any{"type": "copy", "source": from, "instance_only": opts.InstanceOnly},
+	}
+	if _, err := h.c.Do(ctx, http.MethodPost, "/1.0/instances", body, ""); err != nil {
+		return fmt.Errorf("copying %s to %s: %w", from, dst, err)
+	}
+	return nil
+}
