@@ -14,7 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
@@ -33,6 +36,10 @@ const (
 	KeyHash = "user.lxkit.hash"
 	// KeyFleet names the fleet an instance belongs to.
 	KeyFleet = "user.lxkit.fleet"
+	// KeyKeys and KeyDevices list the config keys and devices the Spec
+	// set, so that an update removes those a newer Spec drops.
+	KeyKeys    = "user.lxkit.keys"
+	KeyDevices = "user.lxkit.devices"
 )
 
 // CloudConfigFunc applies #cloud-config files to a running container.
@@ -79,6 +86,8 @@ func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions {
 	for k, v := range s.Config {
 		config[k] = v
 	}
+	config[KeyKeys] = strings.Join(slices.Sorted(maps.Keys(s.Config)), ",")
+	config[KeyDevices] = strings.Join(slices.Sorted(maps.Keys(devices)), ",")
 	config[KeyHash] = Hash(s)
 	if len(s.Files) > 0 {
 		config[KeyConfig] = s.Files[0]

@@ -1,0 +1,335 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/spec"
+)
+
+// Fleet is a set of instances, each made from a configuration file, as
+// a fleet file lists them:
+//
+//	fleet: web                 # recorded in each instance; default: the file's name
+//	instances:
+//	  web1: web.yaml           # a configuration file, relative to this one
+//	  web2:
+//	    config: web.yaml
+//	    properties: {site: b.example}
+type Fleet struct {
+	Name      string
+	Path      string
+	Instances []*spec.Spec // sorted by name
+}
+
+type fleetFile struct {
+	Fleet     string                   `yaml:"fleet"`
+	Instances map[string]fleetInstance `yaml:"instances"`
+}
+
+type fleetInstance struct {
+	Config     string            `yaml:"config"`
+	Properties map[string]string `yaml:"properties"`
+}
+
+// UnmarshalYAML reads a plain string as the configuration file.
+func (fi *fleetInstance) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&fi.Config)
+	}
+	type plain fleetInstance
+	return n.Decode((*plain)(fi))
+}
+
+// Load reads a fleet file and the configurations it names. props are
+// given to every instance (see spec.Template.Instance).
+func Load(path string, props map[string]string) (*Fleet, error) {
+	data, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	var ff fleetFile
+	if err := dec.Decode(&ff); err != nil {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	f := &Fleet{Name: ff.Fleet, Path: path}
+	if f.Name == "" {
+		f.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	if err := driver.ValidateName(f.Name); err != nil {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: fleet name %q: %v", path, f.Name, err)
+	}
+	if len(ff.Instances) == 0 {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: no instances", path)
+	}
+	templates := map[string]*spec.Template{}
+	for _, name := range slices.Sorted(maps.Keys(ff.Instances)) {
+		fi := ff.Instances[name]
+		if err := driver.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("%s: instance %q: %w", path, name, err)
+		}
+		if fi.Config == "" {
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: instance %s: no config file", path, name)
+		}
+		cfg := fi.Config
+		if !filepath.IsAbs(cfg) {
+			cfg = filepath.Join(filepath.Dir(path), cfg)
+		}
+		tpl := templates[cfg]
+		if tpl == nil {
+			if tpl, err = spec.Load(cfg); err != nil {
+				return nil, fmt.Errorf("%s: instance %s: %w", path, name, err)
+			}
+			templates[cfg] = tpl
+		}
+		p := maps.Clone(fi.Properties)
+		if p == nil {
+			p = map[string]string{}
+		}
+		maps.Copy(p, props)
+		s, err := tpl.Instance(name, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: instance %s: %w", path, name, err)
+		}
+		f.Instances = append(f.Instances, s)
+	}
+	return f, nil
+}
+
+// Action is what a plan does to an instance.
+type Action string
+
+// Actions of a plan.
+const (
+	Create  Action = "create"  // missing: launch it
+	Update  Action = "update"  // config, devices, profiles or volumes changed: change it in place
+	Rebuild Action = "rebuild" // its image changed: rebuild it, keeping its volumes
+	Delete  Action = "delete"  // of this fleet but no longer listed (with Prune)
+	Keep    Action = "keep"    // as its configuration says
+	Skip    Action = "skip"    // exists but is not this fleet's: left alone
+)
+
+// Change is one step of a plan.
+type Change struct {
+	Instance string
+	Action   Action
+	// Why lists what differs, for people.
+	Why  []string
+	Spec *spec.Spec // nil for Delete
+}
+
+// String is the change as a plan line: "+ web1", "~ web2 (config ...)".
+func (c Change) String() string {
+	sign := map[Action]string{Create: "+", Update: "~", Rebuild: "!", Delete: "-", Keep: "=", Skip: "?"}[c.Action]
+	s := fmt.Sprintf("%s %s %s", sign, c.Action, c.Instance)
+	if len(c.Why) > 0 {
+		s += ": " + strings.Join(c.Why, "; ")
+	}
+	return s
+}
+
+// PlanOptions says what a plan may do.
+type PlanOptions struct {
+	// Prune deletes instances of this fleet that it no longer lists.
+	Prune bool
+}
+
+// Plan compares the fleet with the host and says what Apply would do,
+// changing nothing.
+func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Change, error) {
+	existing, err := m.d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]api.Instance{}
+	for _, inst := range existing {
+		byName[inst.Name] = inst
+	}
+	var plan []Change
+	listed := map[string]bool{}
+	for _, s := range f.Instances {
+		listed[s.Name] = true
+		inst, ok := byName[s.Name]
+		if !ok {
+			plan = append(plan, Change{Instance: s.Name, Action: Create, Spec: s})
+			continue
+		}
+		if owner := inst.Config[KeyFleet]; owner != f.Name {
+			why := "made outside any fleet"
+			if owner != "" {
+				why = "of fleet " + owner
+			}
+			plan = append(plan, Change{Instance: s.Name, Action: Skip, Why: []string{why}, Spec: s})
+			continue
+		}
+		c, err := m.compare(ctx, s, inst)
+		if err != nil {
+			return nil, err
+		}
+		plan = append(plan, c)
+	}
+	var gone []string
+	for name, inst := range byName {
+		if inst.Config[KeyFleet] == f.Name && !listed[name] {
+			gone = append(gone, name)
+		}
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		if opts.Prune {
+			plan = append(plan, Change{Instance: name, Action: Delete, Why: []string{"no longer listed"}})
+		} else {
+			plan = append(plan, Change{Instance: name, Action: Skip, Why: []string{"no longer listed (prune deletes it)"}})
+		}
+	}
+	return plan, nil
+}
+
+// compare says what an existing instance of the fleet needs.
+func (m *Manager) compare(ctx context.Context, s *spec.Spec, inst api.Instance) (Change, error) {
+	c := Change{Instance: s.Name, Action: Keep, Spec: s}
+	if inst.Config[KeyHash] == Hash(s) {
+		return c, nil
+	}
+	fp := s.Image.Fingerprint
+	if s.Image.Server == "" {
+		var err error
+		if fp, err = m.h.Images().Resolve(ctx, imageRef(s.Image)); err != nil {
+			return c, fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	if base := inst.Config["volatile.base_image"]; fp != "" && base != "" && !strings.HasPrefix(base, fp) {
+		c.Action = Rebuild
+		c.Why = []string{fmt.Sprintf("image %.12s -> %.12s", base, fp)}
+		return c, nil
+	}
+	want := m.createOptions(s)
+	c.Action = Update
+	for _, k := range slices.Sorted(maps.Keys(want.Config)) {
+		if !strings.HasPrefix(k, "user.lxkit.") && inst.Config[k] != want.Config[k] {
+			c.Why = append(c.Why, fmt.Sprintf("config %s %q -> %q", k, inst.Config[k], want.Config[k]))
+		}
+	}
+	for _, k := range managed(inst.Config[KeyKeys]) {
+		if _, ok := want.Config[k]; !ok {
+			c.Why = append(c.Why, "config "+k+" removed")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want.Devices)) {
+		if !maps.Equal(inst.Devices[k], want.Devices[k]) {
+			c.Why = append(c.Why, "device "+k)
+		}
+	}
+	for _, k := range managed(inst.Config[KeyDevices]) {
+		if _, ok := want.Devices[k]; !ok {
+			c.Why = append(c.Why, "device "+k+" removed")
+		}
+	}
+	if want.Profiles != nil && !slices.Equal(inst.Profiles, want.Profiles) {
+		c.Why = append(c.Why, fmt.Sprintf("profiles %v -> %v", inst.Profiles, want.Profiles))
+	}
+	if len(c.Why) == 0 {
+		c.Why = []string{"recorded hash only"}
+	}
+	return c, nil
+}
+
+func imageRef(img spec.Image) string {
+	if img.Alias != "" {
+		return img.Alias
+	}
+	return img.Fingerprint
+}
+
+// managed splits a comma list kept in KeyKeys or KeyDevices.
+func managed(list string) []string {
+	if list == "" {
+		return nil
+	}
+	return strings.Split(list, ",")
+}
+
+// Apply carries out a plan in order, stopping at the first failure.
+// Instances are stopped for a rebuild as stop says.
+func (m *Manager) Apply(ctx context.Context, plan []Change, stop driver.StopOptions, report func(Change)) error {
+	for _, c := range plan {
+		var err error
+		switch c.Action {
+		case Create:
+			err = m.Launch(ctx, c.Spec)
+		case Rebuild:
+			err = m.Rebuild(ctx, c.Spec, stop)
+		case Update:
+			err = m.update(ctx, c.Spec)
+		case Delete:
+			err = m.d.Delete(ctx, c.Instance)
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.Action, c.Instance, err)
+		}
+		if report != nil {
+			report(c)
+		}
+	}
+	return nil
+}
+
+// update changes an instance in place to its Spec: config keys and
+// devices set, those the previous Spec set and this one does not
+// removed, profiles replaced, missing volumes made and attached.
+func (m *Manager) update(ctx context.Context, s *spec.Spec) error {
+	inst, err := m.d.Instance(ctx, s.Name)
+	if err != nil {
+		return err
+	}
+	if err := m.volumes(ctx, s); err != nil {
+		return err
+	}
+	want := m.createOptions(s)
+	opts := driver.UpdateOptions{Config: want.Config, Devices: want.Devices, Profiles: want.Profiles}
+	for _, k := range managed(inst.Config[KeyKeys]) {
+		if _, ok := want.Config[k]; !ok {
+			opts.Config[k] = "" // removes it
+		}
+	}
+	for _, k := range managed(inst.Config[KeyDevices]) {
+		if _, ok := want.Devices[k]; !ok {
+			opts.Devices[k] = nil
+		}
+	}
+	if err := m.d.Update(ctx, s.Name, opts); err != nil {
+		if errors.Is(err, errdefs.ErrInvalidArgument) {
+			return fmt.Errorf("%w (a change the daemon refuses in place may need a rebuild)", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// readSmall reads a regular file of at most 1 MiB.
+func readSmall(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not a regular file of at most 1 MiB", path)
+	}
+	return os.ReadFile(path)
+}
