@@ -1,6 +1,11 @@
 package api
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Profile is a set of configuration and devices that instances apply
 // (GET /1.0/profiles/NAME).
@@ -164,11 +169,59 @@ type ClusterMember struct {
 
 // Event is one message of GET /1.0/events.
 type Event struct {
-	Type      string         `json:"type"` // lifecycle, logging or operation
-	Timestamp time.Time      `json:"timestamp"`
-	Metadata  map[string]any `json:"metadata"`
-	Location  string         `json:"location"`
-	Project   string         `json:"project"`
+	Type      string    `json:"type"` // lifecycle, logging or operation
+	Timestamp time.Time `json:"timestamp"`
+	// Metadata is, for a lifecycle event, "action" (e.g. "instance-started"),
+	// "source" (e.g. "/1.0/instances/c1", with "?project=P" outside the
+	// default project), "requestor" and "context"; for a logging event,
+	// "level", "message" and "context"; for an operation event, the
+	// Operation.
+	Metadata map[string]any `json:"metadata"`
+	Location string         `json:"location"`
+	Project  string         `json:"project"`
+}
+
+// Event types that both daemons send.
+const (
+	EventTypeLifecycle = "lifecycle"
+	EventTypeLogging   = "logging"
+	EventTypeOperation = "operation"
+)
+
+// EventTypes returns the event types that both daemons send.
+func EventTypes() []string {
+	return []string{EventTypeLifecycle, EventTypeLogging, EventTypeOperation}
+}
+
+// EventOptions says which events to receive from GET /1.0/events. The zero
+// value receives the events of every type in the client's project.
+type EventOptions struct {
+	// Types are EventTypeLifecycle, EventTypeLogging or EventTypeOperation;
+	// empty means all three.
+	Types []string
+	// AllProjects receives the events of every project instead of those
+	// of the client's project.
+	AllProjects bool
+}
+
+// EventTypes returns the types o asks for (all of EventTypes when
+// o.Types is empty, each once), or an error naming the first type that is
+// not one of EventTypes.
+func (o EventOptions) EventTypes() ([]string, error) {
+	known := EventTypes()
+	if len(o.Types) == 0 {
+		return known, nil
+	}
+	var types []string
+	for _, t := range o.Types {
+		if !slices.Contains(known, t) {
+			return nil, fmt.Errorf("event type %q: use %s", t, strings.Join(known, ", "))
+		}
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return types, nil
 }
 
 // ImagesPost is the body of POST /1.0/images when the image comes from

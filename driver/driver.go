@@ -56,6 +56,23 @@ type API interface {
 	Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error)
 }
 
+// EventSource is an API that streams the host's events (GET /1.0/events).
+// Both drivers' APIs implement it: the REST client over the events
+// websocket, the CLI driver with `lxc monitor` or `incus monitor`.
+type EventSource interface {
+	// Events calls fn for each event of the types opts asks for, one at a
+	// time on the caller's goroutine, until ctx ends, fn returns an error
+	// or the stream breaks. It returns ctx.Err() when ctx ends, fn's error
+	// as it is, and for a stream that breaks an error matching
+	// errdefs.ErrUnavailable that names the host. A type that is not one
+	// of api.EventTypes is errdefs.ErrInvalidArgument.
+	//
+	// Events that happen before the subscription is in place (which
+	// Events does not report) are not seen. fn should return quickly: a
+	// daemon drops a listener that falls behind.
+	Events(ctx context.Context, opts api.EventOptions, fn func(api.Event) error) error
+}
+
 // Statuses that Driver.Status returns.
 const (
 	StatusRunning = "running"
@@ -73,6 +90,10 @@ type Image struct {
 	Server string
 	// Protocol is "lxd" (the default) or "simplestreams".
 	Protocol string
+	// Certificate is the server's certificate, PEM, for a server whose
+	// certificate no authority the daemon trusts has signed (a
+	// self-signed one, as `lxkit image serve` makes).
+	Certificate string
 }
 
 // CreateOptions configures a new container. The zero value (apart from

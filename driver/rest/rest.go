@@ -27,3 +27,6 @@ func New(c *client.Client) *Driver {
 
 // Client returns the driver's client.
 func (d *Driver) Client() *client.Client { return d.c }
+
+// The client streams events itself.
+var _ driver.EventSource = (*client.Client)(nil)

@@ -64,6 +64,41 @@ func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 	return res.Stdout, nil
 }
 
+// Stream runs the command with args, writing its standard output to
+// stdout as it comes, and waits for it to end: for commands that run
+// until stopped, such as `lxc monitor`. When ctx ends the command is
+// stopped (the transport signals it) and Stream returns ctx.Err() once it
+// is gone. A failure is classified as Run's is, from the end of standard
+// error, the only part of it kept.
+func (h *Host) Stream(ctx context.Context, stdout io.Writer, args ...string) error {
+	stderr := &tailBuffer{max: transport.TailSize}
+	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdout: stdout, Stderr: stderr})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
+	}
+	if err := Classify(res.ExitCode, stderr.buf); err != nil {
+		return h.missing(res.ExitCode, err)
+	}
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
 // Exec runs a command line through Via with the host's environment.
 func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	if len(h.Env) > 0 {

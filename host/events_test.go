@@ -1,0 +1,374 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/internal/testsshd"
+	"github.com/lxkit/lxkit/transport/local"
+	"github.com/lxkit/lxkit/transport/ssh"
+)
+
+// eventsWait bounds the wait for any one expected event.
+const eventsWait = 30 * time.Second
+
+// eachEventSource runs f for each daemon through the REST driver (over
+// the unix socket and over HTTPS) and the CLI driver, in parallel. For
+// the CLI driver, mark is the value of $LXKIT_TEST_MARK in the
+// environment of every command it runs, to find its processes; else "".
+func eachEventSource(t *testing.T, f func(t *testing.T, d driver.Driver, h *host.Host, mark string)) {
+	for _, th := range testhost.Hosts() {
+		t.Run(th.Name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("rest", func(t *testing.T) {
+				t.Parallel()
+				d := rest.New(testhost.Connect(t, th))
+				f(t, d, host.New(d.API()), "")
+			})
+			t.Run("https", func(t *testing.T) {
+				t.Parallel()
+				d := rest.New(testhost.ConnectHTTPS(t, th))
+				f(t, d, host.New(d.API()), "")
+			})
+			t.Run("cli", func(t *testing.T) {
+				t.Parallel()
+				mark := short("mark")
+				o := cli.ForSocket(th.Socket)
+				o.Env["LXKIT_TEST_MARK"] = mark
+				d, err := cli.New(testhost.Context(t, 30*time.Second), local.New(), o)
+				if err != nil {
+					testhost.Unavailable(t, "%s through its command: %v", th.Name, err)
+				}
+				f(t, d, host.New(d.API()), mark)
+			})
+		})
+	}
+}
+
+// subscription is a running Events call whose events land in a channel.
+type subscription struct {
+	events chan api.Event
+	ended  chan error // Events's result
+	cancel context.CancelFunc
+}
+
+// subscribe calls h.Events in the background until the test ends or
+// cancel is called.
+func subscribe(t *testing.T, h *host.Host, opts api.EventOptions) *subscription {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &subscription{events: make(chan api.Event, 4096), ended: make(chan error, 1), cancel: cancel}
+	go func() {
+		s.ended <- h.Events(ctx, opts, func(ev api.Event) error {
+			select {
+			case s.events <- ev:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(cancel)
+	return s
+}
+
+// waitFor returns the first event that match accepts (dropping the others)
+// within d; it fails the test when none comes or when Events ends.
+func (s *subscription) waitFor(t *testing.T, d time.Duration, what string, match func(api.Event) bool) api.Event {
+	t.Helper()
+	ev, err := s.next(d, match)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+	return ev
+}
+
+func (s *subscription) next(d time.Duration, match func(api.Event) bool) (api.Event, error) {
+	timeout := time.After(d)
+	for {
+		select {
+		case ev := <-s.events:
+			if match(ev) {
+				return ev, nil
+			}
+		case err := <-s.ended:
+			s.ended <- err // for whoever asks next
+			return api.Event{}, fmt.Errorf("Events ended: %v", err)
+		case <-timeout:
+			return api.Event{}, fmt.Errorf("nothing within %s", d)
+		}
+	}
+}
+
+// lifecycle matches a lifecycle event with this action and source.
+func lifecycle(action, source string) func(api.Event) bool {
+	return func(ev api.Event) bool {
+		a, s := host.LifecycleAction(ev)
+		return a == action && s == source
+	}
+}
+
+// ready waits until s receives events: nothing tells when a subscription
+// is in place, so it updates a profile of its own until it sees that.
+func (s *subscription) ready(t *testing.T, h *host.Host) {
+	t.Helper()
+	ctx := testhost.Context(t, time.Minute)
+	name := short("lxkev")
+	if err := h.Profiles().Create(ctx, api.ProfilesPost{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Profiles().Delete(context.Background(), name) })
+	deadline := time.Now().Add(eventsWait)
+	for i := 0; ; i++ {
+		err := h.Profiles().Update(ctx, name, func(p *api.ProfilePut) error {
+			p.Description = fmt.Sprint("sync ", i)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.next(time.Second, lifecycle("profile-updated", "/1.0/profiles/"+name))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the subscription did not start within %s: %v", eventsWait, err)
+		}
+	}
+}
+
+// stopped cancels s and checks that Events returns context.Canceled
+// promptly and that no process of the test's CLI driver (marked mark)
+// is left behind.
+func (s *subscription) stopped(t *testing.T, mark string) {
+	t.Helper()
+	if mark != "" && len(marked(t, mark)) == 0 {
+		t.Fatalf("no process is marked %s while the monitor runs: is /proc readable?", mark)
+	}
+	start := time.Now()
+	s.cancel()
+	select {
+	case err := <-s.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Events after cancel: %v, want context.Canceled", err)
+		}
+		t.Logf("Events returned %s after cancel", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("Events did not return within 10s of cancel")
+	}
+	if mark != "" {
+		if left := marked(t, mark); len(left) > 0 {
+			t.Fatalf("processes left behind after Events returned: %v", left)
+		}
+	}
+}
+
+// marked returns the command lines of the processes whose environment
+// has LXKIT_TEST_MARK=mark.
+func marked(t *testing.T, mark string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("LXKIT_TEST_MARK=" + mark)
+	var found []string
+	for _, dir := range dirs {
+		env, err := os.ReadFile(filepath.Join(dir, "environ"))
+		if err != nil || !slices.ContainsFunc(bytes.Split(env, []byte{0}), func(v []byte) bool { return bytes.Equal(v, want) }) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		found = append(found, fmt.Sprintf("%s: %s", filepath.Base(dir), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+	}
+	return found
+}
+
+func TestEventsOfAContainer(t *testing.T) {
+	eachEventSource(t, containerEvents)
+}
+
+// TestEventsOverSSH runs `lxc monitor` over SSH (a private sshd on
+// loopback), as --host ssh://... does: the monitor must end with ctx.
+func TestEventsOverSSH(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	th := testhost.Hosts()[0]
+	testhost.Connect(t, th) // skips, or fails under CI, when it is down
+	srv := testsshd.Start(t)
+	ctx := testhost.Context(t, time.Minute)
+	tr, err := ssh.Dial(ctx, srv.Config())
+	if err != nil {
+		t.Fatalf("dial %s: %v", srv.URL(), err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	mark := short("mark")
+	o := cli.ForSocket(th.Socket)
+	o.Env["LXKIT_TEST_MARK"] = mark
+	d, err := cli.New(ctx, tr, o)
+	if err != nil {
+		t.Fatalf("%s over %s: %v", th.Name, srv.URL(), err)
+	}
+	containerEvents(t, d, host.New(d.API()), mark)
+}
+
+// TestEventsNested runs the monitor of the LXD inside a container, through
+// that container's transport: cancelling must stop it inside.
+func TestEventsNested(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	th := testhost.Hosts()[0]
+	top := rest.New(testhost.Connect(t, th))
+	outer := testhost.LaunchNested(t, top, "evouter", testhost.NestImage)
+	mark := short("mark")
+	d, err := cli.New(testhost.Context(t, time.Minute), top.Transport(outer),
+		cli.Options{Where: outer, Env: map[string]string{"LXKIT_TEST_MARK": mark}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	containerEvents(t, d, host.New(d.API()), mark)
+}
+
+// containerEvents checks that the operation and lifecycle events of a
+// container's creation, start and deletion arrive, then that cancelling
+// ends Events at once and leaves no process marked mark.
+func containerEvents(t *testing.T, d driver.Driver, h *host.Host, mark string) {
+	start := time.Now()
+	s := subscribe(t, h, api.EventOptions{Types: []string{api.EventTypeLifecycle, api.EventTypeOperation}})
+	s.ready(t, h)
+	t.Logf("subscribed in %s", time.Since(start).Round(time.Millisecond))
+
+	ctx := testhost.Context(t, 3*time.Minute)
+	name := testhost.Name("events")
+	t.Cleanup(func() { _ = d.Delete(context.Background(), name) })
+	start = time.Now()
+	if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}); err != nil {
+		t.Fatal(err)
+	}
+	source := "/1.0/instances/" + name
+	// The operation that creates it comes first, then the lifecycle.
+	op := s.waitFor(t, eventsWait, "the operation creating "+name, func(ev api.Event) bool {
+		res, _ := ev.Metadata["resources"].(map[string]any)
+		insts, _ := res["instances"].([]any)
+		return ev.Type == api.EventTypeOperation && slices.Contains(insts, any(source))
+	})
+	if op.Project != "default" {
+		t.Errorf("operation event of project %q, want default", op.Project)
+	}
+	created := s.waitFor(t, eventsWait, name+" created", lifecycle("instance-created", source))
+	s.waitFor(t, eventsWait, name+" started", lifecycle("instance-started", source))
+	if created.Timestamp.IsZero() || created.Project != "default" {
+		t.Errorf("instance-created event lacks its timestamp or project: %+v", created)
+	}
+	if err := d.Delete(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(t, eventsWait, name+" deleted", lifecycle("instance-deleted", source))
+	t.Logf("created, started and deleted seen in %s", time.Since(start).Round(time.Millisecond))
+	s.stopped(t, mark)
+}
+
+func TestEventsEndWithFn(t *testing.T) {
+	eachEventSource(t, func(t *testing.T, d driver.Driver, h *host.Host, mark string) {
+		ctx := testhost.Context(t, 2*time.Minute)
+		name := short("lxkev")
+		if err := h.Profiles().Create(ctx, api.ProfilesPost{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Profiles().Delete(context.Background(), name) })
+		stop := errors.New("seen")
+		ended := make(chan error, 1)
+		go func() {
+			ended <- h.Events(ctx, api.EventOptions{Types: []string{api.EventTypeLifecycle}}, func(ev api.Event) error {
+				if lifecycle("profile-updated", "/1.0/profiles/"+name)(ev) {
+					return fmt.Errorf("fn: %w", stop)
+				}
+				return nil
+			})
+		}()
+		// Update the profile until Events returns fn's error.
+		deadline := time.After(eventsWait)
+		for i := 0; ; i++ {
+			if err := h.Profiles().Update(ctx, name, func(p *api.ProfilePut) error {
+				p.Description = fmt.Sprint("update ", i)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-ended:
+				if !errors.Is(err, stop) || err.Error() != "fn: seen" {
+					t.Fatalf("Events: %v, want fn's error as it is", err)
+				}
+				if mark != "" {
+					if left := marked(t, mark); len(left) > 0 {
+						t.Fatalf("processes left behind after Events returned: %v", left)
+					}
+				}
+				return
+			case <-time.After(time.Second):
+			case <-deadline:
+				t.Fatalf("Events did not return fn's error within %s", eventsWait)
+			}
+		}
+	})
+}
+
+func TestEventsRefusesUnknownTypes(t *testing.T) {
+	eachEventSource(t, func(t *testing.T, d driver.Driver, h *host.Host, mark string) {
+		ctx := testhost.Context(t, 30*time.Second)
+		called := false
+		err := h.Events(ctx, api.EventOptions{Types: []string{"lifecycle", "bogus"}}, func(api.Event) error {
+			called = true
+			return nil
+		})
+		mustClass(t, "type bogus", err, errdefs.ErrInvalidArgument, `"bogus"`, "lifecycle, logging, operation")
+		if called {
+			t.Error("fn was called")
+		}
+	})
+}
+
+// noEvents is an API that cannot stream events.
+type noEvents struct{ driver.API }
+
+func (noEvents) Addr() string { return "nowhere" }
+
+func TestEventsNotImplemented(t *testing.T) {
+	err := host.New(noEvents{}).Events(context.Background(), api.EventOptions{}, func(api.Event) error { return nil })
+	mustClass(t, "an API without events", err, errdefs.ErrNotImplemented, "nowhere")
+}
+
+func TestEventTypes(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want []string // nil: refused
+	}{
+		{nil, []string{"lifecycle", "logging", "operation"}},
+		{[]string{"operation"}, []string{"operation"}},
+		{[]string{"lifecycle", "operation", "lifecycle"}, []string{"lifecycle", "operation"}},
+		{[]string{"lifecycle", "Logging"}, nil},
+		{[]string{""}, nil},
+		{[]string{"lifecycle,logging"}, nil},
+		{[]string{"network-acl"}, nil}, // Incus only
+	} {
+		got, err := api.EventOptions{Types: tc.in}.EventTypes()
+		if !slices.Equal(got, tc.want) || (err != nil) != (tc.want == nil) {
+			t.Errorf("EventTypes(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
