@@ -439,6 +439,17 @@ func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, e
 			c.cancel(op)
 			return cur, ctx.Err()
 		}
+		var se *errdefs.StatusError
+		if errors.As(err, &se) {
+			// Incus answers the wait for an operation that failed with
+			// the failure itself (a 404 for an image a server lacks, say)
+			// instead of the operation: read the operation.
+			var got api.Operation
+			if _, gerr := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID), nil, &got); gerr == nil && got.Done() {
+				cur = &got
+				continue
+			}
+		}
 		if errors.Is(err, errdefs.ErrNotFound) {
 			// Finished operations vanish a few seconds after they end.
 			return cur, fmt.Errorf("operation %s vanished before its end was seen", op.ID)

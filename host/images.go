@@ -241,6 +241,10 @@ type Progress struct {
 	Text string
 	// Done is set on the last report, when the operation has ended.
 	Done bool
+	// Bytes and Total count what lxkit itself moves of an image's files,
+	// sent (Import) or received (Export) so far and in all; zero when
+	// the daemon does the work.
+	Bytes, Total int64
 }
 
 // PublishOptions says how to make an image of an instance.

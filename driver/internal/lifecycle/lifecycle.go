@@ -80,6 +80,9 @@ func (d *Driver) Create(ctx context.Context, name string, opts driver.CreateOpti
 			return nil // created meanwhile by someone else
 		}
 		d.cleanup(name)
+		if src.Server != "" {
+			err = host.PullError(err, src.Server, src.Alias+src.Fingerprint)
+		}
 		return fmt.Errorf("creating %s: %w", name, err)
 	}
 	if opts.NoStart {
@@ -105,7 +108,7 @@ func (d *Driver) cleanup(name string) {
 // ErrNotFound.
 func (d *Driver) source(ctx context.Context, img driver.Image) (api.InstanceSource, error) {
 	src := api.InstanceSource{Type: "image", Alias: img.Alias, Fingerprint: img.Fingerprint,
-		Properties: img.Properties, Server: img.Server, Protocol: img.Protocol}
+		Properties: img.Properties, Server: img.Server, Protocol: img.Protocol, Certificate: img.Certificate}
 	n := 0
 	for _, set := range []bool{img.Alias != "", img.Fingerprint != "", len(img.Properties) > 0} {
 		if set {

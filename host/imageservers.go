@@ -1,0 +1,180 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// ImageServer is an image server a host pulls images from.
+type ImageServer struct {
+	// URL is the server's address as the host's daemon reaches it, e.g.
+	// https://images.example.org or https://127.0.0.1:8999/images.
+	URL string
+	// Protocol is "simplestreams" (the default: static image servers,
+	// as `lxkit image serve` runs) or "lxd" (the public images of
+	// another LXD or Incus host).
+	Protocol string
+	// Certificate is the server's certificate, PEM, for a server whose
+	// certificate no authority the daemon trusts has signed (a
+	// self-signed one); empty leaves the daemon to its authorities.
+	Certificate string
+}
+
+// Image server protocols.
+const (
+	ProtocolSimpleStreams = "simplestreams"
+	ProtocolLXD           = "lxd"
+)
+
+func (s ImageServer) check() (ImageServer, error) {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return s, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image server %q: expected https://HOST[:PORT][/PATH]", s.URL)
+	}
+	switch s.Protocol {
+	case "":
+		s.Protocol = ProtocolSimpleStreams
+	case ProtocolSimpleStreams, ProtocolLXD:
+	default:
+		return s, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image server protocol %q: use %s or %s", s.Protocol, ProtocolSimpleStreams, ProtocolLXD)
+	}
+	if s.Certificate != "" && !strings.Contains(s.Certificate, "-----BEGIN CERTIFICATE-----") {
+		return s, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "the certificate of image server %s is not PEM", s.URL)
+	}
+	return s, nil
+}
+
+// checkRemoteRef checks an image's name on a server: an alias or a
+// fingerprint (prefix). Server aliases may have slashes (ubuntu/24.04).
+func checkRemoteRef(ref string) error {
+	if ref == "" {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image: empty name")
+	}
+	for _, r := range ref {
+		if r <= ' ' || r == 0x7f || r == '\u00a0' || r == '\u2028' || r == '\u2029' {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image %q: white space or a control character in its name", ref)
+		}
+	}
+	return nil
+}
+
+// CopyFromServer makes the host pull the image ref names (an alias on the
+// server, or a fingerprint or a unique prefix of one) from an image server
+// and returns its fingerprint. The daemon downloads it itself, so the
+// server's URL is as the daemon reaches it. An image the host has already
+// is not downloaded again. opts.Aliases are made (or moved) on the host,
+// and no others: Incus would otherwise give the image the server's
+// aliases for it, and refuse the copy where one exists. opts.SourceAddr is
+// CopyTo's and must be empty.
+//
+// A server that does not have ref gives an error matching
+// errdefs.ErrNotFound; a certificate the daemon could not verify,
+// errdefs.ErrCertificate; a server it could not reach,
+// errdefs.ErrUnavailable (see PullError).
+func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref string, opts CopyOptions) (string, error) {
+	src, err := src.check()
+	if err != nil {
+		return "", err
+	}
+	if err := checkRemoteRef(ref); err != nil {
+		return "", err
+	}
+	if opts.SourceAddr != "" {
+		return "", errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "copying image %s from %s: SourceAddr is for CopyTo", ref, src.URL)
+	}
+	for _, a := range opts.Aliases {
+		if err := ValidateName("image alias", a); err != nil {
+			return "", err
+		}
+	}
+	if src.Protocol == ProtocolLXD {
+		// Incus reaches LXD and Incus servers alike as "incus", and fails
+		// to record an image's source as "lxd" after the download.
+		server, err := im.h.Server(ctx)
+		if err != nil {
+			return "", err
+		}
+		if server.Environment.Server == "incus" {
+			src.Protocol = "incus"
+		}
+	}
+	// One alias of our own, dropped after: a request with aliases gets
+	// exactly those from both daemons.
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	scratch := "lxkit-pull-" + hex.EncodeToString(b)
+	body := api.ImagesPost{
+		Public: opts.Public, AutoUpdate: opts.AutoUpdate,
+		Aliases: []api.ImageAlias{{Name: scratch, Description: "lxkit: made while copying, deleted after"}},
+		Source: &api.ImagesPostSource{Type: "image", Mode: "pull", Server: src.URL, Protocol: src.Protocol,
+			Certificate: src.Certificate, Alias: ref},
+	}
+	op, err := im.run(ctx, body, opts.Progress)
+	if err != nil {
+		return "", fmt.Errorf("copying image %s from %s to %s: %w", ref, src.URL, im.h.c.Addr(), PullError(err, src.URL, ref))
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	derr := im.DeleteAlias(dctx, scratch)
+	cancel()
+	fp, _ := op.Metadata["fingerprint"].(string)
+	if fp == "" {
+		return "", errdefs.Wrap(errdefs.ErrInternal, nil, "copying image %s from %s: %s named no fingerprint", ref, src.URL, im.h.c.Addr())
+	}
+	if derr != nil {
+		return fp, derr
+	}
+	return fp, im.moveAliases(ctx, fp, opts.Aliases)
+}
+
+// pullClasses map what the daemons say when they fail to get an image
+// from a server to error classes, first match wins. The messages come
+// from the daemons' image server clients, LXD's and Incus's alike.
+var pullClasses = []struct {
+	substr string
+	class  error
+	hint   string // a format for the server's URL; not-found names the image
+}{
+	{"x509:", errdefs.ErrCertificate, "the daemon could not verify the certificate of %s (for a self-signed server, give its certificate, PEM)"},
+	{"certificate", errdefs.ErrCertificate, "the daemon could not use or verify the certificate of %s"},
+	{"unable to connect", errdefs.ErrUnavailable, "the daemon could not reach %s"},
+	{"connection refused", errdefs.ErrUnavailable, "the daemon could not reach %s"},
+	{"no such host", errdefs.ErrUnavailable, "the daemon could not resolve the name of %s"},
+	{"i/o timeout", errdefs.ErrUnavailable, "the daemon timed out reaching %s"},
+	{"couldn't be found", errdefs.ErrNotFound, ""},
+	{"doesn't exist", errdefs.ErrNotFound, ""},
+	{"not found", errdefs.ErrNotFound, ""},
+}
+
+// PullError classifies err, a daemon's failure to get the image ref from
+// the image server at serverURL (copying it, or creating an instance from
+// it), by what the daemon said: ErrNotFound for an image the server does
+// not have, ErrCertificate for a certificate the daemon could not verify,
+// ErrUnavailable for a server it could not reach. It keeps err's message
+// and adds what it means; another failure is returned as it is. err
+// should be the driver's error as it came, which says only what the
+// daemon (or its command) said and the request it answered.
+func PullError(err error, serverURL, ref string) error {
+	var oe *errdefs.OperationError
+	if err == nil || errors.As(err, &oe) && oe.Status == "Cancelled" {
+		return err
+	}
+	low := strings.ToLower(err.Error())
+	for _, c := range pullClasses {
+		if strings.Contains(low, c.substr) {
+			if c.class == errdefs.ErrNotFound {
+				return errdefs.Wrap(c.class, err, "image %s not found on %s", ref, serverURL)
+			}
+			return errdefs.Wrap(c.class, err, c.hint, serverURL)
+		}
+	}
+	return err
+}
