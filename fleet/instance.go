@@ -42,15 +42,13 @@ const (
 	KeyDevices = "user.lxkit.devices"
 )
 
-// CloudConfigFunc applies #cloud-config files to a running container.
-type CloudConfigFunc func(ctx context.Context, tr transport.Transport, files []string, out io.Writer) error
-
 // Manager makes and keeps instances on one host.
 type Manager struct {
 	d driver.Driver
 	h *host.Host
-	// CloudConfig applies an instance's cloud-config files after it is
-	// launched or rebuilt; nil refuses specs that name any.
+	// CloudConfig reads an instance's cloud-config files, applied after
+	// it is launched or rebuilt (New sets CloudConfig); nil refuses specs
+	// that name any.
 	CloudConfig CloudConfigFunc
 	// Out receives what cloud-config commands print; nil discards it.
 	Out io.Writer
@@ -60,7 +58,7 @@ type Manager struct {
 
 // New returns a manager of d's host.
 func New(d driver.Driver) *Manager {
-	return &Manager{d: d, h: host.New(d.API())}
+	return &Manager{d: d, h: host.New(d.API()), CloudConfig: CloudConfig}
 }
 
 // Hash is the hash of what a Spec asks for (not of where it was read).
@@ -149,8 +147,15 @@ func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
-	if len(s.CloudConfig) > 0 && m.CloudConfig == nil {
-		return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: cloud-config files are named but no way to apply them was given", s.Name)
+	var apply func(context.Context, transport.Transport, io.Writer) error
+	if len(s.CloudConfig) > 0 {
+		if m.CloudConfig == nil {
+			return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: cloud-config files are named but no way to apply them was given", s.Name)
+		}
+		var err error
+		if apply, err = m.CloudConfig(s.CloudConfig); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
 	}
 	if err := m.volumes(ctx, s); err != nil {
 		return err
@@ -158,14 +163,14 @@ func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 	if err := m.d.Create(ctx, s.Name, m.createOptions(s)); err != nil {
 		return err
 	}
-	if len(s.CloudConfig) == 0 {
+	if apply == nil {
 		return nil
 	}
 	out := m.Out
 	if out == nil {
 		out = io.Discard
 	}
-	if err := m.CloudConfig(ctx, m.d.Transport(s.Name), s.CloudConfig, out); err != nil {
+	if err := apply(ctx, m.d.Transport(s.Name), out); err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = m.d.Delete(cctx, s.Name)

@@ -49,6 +49,9 @@ func ValidateName(kind, name string) error {
 	return nil
 }
 
+// Validate checks a name as every method does before it asks the host.
+func (c *Collection[T, Put, Post]) Validate(name string) error { return c.check(name) }
+
 func (c *Collection[T, Put, Post]) check(name string) error {
 	if err := ValidateName(c.kind, name); err != nil {
 		return err
@@ -67,6 +70,17 @@ func (c *Collection[T, Put, Post]) item(name string) string {
 func (c *Collection[T, Put, Post]) notFound(name string, err error) error {
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return errdefs.Wrap(errdefs.ErrNotFound, nil, "%s %s not found on %s", c.kind, name, c.h.c.Addr())
+	}
+	return err
+}
+
+// changeFailed keeps the daemon's words for a change it refused with a
+// 404 after the object was read: the object was there, so "not found"
+// alone would mislead (Incus 6.0 says so of a bridge it failed to
+// change).
+func (c *Collection[T, Put, Post]) changeFailed(name string, err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errdefs.Wrap(errdefs.ErrNotFound, err, "%s %s", c.kind, name)
 	}
 	return err
 }
@@ -146,7 +160,7 @@ func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, chan
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("updating %s %s: %w", c.kind, name, c.notFound(name, err))
+			return fmt.Errorf("updating %s %s: %w", c.kind, name, c.changeFailed(name, err))
 		}
 		return nil
 	}
@@ -189,7 +203,7 @@ func (c *Collection[T, Put, Post]) Rename(ctx context.Context, name, newName str
 	}
 	_, err := c.h.c.Do(ctx, http.MethodPost, c.item(name), map[string]string{"name": newName}, "")
 	if err != nil {
-		return fmt.Errorf("renaming %s %s to %s: %w", c.kind, name, newName, c.notFound(name, err))
+		return fmt.Errorf("renaming %s %s to %s: %w", c.kind, name, newName, c.changeFailed(name, err))
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ var forbidden = map[string][]string{
 	"host":                      {"client", "internal/cmd", "transport", "driver/rest", "driver/cli", "driver/internal"},
 	"spec":                      {"client", "driver", "host", "transport", "internal/cmd"},
 	"fleet":                     {"client", "internal/cmd", "transport/rest", "transport/cli", "driver/rest", "driver/cli"},
+	"cloudconfig":               {"client", "driver", "host", "internal/cmd"},
+	"imageserver":               {"client", "driver", "host", "transport", "internal/cmd"},
 	"internal/tarx":             {"api", "client", "driver", "transport", "internal/cmd"},
 }
 

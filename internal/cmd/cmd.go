@@ -15,10 +15,13 @@ import (
 	"syscall"
 
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
+	"github.com/lxkit/lxkit/internal/cmd/declare"
 	execcmd "github.com/lxkit/lxkit/internal/cmd/exec"
 	"github.com/lxkit/lxkit/internal/cmd/files"
+	"github.com/lxkit/lxkit/internal/cmd/hostcmd"
 	"github.com/lxkit/lxkit/internal/cmd/instance"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+	"github.com/lxkit/lxkit/internal/cmd/monitor"
 	"github.com/lxkit/lxkit/internal/cmd/remote"
 	"github.com/lxkit/lxkit/internal/cmd/trust"
 	"github.com/spf13/cobra"
@@ -140,6 +143,8 @@ Containers nested in containers that run LXD themselves are named by path:
 	root.AddGroup(
 		&cobra.Group{ID: "instances", Title: "Containers:"},
 		&cobra.Group{ID: "inside", Title: "Commands and files:"},
+		&cobra.Group{ID: "declare", Title: "Declarative instances and fleets:"},
+		&cobra.Group{ID: "manage", Title: "Host management:"},
 		&cobra.Group{ID: "hosts", Title: "Remote hosts and trust:"},
 	)
 	add := func(group string, cmds ...*cobra.Command) {
@@ -167,6 +172,18 @@ Containers nested in containers that run LXD themselves are named by path:
 		files.NewCmdPush(f, nil),
 		files.NewCmdPull(f, nil),
 	)
+	add("manage",
+		hostcmd.NewCmdProfile(f, nil),
+		hostcmd.NewCmdProject(f, nil),
+		hostcmd.NewCmdStorage(f, nil),
+		hostcmd.NewCmdNetwork(f, nil),
+		hostcmd.NewCmdSnapshot(f, nil),
+		hostcmd.NewCmdConfig(f, nil),
+		hostcmd.NewCmdOperation(f, nil),
+		hostcmd.NewCmdCluster(f, nil),
+		monitor.NewCmdMonitor(f, nil),
+	)
+	add("declare", declare.Cmds(f)...)
 	add("hosts",
 		remote.NewCmdRemote(f),
 		trust.NewCmdTrust(f),

@@ -138,6 +138,13 @@ func TestRun(t *testing.T) {
 		{args: []string{"exec", "web"}, code: 2, stderr: "expected a container name and a command"},
 		{args: []string{"exec", "web", "extra", "--", "sh"}, code: 2, stderr: "expected one container name before --"},
 		{args: []string{"exec", "web", "-e", "X", "--", "sh"}, code: 2, stderr: "--env: \"X\""},
+		// host management: usage errors before any daemon is asked.
+		{args: []string{"profile", "show"}, code: 2, stdout: "-", stderr: "Run 'lxkit profile show --help' for usage."},
+		{args: []string{"storage", "volume", "list"}, code: 2, stderr: "expected one storage pool"},
+		{args: []string{"snapshot", "create", "web", "a", "b"}, code: 2, stderr: "at most one snapshot name"},
+		{args: []string{"config", "set", "novalue"}, code: 2, stderr: "expected KEY=VALUE"},
+		{args: []string{"network", "frob"}, code: 2, stderr: "expected a subcommand: list, show, create"},
+		{args: []string{"profile", "show", "bad_host/p"}, code: 1, stderr: "Error: container path \"bad_host\": invalid instance name"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

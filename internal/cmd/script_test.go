@@ -2,20 +2,25 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/cmd"
 	"github.com/lxkit/lxkit/internal/testhost"
@@ -38,6 +43,8 @@ func TestMain(m *testing.M) {
 //	HOST      the daemon's socket, for lxkit --host $HOST
 //	HOSTDIR   the directory of HOST (for LXD_DIR)
 //	NAME      a fresh container name; the script may use NAME-suffixes too
+//	SHORT     a fresh name of 11 bytes, for networks (15 bytes at most);
+//	          the script may use SHORT-suffixes too
 //	IMAGE     the test image's alias
 //	IMAGE_FP  the first 12 digits of the test image's fingerprint
 //	NESTED_TARBALL  the nested image (Debian with LXD), for deeper levels
@@ -53,8 +60,10 @@ func TestMain(m *testing.M) {
 //
 // and commands `exitcode N prog args...`, which runs prog and checks its
 // exit status, and `envfrom VAR FILE`, which sets VAR to FILE's text
-// (trimmed). Whatever a script leaves behind (NAME and NAME-*) is
-// deleted when it ends, passed or failed.
+// (trimmed). Whatever a script leaves behind is deleted when it ends,
+// passed or failed: containers named NAME or NAME-*, and profiles,
+// projects, networks, storage pools (with their volumes) and custom
+// volumes named NAME, NAME-*, SHORT or SHORT-*.
 func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the LXD and Incus daemons")
@@ -78,10 +87,12 @@ func TestScripts(t *testing.T) {
 				RequireExplicitExec: true,
 				Setup: func(env *testscript.Env) error {
 					turn <- struct{}{}
-					name := testhost.Name("cli")
+					unlock := lockMachine(env.T())
+					name, short := testhost.Name("cli"), shortName()
 					env.Setenv("HOST", h.Socket)
 					env.Setenv("HOSTDIR", filepath.Dir(h.Socket))
 					env.Setenv("NAME", name)
+					env.Setenv("SHORT", short)
 					env.Setenv("IMAGE", testhost.Image)
 					env.Setenv("IMAGE_FP", fp[:12])
 					env.Setenv("NESTED_TARBALL", nested)
@@ -100,9 +111,11 @@ func TestScripts(t *testing.T) {
 					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
+						deleteHostObjects(env.T(), c, name, short)
 						for _, dir := range []string{"lxkit_conf", "lxd_conf", "incus_conf"} {
 							untrust(env.T(), c, filepath.Join(env.WorkDir, dir, "client.crt"))
 						}
+						unlock()
 						<-turn
 					})
 					return nil
@@ -154,6 +167,27 @@ func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: envfrom VAR FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// machine is held by every script while it runs, shared, and by the
+// exclusive ones alone.
+var machine sync.RWMutex
+
+// exclusive are the scripts that run while no other one does, on either
+// daemon: Incus 6.0 fails to create, rename or delete a bridge (with "not
+// found", or "Failed to delete bridge children interfaces") when a
+// network interface of the machine comes or goes meanwhile, as
+// containers' do when they start and stop.
+var exclusive = map[string]bool{"host_network": true}
+
+// lockMachine takes machine for the script t runs.
+func lockMachine(t testscript.T) (unlock func()) {
+	if n, ok := t.(interface{ Name() string }); ok && exclusive[path.Base(n.Name())] {
+		machine.Lock()
+		return machine.Unlock
+	}
+	machine.RLock()
+	return machine.RUnlock
 }
 
 // sshHome makes $HOME/.ssh hold the sshd's user key and known_hosts, as a
@@ -250,6 +284,67 @@ func deleteAll(t testscript.T, c *client.Client, name string) {
 			if err := d.Delete(ctx, inst.Name); err != nil {
 				t.Log("cleanup: ", err)
 			}
+		}
+	}
+}
+
+// shortName is a fresh name of 11 bytes: "lxk" and 8 hex digits.
+func shortName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "lxk" + hex.EncodeToString(b)
+}
+
+// deleteHostObjects deletes the profiles, projects, networks, storage
+// pools and custom volumes a script made: those named name, short, or
+// either with a "-suffix". A pool goes with all its volumes.
+func deleteHostObjects(t testscript.T, c *client.Client, name, short string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mine := func(n string) bool {
+		return n == name || n == short || strings.HasPrefix(n, name+"-") || strings.HasPrefix(n, short+"-")
+	}
+	logErr := func(err error) {
+		if err != nil {
+			t.Log("cleanup: ", err)
+		}
+	}
+	h := host.New(rest.New(c).API())
+	pools, err := h.StoragePools().List(ctx)
+	logErr(err)
+	for _, p := range pools {
+		vols, err := h.Volumes(p.Name).List(ctx)
+		logErr(err)
+		for _, v := range vols {
+			if mine(p.Name) || mine(v.Name) {
+				logErr(h.Volumes(p.Name).Delete(ctx, v.Name))
+			}
+		}
+	}
+	profiles, err := h.Profiles().List(ctx)
+	logErr(err)
+	for _, p := range profiles {
+		if mine(p.Name) {
+			logErr(h.Profiles().Delete(ctx, p.Name))
+		}
+	}
+	projects, err := h.Projects().List(ctx)
+	logErr(err)
+	for _, p := range projects {
+		if mine(p.Name) {
+			logErr(h.Projects().Delete(ctx, p.Name))
+		}
+	}
+	nets, err := h.Networks().List(ctx)
+	logErr(err)
+	for _, n := range nets {
+		if mine(n.Name) {
+			logErr(h.Networks().Delete(ctx, n.Name))
+		}
+	}
+	for _, p := range pools {
+		if mine(p.Name) {
+			logErr(h.StoragePools().Delete(ctx, p.Name))
 		}
 	}
 }
