@@ -54,6 +54,19 @@ func testFiles(t *testing.T, d driver.Driver) {
 	if _, err := transport.ReadAll(ctx, tr, "/etc"); err == nil {
 		t.Errorf("reading a directory as a file succeeded")
 	}
+	// A symlink reads as what it points to, as open(2) does.
+	if _, err := transport.Run(ctx, tr, "sh", "-c", "mkdir /root/d && echo target > /root/d/t && ln -s /root/d/t /root/abs && "+
+		"ln -s d/t /root/rel && ln -s rel /root/chain && ln -s ../chain /root/d/up && ln -s loop1 /root/loop2 && ln -s loop2 /root/loop1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{"/root/abs", "/root/rel", "/root/chain", "/root/d/up"} {
+		if got, err := transport.ReadAll(ctx, tr, link); err != nil || string(got) != "target\n" {
+			t.Errorf("read %s: %q, %v; want the target's content", link, got, err)
+		}
+	}
+	if _, err := transport.ReadAll(ctx, tr, "/root/loop1"); err == nil {
+		t.Errorf("reading a symlink loop succeeded")
+	}
 	if err := transport.WriteBytes(ctx, tr, "/no/such/dir/file", []byte("x"), transport.FileOptions{}); err == nil {
 		t.Errorf("writing into a missing directory succeeded")
 	}

@@ -306,8 +306,23 @@ func (t *Transport) signal(m, sig string) {
 }
 
 // ReadFile streams a file out of the container with `lxc file pull PATH -`.
-// A missing file is reported here, not at the first Read.
+// A missing file is reported here, not at the first Read. A symlink is
+// followed, as open(2) follows it: `incus file pull` of one to standard
+// output fails, so it is resolved in the container and pulled again.
 func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
+	r, err := t.pull(ctx, path)
+	if err == nil || !strings.Contains(err.Error(), "symlink") {
+		return r, err
+	}
+	out, rerr := transport.Run(ctx, t, "readlink", "-f", "--", path)
+	target := strings.TrimSuffix(out, "\n")
+	if rerr != nil || target == "" || target == path {
+		return nil, err
+	}
+	return t.pull(ctx, target)
+}
+
+func (t *Transport) pull(ctx context.Context, path string) (io.ReadCloser, error) {
 	if err := absolute(path); err != nil {
 		return nil, err
 	}

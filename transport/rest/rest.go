@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	pathpkg "path"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/internal/marker"
 	"github.com/lxkit/lxkit/internal/shquote"
@@ -138,16 +140,45 @@ func (t *Transport) signalMarked(m, sig string) {
 }
 
 // ReadFile opens a file in the container.
+// Symlinks are followed, as open(2) follows them: the files API answers
+// a symlink with its target.
 func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
-	rc, info, err := t.c.GetFile(ctx, t.name, path)
-	if err != nil {
-		return nil, err
+	p := path
+	for hops := 0; ; hops++ {
+		rc, info, err := t.c.GetFile(ctx, t.name, p)
+		if err != nil {
+			return nil, err
+		}
+		switch info.Type {
+		case client.FileTypeDirectory:
+			rc.Close()
+			return nil, fmt.Errorf("reading %s:%s: is a directory", t.name, path)
+		case client.FileTypeSymlink:
+			target, err := io.ReadAll(io.LimitReader(rc, 4096))
+			rc.Close()
+			if err != nil {
+				return nil, err
+			}
+			if hops == maxSymlinks {
+				return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "reading %s:%s: too many levels of symbolic links", t.name, path)
+			}
+			p = resolveLink(p, string(target))
+			continue
+		}
+		return t.readSFTP(ctx, p, rc, info), nil
 	}
-	if info.Type == client.FileTypeDirectory {
-		rc.Close()
-		return nil, fmt.Errorf("reading %s:%s: is a directory", t.name, path)
+}
+
+// maxSymlinks is how many symlinks ReadFile follows, as Linux's limit.
+const maxSymlinks = 40
+
+// resolveLink is where the symlink at link, whose target is target,
+// points.
+func resolveLink(link, target string) string {
+	if pathpkg.IsAbs(target) {
+		return pathpkg.Clean(target)
 	}
-	return t.readSFTP(ctx, path, rc, info), nil
+	return pathpkg.Join(pathpkg.Dir(link), target)
 }
 
 // WriteFile creates or replaces a file in the container.
