@@ -64,9 +64,17 @@ func (c *Client) ExecRecorded(ctx context.Context, name string, req api.Instance
 	return code, err
 }
 
-// copyLog streams a recorded log to w and deletes it.
+// copyLog streams a recorded log to w and deletes it. The delete is not
+// waited for: LXD 5.0 sometimes answers it only after 90 seconds (about
+// one call in 300 here), and the command's result does not depend on it.
 func (c *Client) copyLog(ctx context.Context, path string, w io.Writer) error {
-	defer func() { _, _ = c.Query(ctx, http.MethodDelete, path, nil, nil) }()
+	defer func() {
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			_, _ = c.Query(dctx, http.MethodDelete, path, nil, nil)
+		}()
+	}()
 	req, err := c.request(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
