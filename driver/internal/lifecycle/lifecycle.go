@@ -386,8 +386,10 @@ func retryableUpdate(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "non-reusable operation")
 }
 
-// transientStart reports a start that LXD's forkstart gave up on, which
-// happens when its start hook cannot reach a daemon too busy to answer.
+// transientStart reports a start that the daemon gave up on while busy:
+// LXD's forkstart, when its start hook cannot reach a daemon too busy to
+// answer, or Incus's own deadline (it failed a start after 90 s in CI,
+// "context deadline exceeded"; the caller's context had not ended).
 func transientStart(err error) bool {
-	return strings.Contains(err.Error(), "forkstart")
+	return strings.Contains(err.Error(), "forkstart") || strings.Contains(err.Error(), "context deadline exceeded")
 }

@@ -174,3 +174,33 @@ func TestForceStopAsksAgain(t *testing.T) {
 		t.Errorf("always failing: %v after %d tries; want an error after %d", err, f.tries, forceAttempts)
 	}
 }
+
+// failOnce fails the first state change with err, then succeeds.
+type failOnce struct {
+	busyAPI
+	err error
+}
+
+func (f *failOnce) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	f.changes++
+	if f.changes == 1 {
+		return nil, f.err
+	}
+	return &api.Operation{}, nil
+}
+
+func TestStartAsksAgainAfterTheDaemonGaveUp(t *testing.T) {
+	for _, msg := range []string{
+		"Failed to run: /usr/bin/lxd forkstart c /var/lib/lxd/containers /var/log/lxd/c/lxc.conf: exit status 1",
+		"Failed starting instance: context deadline exceeded",
+	} {
+		f := &failOnce{err: errors.New(msg)}
+		if err := New(f, nil).Start(context.Background(), "c"); err != nil || f.changes != 2 {
+			t.Errorf("%q: %v after %d changes, want success after 2", msg, err, f.changes)
+		}
+	}
+	f := &failOnce{err: errors.New("Failed to start device \"eth0\": no such network")}
+	if err := New(f, nil).Start(context.Background(), "c"); err == nil || f.changes != 1 {
+		t.Errorf("a lasting failure: %v after %d changes, want it after 1", err, f.changes)
+	}
+}
