@@ -19,6 +19,7 @@ import (
 	execcmd "github.com/lxkit/lxkit/internal/cmd/exec"
 	"github.com/lxkit/lxkit/internal/cmd/files"
 	"github.com/lxkit/lxkit/internal/cmd/hostcmd"
+	"github.com/lxkit/lxkit/internal/cmd/image"
 	"github.com/lxkit/lxkit/internal/cmd/instance"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
 	"github.com/lxkit/lxkit/internal/cmd/monitor"
@@ -182,6 +183,7 @@ Containers nested in containers that run LXD themselves are named by path:
 		hostcmd.NewCmdOperation(f, nil),
 		hostcmd.NewCmdCluster(f, nil),
 		monitor.NewCmdMonitor(f, nil),
+		image.NewCmdImage(f),
 	)
 	add("declare", declare.Cmds(f)...)
 	add("hosts",

@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 //	NESTED_TARBALL  the nested image (Debian with LXD), for deeper levels
 //	HTTPS_ADDR      where the daemon listens for HTTPS (127.0.0.1:PORT)
 //	OTHER_HTTPS     the other daemon's HTTPS address, for a wrong certificate
+//	OTHER_HOST      the other daemon's socket
 //	KIND            lxd or incus
 //	CLI             lxc or incus, the daemon's own command
 //	SSH_URL         ssh://USER@127.0.0.1:PORT of a private sshd on this
@@ -81,6 +82,7 @@ func TestScripts(t *testing.T) {
 			https := testhost.ListenHTTPS(t, h)
 			other := otherHost(h)
 			testhost.ListenHTTPS(t, other)
+			otherClient := testhost.Connect(t, other)
 			sshd := testsshd.Start(t)
 			testscript.Run(t, testscript.Params{
 				Dir:                 "testdata/script",
@@ -98,6 +100,7 @@ func TestScripts(t *testing.T) {
 					env.Setenv("NESTED_TARBALL", nested)
 					env.Setenv("HTTPS_ADDR", strings.TrimPrefix(https.Addr, "https://"))
 					env.Setenv("OTHER_HTTPS", testhost.HTTPSAddress[other.Name])
+					env.Setenv("OTHER_HOST", other.Socket)
 					env.Setenv("KIND", h.Name)
 					env.Setenv("CLI", map[string]string{"lxd": "lxc", "incus": "incus"}[h.Name])
 					env.Setenv("SSH_URL", sshd.URL())
@@ -112,6 +115,8 @@ func TestScripts(t *testing.T) {
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
 						deleteHostObjects(env.T(), c, name, short)
+						deleteImages(env.T(), c, name)
+						deleteImages(env.T(), otherClient, name)
 						for _, dir := range []string{"lxkit_conf", "lxd_conf", "incus_conf"} {
 							untrust(env.T(), c, filepath.Join(env.WorkDir, dir, "client.crt"))
 						}
@@ -298,6 +303,30 @@ func shortName() string {
 // deleteHostObjects deletes the profiles, projects, networks, storage
 // pools and custom volumes a script made: those named name, short, or
 // either with a "-suffix". A pool goes with all its volumes.
+// deleteImages deletes the images that have an alias NAME or NAME-*
+// (published or copied by a script): left behind, a busybox image would
+// make other tests' choice of image by properties ambiguous.
+func deleteImages(t testscript.T, c *client.Client, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	images := host.New(rest.New(c).API()).Images()
+	list, err := images.List(ctx)
+	if err != nil {
+		t.Log("cleanup: ", err)
+		return
+	}
+	for _, img := range list {
+		for _, a := range img.Aliases {
+			if a.Name == name || strings.HasPrefix(a.Name, name+"-") {
+				if err := images.Delete(ctx, img.Fingerprint); err != nil {
+					t.Log("cleanup: ", err)
+				}
+				break
+			}
+		}
+	}
+}
+
 func deleteHostObjects(t testscript.T, c *client.Client, name, short string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

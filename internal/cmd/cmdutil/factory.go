@@ -194,3 +194,17 @@ func cliOptions(h Host) (cli.Options, error) {
 	}
 	return cli.Options{}, nil
 }
+
+// ClientFor connects to a host named as --host names one (a remote, a
+// socket, unix:// or https://), for commands that involve a second host.
+func (f *Factory) ClientFor(ctx context.Context, hostSpec string) (*client.Client, error) {
+	store, err := f.Remotes()
+	if err != nil {
+		return nil, err
+	}
+	h, err := ResolveHost(store, hostSpec)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, h, store.Dirs(), f.Globals, f.ClientOptions())
+}

@@ -1,6 +1,7 @@
-// Package image is `lxkit image`: moving a host's images to and from
-// files (export, import) and serving image files to hosts as a
-// simplestreams image server (serve).
+// Package image is `lxkit image`: a host's images (list, show, delete,
+// aliases, publish, copy to another host), moving them to and from files
+// (export, import) and serving image files to hosts as a simplestreams
+// image server (serve).
 package image
 
 import (
@@ -16,20 +17,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// NewCmdImage returns `lxkit image` with export, import and serve; add
-// more subcommands to it with AddCommand.
+// NewCmdImage returns `lxkit image` and its subcommands.
 func NewCmdImage(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image <command>",
-		Short: "Export, import and serve images",
-		Long: `Move a host's images to and from files, and serve image files to hosts.
+		Short: "Manage images: list, aliases, publish, copy, export, import, serve",
+		Long: `Manage a host's images: list, show and delete them, name them with aliases,
+make them from containers (publish), copy them to other hosts, move them to and
+from files, and serve image files to hosts as a simplestreams server.
 
 An image is one file (a unified tarball: metadata.yaml, templates/ and rootfs/)
 or two (a split image: its metadata tarball, then its rootfs), as 'lxc image
 export' writes them. Its fingerprint is the SHA-256 of its file(s).`,
-		Args: cmdutil.ExactArgs(0, "a subcommand: export, import or serve"),
+		Args: cmdutil.ExactArgs(0, "a subcommand: list, show, delete, alias, publish, copy, export, import or serve"),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	cmd.AddCommand(ManageCmds(f, nil)...)
 	cmd.AddCommand(NewCmdExport(f, nil), NewCmdImport(f, nil), NewCmdServe(f, nil))
 	return cmd
 }
