@@ -25,6 +25,7 @@ import (
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -69,6 +70,7 @@ func main() {
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
 		atExit = func() { _ = d.Delete(context.Background(), ct); os.RemoveAll(work) }
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
+		rows = append(rows, benchManage(ctx, d, ct, socket, cli)...)
 		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
@@ -366,5 +368,43 @@ func check(err error) {
 		_, file, line, _ := runtime.Caller(1)
 		fmt.Fprintf(os.Stderr, "bench: %s:%d: %v\n", filepath.Base(file), line, err)
 		os.Exit(1)
+	}
+}
+
+// benchManage times host management: a profile made and deleted, an image
+// alias made and deleted, a snapshot taken and deleted, through the
+// library, the lxkit command and the daemon's CLI.
+func benchManage(ctx context.Context, d *rest.Driver, ct, socket, cli string) []row {
+	env := cliEnv(cli, socket)
+	h := host.New(d.API())
+	lx := *lxkitBin + " --host " + socket
+	p := fmt.Sprintf("lxkit-bench-p%d", os.Getpid())
+	fp, err := h.Images().Resolve(ctx, "testimage")
+	check(err)
+	m := medians(*runs,
+		func() {
+			check(h.Profiles().Create(ctx, api.ProfilesPost{Name: p}))
+			check(h.Profiles().Delete(ctx, p))
+		},
+		func() { shell(env, cli+" profile create "+p+" >/dev/null && "+cli+" profile delete "+p+" >/dev/null") },
+		func() { shell(env, lx+" profile create "+p+" && "+lx+" profile delete "+p) },
+		func() {
+			check(h.Images().CreateAlias(ctx, p, fp, ""))
+			check(h.Images().DeleteAlias(ctx, p))
+		},
+		func() { shell(env, cli+" image alias create "+p+" "+fp+" && "+cli+" image alias delete "+p) },
+		func() {
+			check(h.Snapshots(ct).Create(ctx, api.InstanceSnapshotsPost{Name: "s"}))
+			check(h.Snapshots(ct).Delete(ctx, "s"))
+		},
+		func() { shell(env, cli+" snapshot "+ct+" s && "+cli+" delete "+ct+"/s") },
+		func() { shell(env, lx+" snapshot create "+ct+" s >/dev/null && "+lx+" snapshot delete "+ct+" s") },
+	)
+	return []row{
+		compare("profile create + delete (library)", m[0], m[1], "<= 1.0", m[0] <= m[1]),
+		compare("profile create + delete (`lxkit profile` commands)", m[2], m[1], "<= 1.0", m[2] <= m[1]),
+		compare("image alias create + delete by fingerprint (library)", m[3], m[4], "<= 1.0", m[3] <= m[4]),
+		compare("snapshot create + delete (library)", m[5], m[6], "<= 1.0", m[5] <= m[6]),
+		compare("snapshot create + delete (`lxkit snapshot` commands)", m[7], m[6], "<= 1.0", m[7] <= m[6]),
 	}
 }
