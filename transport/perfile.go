@@ -121,15 +121,19 @@ const listScript = `find "$1" -exec stat -c '%f %s' {} \; -print0`
 // nothing is written outside localDir whatever the target answers.
 func DownloadFolderPerFile(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
 	remote = path.Clean(remote)
-	var listing bytes.Buffer
-	res, err := t.Exec(ctx, Command{Args: []string{"/bin/sh", "-c", listScript, "sh", remote}, Stdout: &listing})
+	// Captured, not streamed: the daemons can drop the streamed output of
+	// a command that ends at once, which would list an empty folder.
+	res, err := t.Exec(ctx, Command{Args: []string{"/bin/sh", "-c", listScript, "sh", remote}, Capture: true})
 	if err != nil {
 		return tarx.Summary{}, err
 	}
 	if err := res.Err(); err != nil {
 		return tarx.Summary{}, fmt.Errorf("listing %s: %w", remote, err)
 	}
-	entries, err := parseListing(listing.Bytes())
+	entries, err := parseListing(res.Stdout)
+	if err == nil && len(entries) == 0 {
+		err = errors.New("no output, not even the folder itself")
+	}
 	if err != nil {
 		return tarx.Summary{}, fmt.Errorf("listing %s: %w", remote, err)
 	}
