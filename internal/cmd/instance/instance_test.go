@@ -1,6 +1,9 @@
 package instance
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -73,6 +76,28 @@ func TestParseUpdate(t *testing.T) {
 	} {
 		if _, err := parseUpdate(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("parseUpdate(%q) succeeded; want an error", bad)
+		}
+	}
+}
+
+func TestResolveImageCertificate(t *testing.T) {
+	dir := t.TempDir()
+	pemFile := filepath.Join(dir, "server.crt")
+	pem := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	if err := os.WriteFile(pemFile, []byte(pem), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := resolveImage(context.Background(), &LaunchOptions{Image: "busybox", Server: "https://127.0.0.1:8999", Protocol: "simplestreams", CertFile: pemFile})
+	if err != nil || img.Certificate != pem || img.Alias != "busybox" || img.Server == "" {
+		t.Fatalf("resolveImage: %+v, %v", img, err)
+	}
+	notPEM := filepath.Join(dir, "junk")
+	if err := os.WriteFile(notPEM, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{notPEM, filepath.Join(dir, "missing")} {
+		if _, err := resolveImage(context.Background(), &LaunchOptions{Image: "x", Server: "https://h", CertFile: f}); err == nil {
+			t.Errorf("--certificate %s accepted", f)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/lxkit/lxkit/client"
@@ -28,6 +29,8 @@ type LaunchOptions struct {
 	Image    string
 	Server   string
 	Protocol string
+	// CertFile is the PEM file of the server's certificate (--certificate).
+	CertFile string
 	Profiles []string // nil keeps the "default" profile
 	Config   map[string]string
 	Devices  map[string]map[string]string
@@ -69,6 +72,9 @@ A container that already exists is left as it is (launch succeeds).`,
 			if opts.Protocol != "" && opts.Server == "" {
 				return cmdutil.FlagErrorf("--protocol needs --server")
 			}
+			if opts.CertFile != "" && opts.Server == "" {
+				return cmdutil.FlagErrorf("--certificate needs --server")
+			}
 			var err error
 			if opts.Config, err = cmdutil.ParseConfig(config, false); err != nil {
 				return &cmdutil.FlagError{Err: fmt.Errorf("-c: %w", err)}
@@ -86,6 +92,7 @@ A container that already exists is left as it is (launch succeeds).`,
 	fl.StringVar(&opts.Image, "image", "", "image alias or fingerprint (prefix)")
 	fl.StringVar(&opts.Server, "server", "", "image server URL (default: the host's own images)")
 	fl.StringVar(&opts.Protocol, "protocol", "", "image server protocol: lxd or simplestreams (default lxd)")
+	fl.StringVar(&opts.CertFile, "certificate", "", "PEM file of the image server's certificate, for one no authority the daemon trusts has signed (as `lxkit image serve` prints)")
 	fl.StringArrayVar(&opts.Profiles, "profile", nil, "profile to apply, repeatable (default: the \"default\" profile)")
 	fl.StringArrayVarP(&config, "config", "c", nil, "config KEY=VALUE, repeatable")
 	fl.StringArrayVar(&devices, "device", nil, "device NAME,type=TYPE,KEY=VALUE..., repeatable")
@@ -125,6 +132,16 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 // the command's help).
 func resolveImage(ctx context.Context, opts *LaunchOptions) (driver.Image, error) {
 	img := driver.Image{Server: opts.Server, Protocol: opts.Protocol}
+	if opts.CertFile != "" {
+		pem, err := os.ReadFile(opts.CertFile)
+		if err != nil {
+			return img, fmt.Errorf("--certificate: %w", err)
+		}
+		if !strings.Contains(string(pem), "-----BEGIN CERTIFICATE-----") {
+			return img, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "--certificate %s: not a PEM certificate", opts.CertFile)
+		}
+		img.Certificate = string(pem)
+	}
 	if opts.Server != "" {
 		if isHex(opts.Image) && len(opts.Image) == 64 {
 			img.Fingerprint = opts.Image
