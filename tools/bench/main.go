@@ -381,6 +381,12 @@ func benchManage(ctx context.Context, d *rest.Driver, ct, socket, cli string) []
 	p := fmt.Sprintf("lxkit-bench-p%d", os.Getpid())
 	fp, err := h.Images().Resolve(ctx, "testimage")
 	check(err)
+	// lxc 5.0 has `lxc snapshot C S` and `lxc delete C/S`; incus has a
+	// snapshot command group.
+	snapCmds := cli + " snapshot " + ct + " s && " + cli + " delete " + ct + "/s"
+	if cli == "incus" {
+		snapCmds = "incus snapshot create " + ct + " s && incus snapshot delete " + ct + " s"
+	}
 	m := medians(*runs,
 		func() {
 			check(h.Profiles().Create(ctx, api.ProfilesPost{Name: p}))
@@ -397,7 +403,7 @@ func benchManage(ctx context.Context, d *rest.Driver, ct, socket, cli string) []
 			check(h.Snapshots(ct).Create(ctx, api.InstanceSnapshotsPost{Name: "s"}))
 			check(h.Snapshots(ct).Delete(ctx, "s"))
 		},
-		func() { shell(env, cli+" snapshot "+ct+" s && "+cli+" delete "+ct+"/s") },
+		func() { shell(env, snapCmds) },
 		func() { shell(env, lx+" snapshot create "+ct+" s >/dev/null && "+lx+" snapshot delete "+ct+" s") },
 	)
 	return []row{
