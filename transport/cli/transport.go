@@ -402,8 +402,27 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 	if mode == 0 {
 		mode = 0o644
 	}
-	_, err = t.h.Run(ctx, r, "file", "push", "-", t.h.Target(t.name)+path,
-		"--mode", fmt.Sprintf("%04o", mode), "--uid", strconv.Itoa(id.UID), "--gid", strconv.Itoa(id.GID))
+	push := func() error {
+		_, err := t.h.Run(ctx, r, "file", "push", "-", t.h.Target(t.name)+path,
+			"--mode", fmt.Sprintf("%04o", mode), "--uid", strconv.Itoa(id.UID), "--gid", strconv.Itoa(id.GID))
+		return err
+	}
+	// incus file push goes through the daemon's SFTP server, which Incus
+	// 6.0 sometimes fails to reach ("Failed getting instance SFTP
+	// connection"): push again when the input can be read again.
+	var start int64
+	seeker, canSeek := r.(io.Seeker)
+	if canSeek {
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			canSeek = false
+		}
+	}
+	err = push()
+	if err != nil && canSeek && strings.Contains(err.Error(), "SFTP connection") && ctx.Err() == nil {
+		if _, serr := seeker.Seek(start, io.SeekStart); serr == nil {
+			err = push()
+		}
+	}
 	return t.fileError(path, err)
 }
 

@@ -206,10 +206,14 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 		action = "unfreeze"
 	}
 	err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
-	if err != nil && transientStart(err) && ctx.Err() == nil {
-		// LXD 5.0 under load: the start hook timed out calling back into
-		// the daemon. Nothing was started; try once more.
-		time.Sleep(time.Second)
+	// Under load the daemon can give up on a start (LXD's start hook
+	// timed out calling back into it; Incus's own deadline passed).
+	// Nothing was started: ask again, after 1 then 3 seconds.
+	for _, pause := range startPauses {
+		if err == nil || !transientStart(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(pause)
 		err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
 	}
 	if err != nil {
@@ -385,6 +389,10 @@ func retryableUpdate(err error) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), "non-reusable operation")
 }
+
+// startPauses are the waits before a start the daemon gave up on is
+// asked for again.
+var startPauses = []time.Duration{time.Second, 3 * time.Second}
 
 // transientStart reports a start that the daemon gave up on while busy:
 // LXD's forkstart, when its start hook cannot reach a daemon too busy to

@@ -175,21 +175,25 @@ func TestForceStopAsksAgain(t *testing.T) {
 	}
 }
 
-// failOnce fails the first state change with err, then succeeds.
+// failOnce fails the first state change (the first fails+1 ones) with
+// err, then succeeds.
 type failOnce struct {
 	busyAPI
-	err error
+	err   error
+	fails int
 }
 
 func (f *failOnce) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
 	f.changes++
-	if f.changes == 1 {
+	if f.changes <= 1+f.fails {
 		return nil, f.err
 	}
 	return &api.Operation{}, nil
 }
 
 func TestStartAsksAgainAfterTheDaemonGaveUp(t *testing.T) {
+	defer func(p []time.Duration) { startPauses = p }(startPauses)
+	startPauses = []time.Duration{time.Millisecond, time.Millisecond}
 	for _, msg := range []string{
 		"Failed to run: /usr/bin/lxd forkstart c /var/lib/lxd/containers /var/log/lxd/c/lxc.conf: exit status 1",
 		"Failed starting instance: context deadline exceeded",
@@ -199,7 +203,15 @@ func TestStartAsksAgainAfterTheDaemonGaveUp(t *testing.T) {
 			t.Errorf("%q: %v after %d changes, want success after 2", msg, err, f.changes)
 		}
 	}
-	f := &failOnce{err: errors.New("Failed to start device \"eth0\": no such network")}
+	f := &failOnce{err: errors.New("Failed starting instance: context deadline exceeded"), fails: 1}
+	if err := New(f, nil).Start(context.Background(), "c"); err != nil || f.changes != 3 {
+		t.Errorf("two failures: %v after %d changes, want success after 3", err, f.changes)
+	}
+	f = &failOnce{err: errors.New("Failed starting instance: context deadline exceeded"), fails: 9}
+	if err := New(f, nil).Start(context.Background(), "c"); err == nil || f.changes != 3 {
+		t.Errorf("lasting failure: %v after %d changes, want it after 3", err, f.changes)
+	}
+	f = &failOnce{err: errors.New("Failed to start device \"eth0\": no such network")}
 	if err := New(f, nil).Start(context.Background(), "c"); err == nil || f.changes != 1 {
 		t.Errorf("a lasting failure: %v after %d changes, want it after 1", err, f.changes)
 	}
