@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/smallfile"
 	"github.com/lxkit/lxkit/spec"
 )
 
@@ -322,14 +322,12 @@ func (m *Manager) update(ctx context.Context, s *spec.Spec) error {
 	return nil
 }
 
-// readSmall reads a regular file of at most 1 MiB.
+// readSmall reads a fleet or cloud-config file: a regular file of at
+// most 1 MiB.
 func readSmall(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	b, err := smallfile.Read(path, 1<<20)
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		err = fmt.Errorf("%s: %w", path, err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not a regular file of at most 1 MiB", path)
-	}
-	return os.ReadFile(path)
+	return b, err
 }

@@ -27,8 +27,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -36,6 +34,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/smallfile"
 )
 
 // Image says which image an instance is made from: an alias or a
@@ -148,7 +147,10 @@ func (t *Template) load(path string, chain []string, done map[string]bool) error
 	if len(chain) >= maxDepth {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: includes nest deeper than %d files", path, maxDepth)
 	}
-	data, err := readFile(path)
+	data, err := smallfile.Read(path, maxSize)
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
 	if err != nil {
 		if len(chain) > 0 {
 			return fmt.Errorf("%s: include: %w", chain[len(chain)-1], err)
@@ -173,26 +175,6 @@ func (t *Template) load(path string, chain []string, done map[string]bool) error
 	done[abs] = true
 	t.files = append(t.files, p)
 	return nil
-}
-
-// readFile reads a regular file of at most maxSize bytes.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: not a regular file", path)
-	}
-	if fi.Size() > maxSize {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: larger than %d bytes", path, maxSize)
-	}
-	return io.ReadAll(io.LimitReader(f, maxSize+1))
 }
 
 // parse reads one file's content (name is for messages); includes are

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/smallfile"
 )
 
 // The OpenSSH client configuration (ssh_config(5)) for a host: the part of
@@ -76,35 +76,13 @@ func readSSHConfig(alias, user string, files []configFile) (sshOptions, error) {
 // maxConfigSize bounds a configuration file.
 const maxConfigSize = 1 << 20
 
-// readConfigFile reads a regular file of at most maxConfigSize bytes: an
-// Include that names a device or a pipe (/dev/*) must not hang the read.
-func readConfigFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err == nil && len(b) > maxConfigSize {
-		err = fmt.Errorf("larger than %d bytes", maxConfigSize)
-	}
-	return b, err
-}
-
 type configFile struct {
 	path   string
 	system bool
 }
 
 func (r *configReader) file(path string, system bool, depth int) error {
-	b, err := readConfigFile(path)
+	b, err := smallfile.Read(path, maxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -1,0 +1,34 @@
+// Package smallfile reads configuration files: regular files only, so
+// that a path naming a device or a pipe (/dev/zero, a FIFO) cannot hang
+// the read, and of bounded size.
+package smallfile
+
+import (
+	"io"
+	"os"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// Read reads path if it is a regular file of at most max bytes. Those
+// that are not are errors matching errdefs.ErrInvalidArgument that do
+// not name the path (callers do); the os errors name it themselves.
+func Read(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "larger than %d bytes", max)
+	}
+	return b, err
+}
