@@ -146,7 +146,7 @@ func (c *Collection[T, Put, Post]) Create(ctx context.Context, post Post) error 
 // makes it read and edit again.
 func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, change func(*Put) error) error {
 	defer c.h.updates.Lock(c.path + "/" + name)()
-	for attempt := 0; ; attempt++ {
+	return retryOnETag(func() error {
 		t, etag, err := c.get(ctx, name)
 		if err != nil {
 			return err
@@ -155,14 +155,21 @@ func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, chan
 		if err := change(put); err != nil {
 			return err
 		}
-		_, err = c.h.c.Do(ctx, http.MethodPut, c.item(name), put, etag)
-		if errors.Is(err, errdefs.ErrPreconditionFailed) && attempt < 20 {
-			continue
-		}
-		if err != nil {
+		if _, err = c.h.c.Do(ctx, http.MethodPut, c.item(name), put, etag); err != nil {
 			return fmt.Errorf("updating %s %s: %w", c.kind, name, c.changeFailed(name, err))
 		}
 		return nil
+	})
+}
+
+// retryOnETag runs a read-modify-write again while its write loses a race
+// with another writer (412: the ETag changed), 20 times at most.
+func retryOnETag(readModifyWrite func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := readModifyWrite()
+		if !errors.Is(err, errdefs.ErrPreconditionFailed) || attempt == 20 {
+			return err
+		}
 	}
 }
 

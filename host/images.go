@@ -109,7 +109,7 @@ func (im *Images) Delete(ctx context.Context, ref string) error {
 // them back with the ETag where the driver sends one.
 func (im *Images) Update(ctx context.Context, ref string, change func(*api.ImagePut) error) error {
 	defer im.h.updates.Lock("/1.0/images/" + ref)()
-	for attempt := 0; ; attempt++ {
+	return retryOnETag(func() error {
 		img, etag, err := im.get(ctx, ref)
 		if err != nil {
 			return err
@@ -118,15 +118,11 @@ func (im *Images) Update(ctx context.Context, ref string, change func(*api.Image
 		if err := change(&put); err != nil {
 			return err
 		}
-		_, err = im.h.c.Do(ctx, http.MethodPut, imagePath(img.Fingerprint), put, etag)
-		if errors.Is(err, errdefs.ErrPreconditionFailed) && attempt < 20 {
-			continue
-		}
-		if err != nil {
+		if _, err = im.h.c.Do(ctx, http.MethodPut, imagePath(img.Fingerprint), put, etag); err != nil {
 			return fmt.Errorf("updating image %s: %w", ref, err)
 		}
 		return nil
-	}
+	})
 }
 
 // Aliases returns every image alias of the host.

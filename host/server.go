@@ -50,7 +50,7 @@ func stringConfig(in map[string]any) map[string]string {
 // already is success.
 func (h *Host) SetConfig(ctx context.Context, change map[string]string) error {
 	defer h.updates.Lock("/1.0")()
-	for attempt := 0; ; attempt++ {
+	return retryOnETag(func() error {
 		var s api.Server
 		etag, err := h.c.Query(ctx, http.MethodGet, "/1.0", nil, &s)
 		if err != nil {
@@ -62,15 +62,11 @@ func (h *Host) SetConfig(ctx context.Context, change map[string]string) error {
 		for k, v := range cfg {
 			put.Config[k] = v
 		}
-		_, err = h.c.Do(ctx, http.MethodPut, "/1.0", put, etag)
-		if errors.Is(err, errdefs.ErrPreconditionFailed) && attempt < 20 {
-			continue
-		}
-		if err != nil {
+		if _, err = h.c.Do(ctx, http.MethodPut, "/1.0", put, etag); err != nil {
 			return fmt.Errorf("setting the configuration of %s: %w", h.c.Addr(), err)
 		}
 		return nil
-	}
+	})
 }
 
 // RestoreSnapshot brings an instance back to one of its snapshots.

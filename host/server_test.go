@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/lxkit/lxkit/errdefs"
@@ -28,5 +29,27 @@ func TestValidateName(t *testing.T) {
 		if err := ValidateName("profile", good); err != nil {
 			t.Errorf("ValidateName(%q) = %v", good, err)
 		}
+	}
+}
+
+func TestRetryOnETag(t *testing.T) {
+	lost := errdefs.Wrap(errdefs.ErrPreconditionFailed, nil, "412")
+	tries := 0
+	err := retryOnETag(func() error {
+		if tries++; tries < 3 {
+			return fmt.Errorf("updating: %w", lost)
+		}
+		return nil
+	})
+	if err != nil || tries != 3 {
+		t.Errorf("after two lost races: %v, %d tries; want success on the third", err, tries)
+	}
+	tries = 0
+	if err := retryOnETag(func() error { tries++; return lost }); !errors.Is(err, errdefs.ErrPreconditionFailed) || tries != 21 {
+		t.Errorf("always lost: %v after %d tries, want 21", err, tries)
+	}
+	tries = 0
+	if err := retryOnETag(func() error { tries++; return errors.New("refused") }); err == nil || tries != 1 {
+		t.Errorf("another error: %v after %d tries, want 1", err, tries)
 	}
 }

@@ -126,7 +126,16 @@ func (q queryAPI) Do(ctx context.Context, method, path string, body any, _ strin
 }
 
 func (q queryAPI) query(ctx context.Context, method, path string, body any) ([]byte, error) {
-	args := []string{"query", "--wait", "-X", method}
+	return q.run(ctx, true, method, path, body)
+}
+
+// run runs `lxc query`, with --wait if wait (then the answer is the
+// finished operation's, else the operation just started).
+func (q queryAPI) run(ctx context.Context, wait bool, method, path string, body any) ([]byte, error) {
+	args := []string{"query", "-X", method}
+	if wait {
+		args = append(args, "--wait")
+	}
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {

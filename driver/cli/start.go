@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/lxkit/lxkit/api"
 )
@@ -12,18 +11,9 @@ import (
 // starts, and returns that operation (nil for a synchronous answer):
 // `lxc query` without --wait prints the operation.
 func (q queryAPI) Start(ctx context.Context, method, path string, body any, _ string) (*api.Operation, error) {
-	args := []string{"query", "-X", method}
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, "--data", string(data))
-	}
-	args = append(args, q.h.Target(path))
-	out, err := q.h.Run(ctx, nil, args...)
+	out, err := q.run(ctx, false, method, path, body)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, err
 	}
 	var op api.Operation
 	if json.Unmarshal(out, &op) != nil || op.ID == "" || op.Class == "" {
