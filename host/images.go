@@ -50,6 +50,17 @@ func (im *Images) Resolve(ctx context.Context, ref string) (string, error) {
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		return "", err
 	}
+	fp, err := im.ResolveFingerprint(ctx, ref)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return "", errdefs.Wrap(errdefs.ErrNotFound, nil, "image %s not found on %s (no alias or fingerprint of that name)", ref, im.h.c.Addr())
+	}
+	return fp, err
+}
+
+// ResolveFingerprint returns the full fingerprint that prefix (any case)
+// begins; none is an error matching errdefs.ErrNotFound, several one
+// matching errdefs.ErrInvalidArgument.
+func (im *Images) ResolveFingerprint(ctx context.Context, prefix string) (string, error) {
 	var urls []string
 	if _, err := im.h.c.Query(ctx, http.MethodGet, "/1.0/images", nil, &urls); err != nil {
 		return "", err
@@ -57,17 +68,17 @@ func (im *Images) Resolve(ctx context.Context, ref string) (string, error) {
 	var found []string
 	for _, u := range urls {
 		fp := u[strings.LastIndex(u, "/")+1:]
-		if strings.HasPrefix(fp, strings.ToLower(ref)) {
+		if strings.HasPrefix(fp, strings.ToLower(prefix)) {
 			found = append(found, fp)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return "", errdefs.Wrap(errdefs.ErrNotFound, nil, "image %s not found on %s (no alias or fingerprint of that name)", ref, im.h.c.Addr())
+		return "", errdefs.Wrap(errdefs.ErrNotFound, nil, "no image with fingerprint %q on %s", prefix, im.h.c.Addr())
 	case 1:
 		return found[0], nil
 	}
-	return "", errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image %s: the prefix matches %d fingerprints on %s: give more of it", ref, len(found), im.h.c.Addr())
+	return "", errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "image %s: the prefix matches %d fingerprints on %s: give more of it", prefix, len(found), im.h.c.Addr())
 }
 
 // Get returns the image ref names (see Resolve).

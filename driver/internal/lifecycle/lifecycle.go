@@ -138,32 +138,11 @@ func (d *Driver) source(ctx context.Context, img driver.Image) (api.InstanceSour
 		}
 		return src, err
 	case img.Fingerprint != "":
-		fp, err := d.resolveFingerprint(ctx, img.Fingerprint)
+		fp, err := host.New(d.c).Images().ResolveFingerprint(ctx, img.Fingerprint)
 		src.Fingerprint = fp
 		return src, err
 	}
 	return src, nil
-}
-
-func (d *Driver) resolveFingerprint(ctx context.Context, prefix string) (string, error) {
-	var urls []string
-	if _, err := d.c.Query(ctx, http.MethodGet, "/1.0/images", nil, &urls); err != nil {
-		return "", err
-	}
-	var found []string
-	for _, u := range urls {
-		fp := u[strings.LastIndex(u, "/")+1:]
-		if strings.HasPrefix(fp, prefix) {
-			found = append(found, fp)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", errdefs.Wrap(errdefs.ErrNotFound, nil, "no image with fingerprint %q on %s", prefix, d.c.Addr())
-	case 1:
-		return found[0], nil
-	}
-	return "", errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "fingerprint %q matches %d images: give more of it", prefix, len(found))
 }
 
 // Update merges changes into a container, with its ETag; a concurrent
