@@ -10,37 +10,16 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/driver/cli"
-	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/spec"
 	"github.com/lxkit/lxkit/transport"
-	"github.com/lxkit/lxkit/transport/local"
 )
 
 // eachDriver runs f for each daemon through each driver, in parallel.
-func eachDriver(t *testing.T, f func(t *testing.T, d driver.Driver)) {
-	for _, th := range testhost.Hosts() {
-		t.Run(th.Name, func(t *testing.T) {
-			t.Parallel()
-			t.Run("rest", func(t *testing.T) {
-				t.Parallel()
-				f(t, rest.New(testhost.Connect(t, th)))
-			})
-			t.Run("cli", func(t *testing.T) {
-				t.Parallel()
-				ctx := testhost.Context(t, 30*time.Second)
-				d, err := cli.New(ctx, local.New(), cli.ForSocket(th.Socket))
-				if err != nil {
-					testhost.Unavailable(t, "%s through its command: %v", th.Name, err)
-				}
-				f(t, d)
-			})
-		})
-	}
-}
+var eachDriver = testdrivers.Each
 
 // template writes a configuration and loads it.
 func template(t *testing.T, content string) *spec.Template {

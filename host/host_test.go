@@ -13,47 +13,16 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/driver/cli"
-	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
-	"github.com/lxkit/lxkit/transport/local"
 )
 
 // eachDriver runs f for each daemon through each driver, in parallel.
 func eachDriver(t *testing.T, f func(t *testing.T, d driver.Driver, h *host.Host)) {
-	eachDriverOf(t, true, f)
-}
-
-// eachDriverOf runs f for each daemon and each driver, all in parallel
-// if parallel, else one at a time.
-func eachDriverOf(t *testing.T, parallel bool, f func(t *testing.T, d driver.Driver, h *host.Host)) {
-	maybeParallel := func(t *testing.T) {
-		if parallel {
-			t.Parallel()
-		}
-	}
-	for _, th := range testhost.Hosts() {
-		t.Run(th.Name, func(t *testing.T) {
-			maybeParallel(t)
-			t.Run("rest", func(t *testing.T) {
-				maybeParallel(t)
-				d := rest.New(testhost.Connect(t, th))
-				f(t, d, host.New(d.API()))
-			})
-			t.Run("cli", func(t *testing.T) {
-				maybeParallel(t)
-				ctx := testhost.Context(t, 30*time.Second)
-				d, err := cli.New(ctx, local.New(), cli.ForSocket(th.Socket))
-				if err != nil {
-					testhost.Unavailable(t, "%s through its command: %v", th.Name, err)
-				}
-				f(t, d, host.New(d.API()))
-			})
-		})
-	}
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) { f(t, d, host.New(d.API())) })
 }
 
 // short is a fresh name of at most 15 bytes (a network's limit).
@@ -260,7 +229,8 @@ func TestNetworks(t *testing.T) {
 	// One at a time: Incus 6.0 fails to create, change or delete a bridge
 	// while any network interface of the machine comes or goes ("Failed
 	// to delete bridge children interfaces"), LXD's bridges included.
-	eachDriverOf(t, false, func(t *testing.T, d driver.Driver, h *host.Host) {
+	testdrivers.EachInTurn(t, func(t *testing.T, d driver.Driver) {
+		h := host.New(d.API())
 		ctx := testhost.Context(t, 2*time.Minute)
 		nets := h.Networks()
 		name := short("lxkn")
