@@ -115,6 +115,13 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		TLSHandshakeTimeout: c.timeout,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
+		// LXD and Incus accept socket connections one at a time, reading
+		// each one's first bytes before they take the next. A connection
+		// dialed for a request that then went out on an idle one would sit
+		// in the pool unwritten and stall every client of the daemon until
+		// IdleConnTimeout closed it (the 90 s stalls seen in CI). On the
+		// socket a dial costs microseconds: one connection per request.
+		DisableKeepAlives: ep.Socket != "",
 		// Large buffers: whole files stream through these connections.
 		WriteBufferSize: 256 << 10,
 		ReadBufferSize:  256 << 10,

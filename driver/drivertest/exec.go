@@ -23,7 +23,9 @@ func testTransport(t *testing.T, d driver.Driver) {
 	tr := d.Transport(name)
 	ctx := testhost.Context(t, patience)
 
-	run := func(cmd transport.Command) *transport.Result {
+	// run reports to the subtest that calls it: FailNow on the parent
+	// from a subtest would end the wrong goroutine.
+	run := func(t *testing.T, cmd transport.Command) *transport.Result {
 		t.Helper()
 		cmd.Capture = true
 		res, err := tr.Exec(ctx, cmd)
@@ -35,7 +37,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 
 	t.Run("StreamsAndExitCode", func(t *testing.T) {
 		var out, errb bytes.Buffer
-		res := run(transport.Command{Args: transport.Shell("echo out; echo err >&2; sleep 0.2; exit 3"), Stdout: &out, Stderr: &errb})
+		res := run(t, transport.Command{Args: transport.Shell("echo out; echo err >&2; sleep 0.2; exit 3"), Stdout: &out, Stderr: &errb})
 		if res.ExitCode != 3 || out.String() != "out\n" || errb.String() != "err\n" {
 			t.Errorf("got code %d stdout %q stderr %q", res.ExitCode, out.String(), errb.String())
 		}
@@ -48,7 +50,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 		}
 	})
 	t.Run("NoShellUnlessAsked", func(t *testing.T) {
-		res := run(transport.Command{Args: []string{"echo", "$HOME", "a b", "*"}})
+		res := run(t, transport.Command{Args: []string{"echo", "$HOME", "a b", "*"}})
 		if string(res.Stdout) != "$HOME a b *\n" {
 			t.Errorf("argv went through a shell: %q", res.Stdout)
 		}
@@ -68,7 +70,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 		}
 	})
 	t.Run("MissingCommand", func(t *testing.T) {
-		res := run(transport.Command{Args: []string{"no-such-command"}})
+		res := run(t, transport.Command{Args: []string{"no-such-command"}})
 		if res.ExitCode != 127 {
 			t.Errorf("exit code %d; want 127", res.ExitCode)
 		}
@@ -78,32 +80,32 @@ func testTransport(t *testing.T, d driver.Driver) {
 	})
 	t.Run("Stdin", func(t *testing.T) {
 		in := strings.Repeat("line of input\n", 10000)
-		res := run(transport.Command{Args: transport.Shell("cat; sleep 0.2"), Stdin: strings.NewReader(in)})
+		res := run(t, transport.Command{Args: transport.Shell("cat; sleep 0.2"), Stdin: strings.NewReader(in)})
 		if string(res.Stdout) != in {
 			t.Errorf("cat returned %d bytes; want %d", len(res.Stdout), len(in))
 		}
-		res = run(transport.Command{Args: []string{"wc", "-c"}})
+		res = run(t, transport.Command{Args: []string{"wc", "-c"}})
 		if strings.TrimSpace(string(res.Stdout)) != "0" {
 			t.Errorf("nil stdin: wc -c = %q", res.Stdout)
 		}
 	})
 	t.Run("EnvCwd", func(t *testing.T) {
-		res := run(transport.Command{Args: transport.Shell(`echo "$FOO|$BAR|$(pwd)"`),
+		res := run(t, transport.Command{Args: transport.Shell(`echo "$FOO|$BAR|$(pwd)"`),
 			Env: map[string]string{"FOO": "one two", "BAR": "$x'\""}, Dir: "/etc"})
 		if got := string(res.Stdout); got != "one two|$x'\"|/etc\n" {
 			t.Errorf("got %q", got)
 		}
 	})
 	t.Run("User", func(t *testing.T) {
-		res := run(transport.Command{Args: transport.Shell(`echo "$(id -u) $(id -g) $HOME $(pwd)"`), User: "lxkit"})
+		res := run(t, transport.Command{Args: transport.Shell(`echo "$(id -u) $(id -g) $HOME $(pwd)"`), User: "lxkit"})
 		if got := string(res.Stdout); got != "1000 1000 /home/lxkit /home/lxkit\n" {
 			t.Errorf("as lxkit: %q", got)
 		}
-		res = run(transport.Command{Args: []string{"id", "-u"}, User: "1000", Group: "0"})
+		res = run(t, transport.Command{Args: []string{"id", "-u"}, User: "1000", Group: "0"})
 		if string(res.Stdout) != "1000\n" {
 			t.Errorf("as uid 1000: %q", res.Stdout)
 		}
-		res = run(transport.Command{Args: []string{"id", "-g"}, User: "lxkit", Group: "root"})
+		res = run(t, transport.Command{Args: []string{"id", "-g"}, User: "lxkit", Group: "root"})
 		if string(res.Stdout) != "0\n" {
 			t.Errorf("as lxkit:root: %q", res.Stdout)
 		}
@@ -140,7 +142,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 		}
 	})
 	t.Run("TTY", func(t *testing.T) {
-		res := run(transport.Command{Args: transport.Shell("tty; stty size; sleep 0.2"), TTY: true, Size: transport.WindowSize{Width: 100, Height: 40}})
+		res := run(t, transport.Command{Args: transport.Shell("tty; stty size; sleep 0.2"), TTY: true, Size: transport.WindowSize{Width: 100, Height: 40}})
 		got := strings.ReplaceAll(string(res.Stdout), "\r", "")
 		if !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "40 100") {
 			t.Errorf("tty output %q", got)
@@ -150,7 +152,7 @@ func testTransport(t *testing.T, d driver.Driver) {
 		// The first line must arrive while the command still runs.
 		w := &firstWrite{at: make(chan time.Time, 1)}
 		start := time.Now()
-		run(transport.Command{Args: transport.Shell("echo first; sleep 1; echo second"), Stdout: w})
+		run(t, transport.Command{Args: transport.Shell("echo first; sleep 1; echo second"), Stdout: w})
 		first := <-w.at
 		if first.Sub(start) > 900*time.Millisecond {
 			t.Errorf("first line arrived after %s: output is not live", first.Sub(start))

@@ -373,10 +373,11 @@ func retryableUpdate(err error) bool {
 // asked for again.
 var startPauses = []time.Duration{time.Second, 3 * time.Second}
 
-// transientStart reports a start that the daemon gave up on while busy:
-// LXD's forkstart, when its start hook cannot reach a daemon too busy to
-// answer, or Incus's own deadline (it failed a start after 90 s in CI,
-// "context deadline exceeded"; the caller's context had not ended).
+// transientStart reports a start that the daemon gave up on: LXD's
+// forkstart, when its start hook cannot reach the daemon, or Incus's own
+// deadline ("context deadline exceeded" after 90 s, the caller's context
+// still alive). Both were seen while another client held the daemon's
+// socket accept loop (see client.New).
 func transientStart(err error) bool {
 	return strings.Contains(err.Error(), "forkstart") || strings.Contains(err.Error(), "context deadline exceeded")
 }
