@@ -16,6 +16,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/smallfile"
+	"github.com/lxkit/lxkit/internal/yamlfile"
 	"github.com/lxkit/lxkit/spec"
 )
 
@@ -50,7 +51,7 @@ func (fi *fleetInstance) UnmarshalYAML(n *yaml.Node) error {
 		return n.Decode(&fi.Config)
 	}
 	type plain fleetInstance
-	return n.Decode((*plain)(fi))
+	return yamlfile.DecodeStrict(n, (*plain)(fi))
 }
 
 // Load reads a fleet file and the configurations it names. props are
@@ -60,11 +61,9 @@ func Load(path string, props map[string]string) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
 	var ff fleetFile
-	if err := dec.Decode(&ff); err != nil {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlfile.Decode(path, data, &ff); err != nil {
+		return nil, err
 	}
 	f := &Fleet{Name: ff.Fleet, Path: path}
 	if f.Name == "" {

@@ -93,13 +93,17 @@ func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions {
 	if m.Fleet != "" {
 		config[KeyFleet] = m.Fleet
 	}
-	img := s.Image
 	return driver.CreateOptions{
-		Image:    driver.Image{Alias: img.Alias, Fingerprint: img.Fingerprint, Server: img.Server, Protocol: img.Protocol},
+		Image:    DriverImage(s.Image),
 		Profiles: s.Profiles,
 		Config:   config,
 		Devices:  devices,
 	}
+}
+
+// DriverImage is a configuration's image as drivers take it.
+func DriverImage(img spec.Image) driver.Image {
+	return driver.Image{Alias: img.Alias, Fingerprint: img.Fingerprint, Server: img.Server, Protocol: img.Protocol, Certificate: img.Certificate}
 }
 
 func volumeDevice(v spec.Volume) map[string]string {

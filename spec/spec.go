@@ -35,6 +35,7 @@ import (
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/smallfile"
+	"github.com/lxkit/lxkit/internal/yamlfile"
 )
 
 // Image says which image an instance is made from: an alias or a
@@ -53,7 +54,7 @@ func (i *Image) UnmarshalYAML(n *yaml.Node) error {
 		return n.Decode(&i.Alias)
 	}
 	type plain Image
-	return decodeStrict(n, (*plain)(i))
+	return yamlfile.DecodeStrict(n, (*plain)(i))
 }
 
 // Volume is a custom storage volume attached to the instance as a disk.
@@ -186,7 +187,7 @@ func parse(name string, data []byte) (parsed, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return parsed{}, yamlError(name, err)
+		return parsed{}, yamlfile.Error(name, err)
 	}
 	p := parsed{path: name, node: &doc}
 	if doc.Kind == 0 { // empty file
@@ -195,97 +196,10 @@ func parse(name string, data []byte) (parsed, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return parsed{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: expected a mapping of keys (image:, profiles:, ...)", name, doc.Line)
 	}
-	if err := decodeStrict(doc.Content[0], &p.file); err != nil {
-		return parsed{}, yamlError(name, err)
+	if err := yamlfile.DecodeStrict(doc.Content[0], &p.file); err != nil {
+		return parsed{}, yamlfile.Error(name, err)
 	}
 	return p, nil
-}
-
-// decodeStrict decodes n into v, refusing keys v has no field for.
-func decodeStrict(n *yaml.Node, v any) error {
-	data, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	// Marshal loses positions: decode the node itself first for errors
-	// with lines, then the bytes with KnownFields for unknown keys.
-	if err := n.Decode(v); err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return unknownKey(n, err)
-	}
-	return nil
-}
-
-// unknownKey finds, for a KnownFields error, the key's line in n.
-func unknownKey(n *yaml.Node, err error) error {
-	msg := err.Error()
-	i := strings.Index(msg, "field ")
-	j := strings.Index(msg, " not found")
-	if i < 0 || j < i {
-		return err
-	}
-	key := msg[i+len("field ") : j]
-	var line int
-	var walk func(*yaml.Node)
-	walk = func(m *yaml.Node) {
-		if line != 0 {
-			return
-		}
-		if m.Kind == yaml.MappingNode {
-			for k := 0; k+1 < len(m.Content); k += 2 {
-				if m.Content[k].Value == key {
-					line = m.Content[k].Line
-					return
-				}
-			}
-		}
-		for _, c := range m.Content {
-			walk(c)
-		}
-	}
-	walk(n)
-	if line == 0 {
-		return err
-	}
-	return &lineError{line: line, msg: fmt.Sprintf("unknown key %q", key)}
-}
-
-type lineError struct {
-	line int
-	msg  string
-}
-
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
-
-// yamlError puts the file name before yaml's "line N: ..." messages, as
-// file:N: ...
-func yamlError(name string, err error) error {
-	var le *lineError
-	if errors.As(err, &le) {
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %s", name, le.line, le.msg)
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		var parts []string
-		for _, e := range te.Errors {
-			parts = append(parts, fileLine(name, e))
-		}
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s", strings.Join(parts, "; "))
-	}
-	return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s", fileLine(name, strings.TrimPrefix(err.Error(), "yaml: ")))
-}
-
-func fileLine(name, msg string) string {
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.IndexByte(rest, ':'); i > 0 {
-			return name + ":" + rest[:i] + ":" + rest[i+1:]
-		}
-	}
-	return name + ": " + msg
 }
 
 // Instance makes the Spec of the instance called name. props override
@@ -314,8 +228,8 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 			return nil, err
 		}
 		var f file
-		if err := decodeStrict(n, &f); err != nil {
-			return nil, yamlError(p.path, err)
+		if err := yamlfile.DecodeStrict(n, &f); err != nil {
+			return nil, yamlfile.Error(p.path, err)
 		}
 		merge(s, &f, p.path)
 	}

@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"spec":                      {"client", "driver", "host", "transport", "internal/cmd"},
 	"fleet":                     {"client", "internal/cmd", "transport/rest", "transport/cli", "driver/rest", "driver/cli"},
 	"cloudconfig":               {"client", "driver", "host", "internal/cmd"},
+	"buildhost":                 {"client", "internal/cmd", "transport/rest", "transport/cli", "driver/rest", "driver/cli"},
 	"imageserver":               {"client", "driver", "host", "transport", "internal/cmd"},
 	"internal/tarx":             {"api", "client", "driver", "transport", "internal/cmd"},
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/lxkit/lxkit/internal/cmd/image"
 	"github.com/lxkit/lxkit/internal/cmd/instance"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
+	"github.com/lxkit/lxkit/internal/cmd/job"
 	"github.com/lxkit/lxkit/internal/cmd/monitor"
 	"github.com/lxkit/lxkit/internal/cmd/remote"
 	"github.com/lxkit/lxkit/internal/cmd/trust"
@@ -145,6 +146,7 @@ Containers nested in containers that run LXD themselves are named by path:
 		&cobra.Group{ID: "instances", Title: "Containers:"},
 		&cobra.Group{ID: "inside", Title: "Commands and files:"},
 		&cobra.Group{ID: "declare", Title: "Declarative instances and fleets:"},
+		&cobra.Group{ID: "jobs", Title: "Build hosts:"},
 		&cobra.Group{ID: "manage", Title: "Host management:"},
 		&cobra.Group{ID: "hosts", Title: "Remote hosts and trust:"},
 	)
@@ -186,6 +188,7 @@ Containers nested in containers that run LXD themselves are named by path:
 		image.NewCmdImage(f),
 	)
 	add("declare", declare.Cmds(f)...)
+	add("jobs", job.NewCmdJob(f))
 	add("hosts",
 		remote.NewCmdRemote(f),
 		trust.NewCmdTrust(f),

@@ -72,6 +72,7 @@ func main() {
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
 		rows = append(rows, benchManage(ctx, d, ct, socket, cli)...)
 		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
+		rows = append(rows, benchJob(ctx, d, socket, cli, work)...)
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
 		if *nested && c.Kind() == "lxd" {

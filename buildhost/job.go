@@ -1,0 +1,282 @@
+// Package buildhost runs jobs in throwaway containers, as a CI system uses
+// build hosts: it makes a container, uploads the workspace, runs the steps
+// with their output streamed, fetches the artifacts and deletes the
+// container, whatever happened.
+//
+// A job file looks like this:
+//
+//	name: unit                      # default: the file's name
+//	image: testimage                # or {alias:, fingerprint:, server:, protocol:, certificate:}
+//	profiles: [default]
+//	config: {limits.cpu: "1"}
+//	workspace: .                    # local folder, relative to this file
+//	dir: /workspace                 # where it goes; the steps' working directory
+//	user: root                      # who runs the steps (must exist in the image)
+//	env: {GOFLAGS: -mod=vendor}
+//	timeout: 30m                    # the whole job; default 1h
+//	steps:
+//	  - make                        # a plain string is a step's script
+//	  - name: test
+//	    run: |
+//	      ./run-tests > report.txt
+//	    timeout: 10m
+//	    continue-on-error: true     # a failure does not stop the job
+//	  - name: logs
+//	    run: cat /var/log/app.log
+//	    always: true                # runs even after a failed step
+//	artifacts: [report.txt, out/]   # relative to dir; files or folders
+//	properties: {go: "1.22"}        # ${go} in values; lxkit job run -p go=1.23 wins
+//
+// Scripts run with `/bin/sh -e -c`: a step stops at its first failing
+// command. After a failed step only the steps marked always run.
+// Properties are not expanded in scripts, whose ${NAME} is the shell's:
+// give a script a property through env:, as GO: ${go}.
+package buildhost
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/smallfile"
+	"github.com/lxkit/lxkit/internal/yamlfile"
+	"github.com/lxkit/lxkit/spec"
+)
+
+// Job is what to run in one throwaway container.
+type Job struct {
+	// Name names the job in messages and in the container's name.
+	Name     string            `yaml:"name"`
+	Image    spec.Image        `yaml:"image"`
+	Profiles []string          `yaml:"profiles"`
+	Config   map[string]string `yaml:"config"`
+	// Workspace is a local folder whose content is copied into Dir; empty
+	// copies nothing.
+	Workspace string `yaml:"workspace"`
+	// Dir is the steps' working directory in the container; empty means
+	// DefaultDir.
+	Dir string `yaml:"dir"`
+	// User runs the steps and owns Dir; empty means root.
+	User string            `yaml:"user"`
+	Env  map[string]string `yaml:"env"`
+	// Timeout bounds the whole job; zero means DefaultTimeout.
+	Timeout   Duration `yaml:"timeout"`
+	Steps     []Step   `yaml:"steps"`
+	Artifacts []string `yaml:"artifacts"`
+	// Properties are the defaults of the file's ${NAME} properties.
+	Properties map[string]string `yaml:"properties"`
+}
+
+// Step is one script of a job.
+type Step struct {
+	Name string            `yaml:"name"`
+	Run  string            `yaml:"run"`
+	Env  map[string]string `yaml:"env"`
+	// Timeout stops the step (SIGTERM, then SIGKILL); zero means none
+	// beyond the job's.
+	Timeout Duration `yaml:"timeout"`
+	// ContinueOnError records a failure without stopping the job.
+	ContinueOnError bool `yaml:"continue-on-error"`
+	// Always runs the step even after an earlier step failed.
+	Always bool `yaml:"always"`
+}
+
+// UnmarshalYAML reads a plain string as the step's script.
+func (s *Step) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&s.Run)
+	}
+	type plain Step
+	return yamlfile.DecodeStrict(n, (*plain)(s))
+}
+
+// Duration is a time.Duration written as "90s", "10m" or "1h30m".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (such as 90s, 10m or 1h30m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Defaults of a Job's optional fields.
+const (
+	DefaultDir     = "/workspace"
+	DefaultTimeout = time.Hour
+)
+
+// Load reads a job file. props set the file's ${NAME} properties (and win
+// over its properties:). A relative workspace is relative to the file.
+func Load(file string, props map[string]string) (*Job, error) {
+	data, err := smallfile.Read(file, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var j Job
+	n, err := yamlfile.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if n != nil {
+		if err := expandProperties(file, n, props); err != nil {
+			return nil, err
+		}
+		if err := yamlfile.DecodeNode(file, n, &j); err != nil {
+			return nil, err
+		}
+	}
+	if j.Name == "" {
+		j.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	if j.Workspace != "" && !filepath.IsAbs(j.Workspace) {
+		j.Workspace = filepath.Join(filepath.Dir(file), j.Workspace)
+	}
+	if err := j.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &j, nil
+}
+
+// expandProperties replaces ${NAME} in the job file's values with its
+// properties (those of properties:, then props), except in scripts: there
+// ${NAME} is the shell's, and a property reaches a script through env:.
+func expandProperties(file string, top *yaml.Node, props map[string]string) error {
+	values := map[string]string{}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		if n.Kind == yaml.ScalarNode {
+			out, err := spec.Expand(n.Value, values)
+			if err != nil {
+				return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %v", file, n.Line, err)
+			}
+			if out != n.Value {
+				n.Value, n.Tag, n.Style = out, "!!str", yaml.DoubleQuotedStyle
+			}
+		}
+		for _, c := range n.Content {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "properties" {
+			var fileProps map[string]string
+			if err := yamlfile.DecodeNode(file, top.Content[i+1], &fileProps); err != nil {
+				return err
+			}
+			maps.Copy(values, fileProps)
+		}
+	}
+	maps.Copy(values, props)
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if key := top.Content[i].Value; key != "properties" {
+			if key == "steps" && top.Content[i+1].Kind == yaml.SequenceNode {
+				// Everything of a step but its script (a step written as
+				// a plain string is one).
+				for _, step := range top.Content[i+1].Content {
+					for k := 0; step.Kind == yaml.MappingNode && k+1 < len(step.Content); k += 2 {
+						if step.Content[k].Value == "run" {
+							continue
+						}
+						if err := walk(step.Content[k+1]); err != nil {
+							return err
+						}
+					}
+				}
+				continue
+			}
+			if err := walk(top.Content[i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks a job before anything is made for it, filling in the
+// defaults of Dir and step names.
+func (j *Job) Validate() error {
+	bad := func(format string, args ...any) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, format, args...)
+	}
+	if strings.TrimSpace(j.Name) == "" {
+		return bad("job has no name")
+	}
+	if j.Image == (spec.Image{}) {
+		return bad("job %s: no image", j.Name)
+	}
+	if j.Dir == "" {
+		j.Dir = DefaultDir
+	}
+	if !path.IsAbs(j.Dir) || path.Clean(j.Dir) != j.Dir || j.Dir == "/" {
+		return bad("job %s: dir %q: want an absolute, clean path below /", j.Name, j.Dir)
+	}
+	if j.Workspace != "" {
+		if fi, err := os.Stat(j.Workspace); err != nil {
+			return bad("job %s: workspace: %v", j.Name, err)
+		} else if !fi.IsDir() {
+			return bad("job %s: workspace %s is not a folder", j.Name, j.Workspace)
+		}
+	}
+	if err := checkEnv(j.Env); err != nil {
+		return bad("job %s: env: %v", j.Name, err)
+	}
+	if len(j.Steps) == 0 {
+		return bad("job %s: no steps", j.Name)
+	}
+	for i := range j.Steps {
+		s := &j.Steps[i]
+		if strings.TrimSpace(s.Run) == "" {
+			return bad("job %s: steps[%d]: nothing to run", j.Name, i)
+		}
+		if s.Name == "" {
+			s.Name = firstLine(s.Run)
+		}
+		if err := checkEnv(s.Env); err != nil {
+			return bad("job %s: step %s: env: %v", j.Name, s.Name, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range j.Artifacts {
+		clean := path.Clean(a)
+		if a == "" || path.IsAbs(a) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+			return bad("job %s: artifact %q: want a path inside dir", j.Name, a)
+		}
+		if seen[clean] {
+			return bad("job %s: artifact %q named twice", j.Name, a)
+		}
+		seen[clean] = true
+	}
+	return nil
+}
+
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("invalid variable %q", k)
+		}
+	}
+	return nil
+}
+
+// firstLine names a step after its script, shortened.
+func firstLine(script string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(script), "\n")
+	if r := []rune(line); len(r) > 40 {
+		return string(r[:37]) + "..."
+	}
+	return line
+}

@@ -1,0 +1,120 @@
+package buildhost
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/fleet"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "unit-tests.yaml")
+	writeFile(t, file, `image: {alias: "${img}"}
+workspace: src
+env: {V: "${v}", RAW: "$${v}"}
+properties: {v: one, img: other}
+timeout: 90s
+steps:
+  - make all ${v}
+  - name: test ${v}
+    run: |
+      ./test ${v}
+      echo done
+    timeout: 1m30s
+    continue-on-error: true
+artifacts: [out/, report.txt]
+`)
+	j, err := Load(file, map[string]string{"img": "testimage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Name != "unit-tests" || j.Workspace != filepath.Join(dir, "src") || j.Dir != DefaultDir || time.Duration(j.Timeout) != 90*time.Second {
+		t.Errorf("job: %+v", j)
+	}
+	if j.Env["V"] != "one" || j.Env["RAW"] != "${v}" {
+		t.Errorf("env: %v", j.Env)
+	}
+	if len(j.Steps) != 2 || j.Steps[0].Name != "make all ${v}" || j.Steps[0].Run != "make all ${v}" ||
+		j.Steps[1].Name != "test one" || j.Steps[1].Run != "./test ${v}\necho done\n" || time.Duration(j.Steps[1].Timeout) != 90*time.Second || !j.Steps[1].ContinueOnError {
+		t.Errorf("steps: %+v", j.Steps)
+	}
+	if img := fleet.DriverImage(j.Image); img.Alias != "testimage" || img.Fingerprint != "" || img.Server != "" {
+		t.Errorf("image: %+v", j.Image)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "file"), "")
+	for _, c := range []struct{ name, content, want string }{
+		{"key.yaml", "image: x\nsteps: [true]\nartefacts: [a]\n", `key.yaml:3: unknown key "artefacts"`},
+		{"stepkey.yaml", "image: x\nsteps:\n  - name: a\n    rnu: b\n", `stepkey.yaml:4: unknown key "rnu"`},
+		{"timeout.yaml", "image: x\ntimeout: soon\nsteps: [true]\n", `timeout.yaml:2: "soon" is not a duration`},
+		{"negative.yaml", "image: x\nsteps:\n  - {run: a, timeout: -1s}\n", `negative.yaml:3: "-1s" is not a duration`},
+		{"noimage.yaml", "steps: [true]\n", "noimage.yaml: job noimage: no image"},
+		{"nosteps.yaml", "image: x\n", "nosteps.yaml: job nosteps: no steps"},
+		{"empty.yaml", "image: x\nsteps: [' ']\n", "empty.yaml: job empty: steps[0]: nothing to run"},
+		{"dir.yaml", "image: x\ndir: work\nsteps: [true]\n", `dir.yaml: job dir: dir "work": want an absolute`},
+		{"root.yaml", "image: x\ndir: /\nsteps: [true]\n", `root.yaml: job root: dir "/"`},
+		{"escape.yaml", "image: x\nsteps: [true]\nartifacts: [../etc]\n", `escape.yaml: job escape: artifact "../etc": want a path inside dir`},
+		{"abs.yaml", "image: x\nsteps: [true]\nartifacts: [/etc/passwd]\n", `artifact "/etc/passwd": want a path inside dir`},
+		{"twice.yaml", "image: x\nsteps: [true]\nartifacts: [a/, a]\n", `artifact "a" named twice`},
+		{"env.yaml", "image: x\nenv: {A=B: c}\nsteps: [true]\n", `env.yaml: job env: env: invalid variable "A=B"`},
+		{"ws.yaml", "image: x\nworkspace: missing\nsteps: [true]\n", "ws.yaml: job ws: workspace: stat " + filepath.Join(dir, "missing")},
+		{"wsfile.yaml", "image: x\nworkspace: file\nsteps: [true]\n", "is not a folder"},
+		{"list.yaml", "- image: x\n", "list.yaml:1: expected a mapping of keys"},
+		{"prop.yaml", "image: x\nsteps: [true]\nconfig:\n  limits.cpu: ${cpus}\n", "prop.yaml:4: unknown property ${cpus}"},
+		{"props.yaml", "image: x\nsteps: [true]\nproperties: [a]\n", "props.yaml:3: cannot unmarshal"},
+	} {
+		path := filepath.Join(dir, c.name)
+		writeFile(t, path, c.content)
+		_, err := Load(path, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: %v; want %q (invalid argument)", c.name, err, c.want)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "none.yaml"), nil); err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestContainerName(t *testing.T) {
+	for job, prefix := range map[string]string{
+		"unit":                   "lxkit-job-unit-",
+		"Build & Test (amd64)":   "lxkit-job-build-test-amd64-",
+		"---":                    "lxkit-job-",
+		"日本":                     "lxkit-job-",
+		strings.Repeat("a", 100): "lxkit-job-" + strings.Repeat("a", 63-len("lxkit-job-")-7) + "-",
+	} {
+		name := ContainerName(job)
+		if !strings.HasPrefix(name, prefix) || len(name) != len(prefix)+6 {
+			t.Errorf("ContainerName(%q) = %q; want %s + 6 hex digits", job, name, prefix)
+		}
+		if err := driver.ValidateName(name); err != nil {
+			t.Errorf("ContainerName(%q): %v", job, err)
+		}
+	}
+	if ContainerName("a") == ContainerName("a") {
+		t.Error("two containers of one job got the same name")
+	}
+}

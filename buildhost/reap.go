@@ -1,0 +1,64 @@
+package buildhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/lxkit/lxkit/driver"
+)
+
+// Container is a job's container found on a host.
+type Container struct {
+	Name   string
+	Job    string
+	Status string
+	// Deadline is when the container becomes a leftover; zero when its
+	// configuration does not say.
+	Deadline time.Time
+}
+
+// Containers lists the job containers of a host, by name.
+func Containers(ctx context.Context, d driver.Driver) ([]Container, error) {
+	list, err := d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Container
+	for _, inst := range list {
+		job, ok := inst.Config[KeyJob]
+		if !ok {
+			continue
+		}
+		c := Container{Name: inst.Name, Job: job, Status: inst.Status}
+		c.Deadline, _ = time.Parse(time.RFC3339, inst.Config[KeyDeadline])
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Reap deletes the job containers whose deadline is before now: those a
+// runner that died (or kept them) left behind. It returns the names it
+// deleted; containers without a readable deadline are left alone.
+func Reap(ctx context.Context, d driver.Driver, now time.Time) ([]string, error) {
+	list, err := Containers(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, c := range list {
+		if c.Deadline.IsZero() || !c.Deadline.Before(now) {
+			continue
+		}
+		if err := d.Delete(ctx, c.Name); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", c.Name, err))
+			continue
+		}
+		deleted = append(deleted, c.Name)
+	}
+	return deleted, errors.Join(errs...)
+}

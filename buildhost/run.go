@@ -1,0 +1,354 @@
+package buildhost
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/fleet"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// Keys of the configuration a job's container carries.
+const (
+	// KeyJob holds the job's name: the container belongs to a job.
+	KeyJob = "user.lxkit.job"
+	// KeyDeadline holds the time (RFC 3339) after which the container is
+	// a leftover that Reap deletes: the job's start, its timeout and
+	// DeadlineGrace.
+	KeyDeadline = "user.lxkit.job.deadline"
+)
+
+// DeadlineGrace is how long after its job's timeout a container is still
+// not a leftover.
+const DeadlineGrace = 10 * time.Minute
+
+// Keep says when a job's container outlives the job, for a look inside.
+type Keep int
+
+const (
+	KeepNever     Keep = iota // delete it whatever happened (the default)
+	KeepOnFailure             // keep it when the job failed
+	KeepAlways                // never delete it
+)
+
+// Options are how a job is run.
+type Options struct {
+	// Log receives step headers and the steps' output (stdout and stderr
+	// together) as it comes; nil discards.
+	Log io.Writer
+	// ArtifactsDir receives the artifacts; empty fetches none.
+	ArtifactsDir string
+	Keep         Keep
+	// Container names the container; empty makes lxkit-job-NAME-XXXXXX.
+	Container string
+}
+
+// Result is what a job did.
+type Result struct {
+	Container string
+	Steps     []StepResult
+	// Artifacts are the local paths of the fetched artifacts; Missing
+	// those that a failed job did not make.
+	Artifacts []string
+	Missing   []string
+	// Kept says the container was left on the host.
+	Kept     bool
+	Duration time.Duration
+}
+
+// Failed reports whether a step failed (continue-on-error ones included).
+func (r *Result) Failed() bool {
+	for _, s := range r.Steps {
+		if s.Status == StatusFailed || s.Status == StatusTimedOut {
+			return true
+		}
+	}
+	return false
+}
+
+// StepResult is what one step did.
+type StepResult struct {
+	Name     string
+	Status   string // one of the Status constants
+	ExitCode int    // the script's exit code; -1 when it did not exit
+	Duration time.Duration
+}
+
+// Statuses of a step.
+const (
+	StatusOK       = "ok"
+	StatusFailed   = "failed"
+	StatusTimedOut = "timed out"
+	StatusSkipped  = "skipped"
+)
+
+// StepError is Run's error when a step failed: the job failed, not lxkit.
+type StepError struct {
+	Step     string
+	ExitCode int
+	TimedOut bool
+}
+
+func (e *StepError) Error() string { return "step " + e.Step + " " + e.what() }
+
+func (e *StepError) what() string {
+	if e.TimedOut {
+		return "timed out"
+	}
+	return fmt.Sprintf("failed with exit code %d", e.ExitCode)
+}
+
+// Run runs a job on the host of d: a new container, the workspace copied
+// into it, the steps one after the other, the artifacts fetched, the
+// container deleted (unless opts.Keep says otherwise). It returns the
+// Result with a *StepError when a step failed, and with another error
+// when lxkit could not do its part; on cancellation the container is
+// deleted all the same.
+func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Result, err error) {
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	timeout := time.Duration(job.Timeout)
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	name := opts.Container
+	if name == "" {
+		name = ContainerName(job.Name)
+	}
+	if err := driver.ValidateName(name); err != nil {
+		return nil, err
+	}
+	log := &syncWriter{w: opts.Log}
+	if opts.Log == nil {
+		log.w = io.Discard
+	}
+	res = &Result{Container: name}
+	defer func() { res.Duration = time.Since(start) }()
+
+	jobCtx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("job %s timed out after %s", job.Name, timeout))
+	defer cancel()
+	defer func() {
+		if ctx.Err() == nil && jobCtx.Err() != nil && err != nil {
+			err = fmt.Errorf("%w: %w", context.Cause(jobCtx), err)
+		}
+		keep := opts.Keep == KeepAlways || (opts.Keep == KeepOnFailure && err != nil)
+		if keep {
+			res.Kept = true
+			fmt.Fprintf(log, "==> kept container %s\n", name)
+			return
+		}
+		// The caller's context may have ended: the delete has its own.
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer dcancel()
+		if derr := d.Delete(dctx, name); derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting job container %s: %w", name, derr))
+		}
+	}()
+
+	config := maps.Clone(job.Config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	config[KeyJob] = job.Name
+	config[KeyDeadline] = start.Add(timeout + DeadlineGrace).UTC().Format(time.RFC3339)
+	fmt.Fprintf(log, "==> creating %s\n", name)
+	if err := d.Create(jobCtx, name, driver.CreateOptions{Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config}); err != nil {
+		return res, err
+	}
+	tr := d.Transport(name)
+	if err := prepare(jobCtx, tr, job); err != nil {
+		return res, err
+	}
+	stepErr := runSteps(jobCtx, tr, job, log, res)
+	if stepErr != nil && !errors.As(stepErr, new(*StepError)) {
+		return res, stepErr
+	}
+	if opts.ArtifactsDir != "" {
+		if err := fetch(jobCtx, tr, job, opts.ArtifactsDir, stepErr != nil || res.Failed(), res); err != nil {
+			return res, errors.Join(stepErr, err)
+		}
+	}
+	return res, stepErr
+}
+
+// ContainerName makes a new container name for a job: lxkit-job-, as much
+// of the job's name as fits (letters, digits and hyphens), and six random
+// hex digits.
+func ContainerName(job string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(job) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	slug := strings.Trim(b.String(), "-")
+	const room = 63 - len("lxkit-job-") - len("-123456")
+	if len(slug) > room {
+		slug = strings.TrimRight(slug[:room], "-")
+	}
+	random := make([]byte, 3)
+	_, _ = rand.Read(random)
+	if slug == "" {
+		return "lxkit-job-" + hex.EncodeToString(random)
+	}
+	return "lxkit-job-" + slug + "-" + hex.EncodeToString(random)
+}
+
+// prepare makes Dir, owned by the job's user, with the workspace in it.
+// The workspace is uploaded next to Dir and moved into place, since a
+// folder upload keeps the folder's own name.
+func prepare(ctx context.Context, tr transport.Transport, job *Job) error {
+	stage := path.Join(path.Dir(job.Dir), ".lxkit-workspace")
+	// Arguments travel as $1.. and are never parsed by the shell.
+	const script = `set -e
+dir=$1 stage=$2 base=$3 user=$4
+if [ -n "$base" ]; then
+  [ ! -d "$dir" ] || rmdir -- "$dir" || { echo "dir $dir exists and is not empty" >&2; exit 1; }
+  mv -- "$stage/$base" "$dir"
+  rmdir -- "$stage"
+else
+  mkdir -p -- "$dir"
+fi
+[ -z "$user" ] || chown -R -- "$user" "$dir"`
+	base := ""
+	if job.Workspace != "" {
+		if _, err := transport.Run(ctx, tr, "mkdir", "-p", "--", stage); err != nil {
+			return fmt.Errorf("making %s: %w", stage, err)
+		}
+		if err := transport.UploadFolder(ctx, tr, job.Workspace, stage); err != nil {
+			return fmt.Errorf("uploading workspace %s: %w", job.Workspace, err)
+		}
+		base = filepath.Base(filepath.Clean(job.Workspace))
+		if abs, err := filepath.Abs(job.Workspace); err == nil {
+			base = filepath.Base(abs)
+		}
+	}
+	if _, err := transport.Run(ctx, tr, "/bin/sh", "-c", script, "sh", job.Dir, stage, base, job.User); err != nil {
+		return fmt.Errorf("preparing %s: %w", job.Dir, err)
+	}
+	return nil
+}
+
+// runSteps runs the steps in order, recording each in res. It returns a
+// *StepError for the first failed step (continue-on-error ones aside), or
+// what kept a step from running.
+func runSteps(ctx context.Context, tr transport.Transport, job *Job, log io.Writer, res *Result) error {
+	var failed error
+	for i, s := range job.Steps {
+		sr := StepResult{Name: s.Name, ExitCode: -1}
+		if failed != nil && !s.Always {
+			sr.Status = StatusSkipped
+			res.Steps = append(res.Steps, sr)
+			fmt.Fprintf(log, "==> step %d/%d: %s: skipped\n", i+1, len(job.Steps), s.Name)
+			continue
+		}
+		fmt.Fprintf(log, "==> step %d/%d: %s\n", i+1, len(job.Steps), s.Name)
+		env := map[string]string{"LXKIT_JOB": job.Name, "LXKIT_STEP": s.Name}
+		maps.Copy(env, job.Env)
+		maps.Copy(env, s.Env)
+		begin := time.Now()
+		r, err := tr.Exec(ctx, transport.Command{
+			Args:    []string{"/bin/sh", "-e", "-c", s.Run},
+			Stdout:  log,
+			Stderr:  log,
+			Env:     env,
+			Dir:     job.Dir,
+			User:    job.User,
+			Timeout: time.Duration(s.Timeout),
+		})
+		sr.Duration = time.Since(begin)
+		var stepErr *StepError
+		switch {
+		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+			sr.Status = StatusTimedOut
+			stepErr = &StepError{Step: s.Name, ExitCode: -1, TimedOut: true}
+		case err != nil:
+			res.Steps = append(res.Steps, sr)
+			return fmt.Errorf("step %s: %w", s.Name, err)
+		case r.ExitCode != 0:
+			sr.Status, sr.ExitCode = StatusFailed, r.ExitCode
+			stepErr = &StepError{Step: s.Name, ExitCode: r.ExitCode}
+		default:
+			sr.Status, sr.ExitCode = StatusOK, 0
+		}
+		res.Steps = append(res.Steps, sr)
+		if stepErr != nil {
+			fmt.Fprintf(log, "==> step %s %s (%s)\n", s.Name, stepErr.what(), sr.Duration.Round(time.Millisecond))
+			if !s.ContinueOnError && failed == nil {
+				failed = stepErr
+			}
+		}
+	}
+	return failed
+}
+
+// fetch copies the artifacts into dir, keeping their paths. Artifacts a
+// failed job did not make are recorded as missing; for a job that
+// succeeded they are an error.
+func fetch(ctx context.Context, tr transport.Transport, job *Job, dir string, failed bool, res *Result) error {
+	remote := make([]string, len(job.Artifacts))
+	for i, a := range job.Artifacts {
+		remote[i] = path.Join(job.Dir, a)
+	}
+	// One exec tells what each artifact is: d(irectory), f(ile) or -.
+	kinds, err := transport.Run(ctx, tr, append([]string{"/bin/sh", "-c",
+		`for p; do if [ -d "$p" ]; then echo d; elif [ -e "$p" ]; then echo f; else echo -; fi; done`, "sh"}, remote...)...)
+	if err != nil {
+		return fmt.Errorf("looking for artifacts: %w", err)
+	}
+	kind := strings.Fields(kinds)
+	if len(kind) != len(remote) {
+		return fmt.Errorf("looking for artifacts: unexpected answer %q", kinds)
+	}
+	for i, a := range job.Artifacts {
+		local := filepath.Join(dir, filepath.FromSlash(path.Clean(a)))
+		switch kind[i] {
+		case "-":
+			if !failed {
+				return fmt.Errorf("artifact %s: %s not found in the container", a, remote[i])
+			}
+			res.Missing = append(res.Missing, a)
+			continue
+		case "d":
+			_, err = transport.DownloadFolder(ctx, tr, remote[i], filepath.Dir(local))
+		default:
+			if err = os.MkdirAll(filepath.Dir(local), 0o755); err == nil {
+				err = transport.DownloadFile(ctx, tr, remote[i], local)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("artifact %s: %w", a, err)
+		}
+		res.Artifacts = append(res.Artifacts, local)
+	}
+	return nil
+}
+
+// syncWriter lets a command's stdout and stderr share one log.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

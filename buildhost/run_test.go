@@ -1,0 +1,223 @@
+package buildhost_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/buildhost"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/testdrivers"
+	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/spec"
+)
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// gone fails the test unless the container was deleted.
+func gone(t *testing.T, d driver.Driver, name string) {
+	t.Helper()
+	if _, err := d.Status(context.Background(), name); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("container %s: %v; want it deleted", name, err)
+		_ = d.Delete(context.Background(), name)
+	}
+}
+
+func job(steps ...buildhost.Step) *buildhost.Job {
+	return &buildhost.Job{Name: "test", Image: spec.Image{Alias: testhost.Image}, Steps: steps}
+}
+
+// TestRun: the workspace arrives in dir, owned by the job's user; steps run
+// there with the job's and their own environment and stream their output;
+// artifacts (a file and a folder) come back; the container goes.
+func TestRun(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		ws := filepath.Join(t.TempDir(), "src")
+		writeFile(t, filepath.Join(ws, "build.sh"), "#!/bin/sh\nmkdir -p out/sub\necho \"built by $(id -un) in $(pwd)\" > out/sub/result\n", 0o755)
+		writeFile(t, filepath.Join(ws, "lib", "data.txt"), "data\n", 0o644)
+		j := job(
+			buildhost.Step{Name: "build", Run: "./build.sh\necho \"$LXKIT_JOB/$LXKIT_STEP $MODE $LEVEL\"\necho to-stderr >&2"},
+			buildhost.Step{Name: "flaky", Run: "exit 4", ContinueOnError: true},
+			buildhost.Step{Name: "report", Run: "stat -c '%u %U' lib/data.txt > report.txt\ncat lib/data.txt >> report.txt", Env: map[string]string{"LEVEL": "step"}},
+		)
+		j.Workspace, j.Dir, j.User = ws, "/home/lxkit/work", "lxkit"
+		j.Env = map[string]string{"MODE": "job", "LEVEL": "job"}
+		j.Artifacts = []string{"report.txt", "out/"}
+		var log bytes.Buffer
+		out := t.TempDir()
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, ArtifactsDir: out})
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, log.String())
+		}
+		gone(t, d, res.Container)
+		for _, want := range []string{"==> step 1/3: build\n", "test/build job job\n", "to-stderr\n", "==> step flaky failed with exit code 4", "==> step 3/3: report\n"} {
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, log.String())
+			}
+		}
+		if len(res.Steps) != 3 || res.Steps[0].Status != buildhost.StatusOK || res.Steps[1].Status != buildhost.StatusFailed ||
+			res.Steps[1].ExitCode != 4 || res.Steps[2].Status != buildhost.StatusOK || !res.Failed() {
+			t.Errorf("steps: %+v", res.Steps)
+		}
+		if got := readFile(t, filepath.Join(out, "report.txt")); got != "1000 lxkit\ndata\n" {
+			t.Errorf("report.txt = %q", got)
+		}
+		if got := readFile(t, filepath.Join(out, "out", "sub", "result")); got != "built by lxkit in /home/lxkit/work\n" {
+			t.Errorf("out/sub/result = %q", got)
+		}
+		if len(res.Artifacts) != 2 || res.Kept {
+			t.Errorf("result: %+v", res)
+		}
+	})
+}
+
+// TestFailedJob: a failed step skips the rest but the always steps, what
+// the job did not make is missing (not an error), and KeepOnFailure keeps
+// the container for a look inside until Reap finds it past its deadline.
+func TestFailedJob(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		j := job(
+			buildhost.Step{Run: "echo partial > made.txt\nfalse\necho not-reached"},
+			buildhost.Step{Name: "never", Run: "touch never"},
+			buildhost.Step{Name: "cleanup", Run: "echo cleaned", Always: true},
+		)
+		j.Timeout = buildhost.Duration(time.Minute)
+		j.Artifacts = []string{"made.txt", "never", "absent/"}
+		var log bytes.Buffer
+		out := t.TempDir()
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, ArtifactsDir: out, Keep: buildhost.KeepOnFailure})
+		t.Cleanup(func() { _ = d.Delete(context.Background(), res.Container) })
+		var se *buildhost.StepError
+		if !errors.As(err, &se) || se.Step != "echo partial > made.txt" || se.ExitCode != 1 {
+			t.Fatalf("run: %v; want a StepError with exit code 1\n%s", err, log.String())
+		}
+		if strings.Contains(log.String(), "not-reached") || !strings.Contains(log.String(), "==> step 2/3: never: skipped") || !strings.Contains(log.String(), "cleaned\n") {
+			t.Errorf("log:\n%s", log.String())
+		}
+		st := res.Steps
+		if len(st) != 3 || st[0].Status != buildhost.StatusFailed || st[1].Status != buildhost.StatusSkipped || st[2].Status != buildhost.StatusOK {
+			t.Errorf("steps: %+v", st)
+		}
+		if got := readFile(t, filepath.Join(out, "made.txt")); got != "partial\n" || strings.Join(res.Missing, ",") != "never,absent/" {
+			t.Errorf("made.txt %q, missing %v", got, res.Missing)
+		}
+		if !res.Kept {
+			t.Fatal("the failed job's container was not kept")
+		}
+		list, err := buildhost.Containers(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found *buildhost.Container
+		for i := range list {
+			if list[i].Name == res.Container {
+				found = &list[i]
+			}
+		}
+		if found == nil || found.Job != "test" || found.Status != "Running" ||
+			found.Deadline.Before(time.Now().Add(buildhost.DeadlineGrace)) || found.Deadline.After(time.Now().Add(buildhost.DeadlineGrace+time.Minute)) {
+			t.Fatalf("Containers: %+v; want %s of job test, running, deadline in a minute and the grace", list, res.Container)
+		}
+		// Before its deadline the container is no leftover.
+		if deleted, err := buildhost.Reap(ctx, d, time.Now()); err != nil || contains(deleted, res.Container) {
+			t.Errorf("Reap before the deadline: %v, %v", deleted, err)
+		}
+		deleted, err := buildhost.Reap(ctx, d, found.Deadline.Add(time.Second))
+		if err != nil || !contains(deleted, res.Container) {
+			t.Errorf("Reap after the deadline: %v, %v", deleted, err)
+		}
+		gone(t, d, res.Container)
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStopped: a step's timeout fails the step; the job's timeout and the
+// caller's cancellation end the job. The container goes each time.
+func TestStopped(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+
+		j := job(buildhost.Step{Name: "slow", Run: "sleep 30", Timeout: buildhost.Duration(500 * time.Millisecond)})
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{})
+		var se *buildhost.StepError
+		if !errors.As(err, &se) || !se.TimedOut || res.Steps[0].Status != buildhost.StatusTimedOut {
+			t.Errorf("step timeout: %v, %+v", err, res.Steps)
+		}
+		gone(t, d, res.Container)
+
+		j = job(buildhost.Step{Name: "slow", Run: "sleep 30"})
+		j.Timeout = buildhost.Duration(4 * time.Second)
+		res, err = buildhost.Run(ctx, d, j, buildhost.Options{})
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "job test timed out after 4s") {
+			t.Errorf("job timeout: %v", err)
+		}
+		gone(t, d, res.Container)
+
+		cctx, cancel := context.WithCancel(ctx)
+		var log safeBuffer
+		go func() {
+			for !strings.Contains(log.String(), "step 1/1") && cctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+		}()
+		res, err = buildhost.Run(cctx, d, job(buildhost.Step{Run: "sleep 30"}), buildhost.Options{Log: &log})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancel: %v", err)
+		}
+		gone(t, d, res.Container)
+	})
+}
+
+// safeBuffer is a log read while a job writes it.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
