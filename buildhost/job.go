@@ -9,6 +9,8 @@
 //	image: testimage                # or {alias:, fingerprint:, server:, protocol:, certificate:}
 //	profiles: [default]
 //	config: {limits.cpu: "1"}
+//	devices:                        # e.g. a cache that outlives the job
+//	  cache: {type: disk, pool: default, source: gocache, path: /root/go}
 //	workspace: .                    # local folder, relative to this file
 //	dir: /workspace                 # where it goes; the steps' working directory
 //	user: root                      # who runs the steps (must exist in the image)
@@ -57,6 +59,9 @@ type Job struct {
 	Image    spec.Image        `yaml:"image"`
 	Profiles []string          `yaml:"profiles"`
 	Config   map[string]string `yaml:"config"`
+	// Devices are added to the container's, e.g. a cache volume that
+	// outlives the job's container.
+	Devices map[string]map[string]string `yaml:"devices"`
 	// Workspace is a local folder whose content is copied into Dir; empty
 	// copies nothing.
 	Workspace string `yaml:"workspace"`

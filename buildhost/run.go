@@ -166,7 +166,9 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	config[KeyJob] = job.Name
 	config[KeyDeadline] = start.Add(timeout + DeadlineGrace).UTC().Format(time.RFC3339)
 	fmt.Fprintf(log, "==> creating %s\n", name)
-	if err := d.Create(jobCtx, name, driver.CreateOptions{Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config}); err != nil {
+	if err := d.Create(jobCtx, name, driver.CreateOptions{
+		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,
+	}); err != nil {
 		return res, err
 	}
 	tr := d.Transport(name)

@@ -63,8 +63,17 @@ func TestRun(t *testing.T) {
 		j := job(
 			buildhost.Step{Name: "build", Run: "./build.sh\necho \"$LXKIT_JOB/$LXKIT_STEP $MODE $LEVEL\"\necho to-stderr >&2"},
 			buildhost.Step{Name: "flaky", Run: "exit 4", ContinueOnError: true},
-			buildhost.Step{Name: "report", Run: "stat -c '%u %U' lib/data.txt > report.txt\ncat lib/data.txt >> report.txt", Env: map[string]string{"LEVEL": "step"}},
+			buildhost.Step{Name: "report", Run: "stat -c '%u %U' lib/data.txt > report.txt\ncat lib/data.txt /cache/seed >> report.txt", Env: map[string]string{"LEVEL": "step"}},
 		)
+		// A cache from outside the job's container, as a disk device.
+		cache := t.TempDir()
+		writeFile(t, filepath.Join(cache, "seed"), "seed\n", 0o644)
+		for _, dir := range []string{cache, filepath.Dir(cache)} {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j.Devices = map[string]map[string]string{"cache": {"type": "disk", "source": cache, "path": "/cache", "readonly": "true"}}
 		j.Workspace, j.Dir, j.User = ws, "/home/lxkit/work", "lxkit"
 		j.Env = map[string]string{"MODE": "job", "LEVEL": "job"}
 		j.Artifacts = []string{"report.txt", "out/"}
@@ -84,7 +93,7 @@ func TestRun(t *testing.T) {
 			res.Steps[1].ExitCode != 4 || res.Steps[2].Status != buildhost.StatusOK || !res.Failed() {
 			t.Errorf("steps: %+v", res.Steps)
 		}
-		if got := readFile(t, filepath.Join(out, "report.txt")); got != "1000 lxkit\ndata\n" {
+		if got := readFile(t, filepath.Join(out, "report.txt")); got != "1000 lxkit\ndata\nseed\n" {
 			t.Errorf("report.txt = %q", got)
 		}
 		if got := readFile(t, filepath.Join(out, "out", "sub", "result")); got != "built by lxkit in /home/lxkit/work\n" {

@@ -132,7 +132,9 @@ func TestLoadErrors(t *testing.T) {
 		{"instances:\n  a/b: app.yaml\n", `instance "a/b"`},
 		{"instances:\n  a: {properties: {x: y}}\n", "instance a: no config file"},
 		{"fleet: a.b\ninstances:\n  a: app.yaml\n", `fleet name "a.b"`},
-		{"fleets: x\n", "field fleets not found"},
+		{"fleets: x\n", `fleet.yaml:1: unknown key "fleets"`},
+		{"instances:\n  a:\n    config: app.yaml\n    propreties: {}\n", `fleet.yaml:4: unknown key "propreties"`},
+		{"instances: [a]\n", "fleet.yaml:1: cannot unmarshal"},
 	} {
 		path := filepath.Join(dir, "fleet.yaml")
 		writeFile(t, path, tc.content)
