@@ -311,6 +311,11 @@ func (t *Transport) signal(m, sig string) {
 // output fails, so it is resolved in the container and pulled again.
 func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
 	r, err := t.pull(ctx, path)
+	// A pull that failed before its first byte can be asked for again.
+	for tries := 1; err != nil && tries < 3 && fileServerHiccup(err) && ctx.Err() == nil; tries++ {
+		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
+		r, err = t.pull(ctx, path)
+	}
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		return r, err
 	}
@@ -351,6 +356,16 @@ func (t *Transport) pull(ctx context.Context, path string) (io.ReadCloser, error
 		}
 	}
 	return r, nil
+}
+
+// fileServerHiccup reports a file transfer that failed because the daemon
+// could not reach the helper that serves a container's files, which
+// happens now and then and passes: Incus 6.0's SFTP server ("Failed
+// getting instance SFTP connection") and LXD 5.0's forkfile process
+// ("forkfile.sock: connection reset by peer").
+func fileServerHiccup(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SFTP connection") || strings.Contains(msg, "forkfile")
 }
 
 // fileError names the file and the container in a classified error.
@@ -407,9 +422,8 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 			"--mode", fmt.Sprintf("%04o", mode), "--uid", strconv.Itoa(id.UID), "--gid", strconv.Itoa(id.GID))
 		return err
 	}
-	// incus file push goes through the daemon's SFTP server, which Incus
-	// 6.0 sometimes fails to reach ("Failed getting instance SFTP
-	// connection"): push again when the input can be read again.
+	// Push again when the daemon failed to reach its file server and the
+	// input can be read again (see fileServerHiccup).
 	var start int64
 	seeker, canSeek := r.(io.Seeker)
 	if canSeek {
@@ -418,7 +432,7 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 		}
 	}
 	err = push()
-	if err != nil && canSeek && strings.Contains(err.Error(), "SFTP connection") && ctx.Err() == nil {
+	if err != nil && canSeek && fileServerHiccup(err) && ctx.Err() == nil {
 		if _, serr := seeker.Seek(start, io.SeekStart); serr == nil {
 			err = push()
 		}

@@ -295,6 +295,7 @@ func fleetCmd(opts *Options, use, short, long string, runF func(context.Context,
 	props := fileFlags(cmd, opts, "")
 	_ = cmd.Flags().MarkHidden("file")
 	cmd.Flags().BoolVar(&prune, "prune", false, "delete instances of the fleet that the file no longer lists")
+	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.File = args[0]
 		if err := parseProps(opts, *props); err != nil {

@@ -78,6 +78,7 @@ written are printed, one a line, and checked against the image's fingerprint.`,
 			return exportRun(cmd.Context(), opts)
 		},
 	}
+	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	return cmd
 }
 
@@ -158,6 +159,7 @@ refused before anything is sent.`,
 	fl.StringArrayVar(&opts.Aliases, "alias", nil, "alias to make (or move) on the host, repeatable")
 	fl.BoolVar(&opts.Public, "public", false, "make the image public (any client may pull it)")
 	fl.StringArrayVarP(&props, "property", "p", nil, "property KEY=VALUE, repeatable")
+	opts.Driver = cmdutil.OnFlag(fl, opts.Driver)
 	return cmd
 }
 

@@ -39,7 +39,7 @@ func ManageCmds(f *cmdutil.Factory, runF func(context.Context, string, *ManageOp
 	mk := func(use, short, long, example string, args cobra.PositionalArgs, run func(context.Context, *ManageOptions) error) (*cobra.Command, *ManageOptions) {
 		opts := &ManageOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ClientFor: f.ClientFor}
 		name := strings.Fields(use)[0]
-		return &cobra.Command{
+		cmd := &cobra.Command{
 			Use: use, Short: short, Long: long, Example: example, Args: args,
 			RunE: func(cmd *cobra.Command, a []string) error {
 				opts.Args = a
@@ -48,7 +48,9 @@ func ManageCmds(f *cmdutil.Factory, runF func(context.Context, string, *ManageOp
 				}
 				return run(cmd.Context(), opts)
 			},
-		}, opts
+		}
+		opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
+		return cmd, opts
 	}
 	list, _ := mk("list [PREFIX]", "List the host's images (those whose alias or fingerprint starts with PREFIX)", "", "",
 		cmdutil.MaximumArgs(1, "at most a prefix"), listRun)

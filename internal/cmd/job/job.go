@@ -13,7 +13,6 @@ import (
 
 	"github.com/lxkit/lxkit/buildhost"
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
 )
@@ -24,7 +23,6 @@ type Options struct {
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
 
-	On        string // --on: a container whose daemon runs the job
 	File      string
 	Artifacts string   // --artifacts DIR
 	Keep      string   // --keep never|on-failure|always
@@ -44,23 +42,6 @@ func NewCmdJob(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.AddCommand(NewCmdRun(base(), nil), NewCmdList(base(), nil), NewCmdReap(base(), nil))
 	return cmd
-}
-
-func onFlag(cmd *cobra.Command, opts *Options) {
-	cmd.Flags().StringVar(&opts.On, "on", "", "run on the daemon inside this container (a path, outer/middle)")
-}
-
-// host is the driver of the daemon the job commands work on.
-func (o *Options) host(ctx context.Context) (driver.Driver, error) {
-	d, err := o.Driver(ctx)
-	if err != nil || o.On == "" {
-		return d, err
-	}
-	paths, ok := d.(*cli.Paths)
-	if !ok {
-		return nil, cmdutil.FlagErrorf("--on needs the default driver setup")
-	}
-	return paths.Host(ctx, o.On)
 }
 
 // NewCmdRun returns `lxkit job run`.
@@ -85,7 +66,7 @@ its part. See the README for the job file.`,
 			return run(cmd.Context(), opts)
 		},
 	}
-	onFlag(cmd, opts)
+	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	cmd.Flags().StringVar(&opts.Artifacts, "artifacts", "", "fetch the job's artifacts into `DIR`")
 	cmd.Flags().StringVar(&opts.Keep, "keep", "never", "keep the container: never, on-failure or always")
 	cmd.Flags().StringVar(&opts.Name, "name", "", "the container's name (default lxkit-job-NAME-XXXXXX)")
@@ -113,7 +94,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	d, err := opts.host(ctx)
+	d, err := opts.Driver(ctx)
 	if err != nil {
 		return err
 	}
@@ -183,14 +164,14 @@ func hostCmd(opts *Options, use, short string, runF func(context.Context, *Optio
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			d, err := opts.host(cmd.Context())
+			d, err := opts.Driver(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return do(cmd.Context(), d)
 		},
 	}
-	onFlag(cmd, opts)
+	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	return cmd
 }
 
