@@ -139,14 +139,15 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	res = &Result{Container: name}
 	defer func() { res.Duration = time.Since(start) }()
 
-	jobCtx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("job %s timed out after %s", job.Name, timeout))
+	jobCtx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("job %s timed out after %s: %w", job.Name, timeout, context.DeadlineExceeded))
 	defer cancel()
+	created := false
 	defer func() {
 		if ctx.Err() == nil && jobCtx.Err() != nil && err != nil {
 			err = fmt.Errorf("%w: %w", context.Cause(jobCtx), err)
 		}
 		keep := opts.Keep == KeepAlways || (opts.Keep == KeepOnFailure && err != nil)
-		if keep {
+		if keep && created {
 			res.Kept = true
 			fmt.Fprintf(log, "==> kept container %s\n", name)
 			return
@@ -169,8 +170,9 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	if err := d.Create(jobCtx, name, driver.CreateOptions{
 		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,
 	}); err != nil {
-		return res, err
+		return res, err // a failed create leaves nothing (the delete below makes sure)
 	}
+	created = true
 	tr := d.Transport(name)
 	if err := prepare(jobCtx, tr, job); err != nil {
 		return res, err

@@ -230,3 +230,18 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBadImage: a job whose container cannot be made fails with the
+// daemon's reason and leaves nothing, even with KeepAlways.
+func TestBadImage(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, time.Minute)
+		j := job(buildhost.Step{Run: "true"})
+		j.Image = spec.Image{Alias: "lxkit-no-such-image"}
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Keep: buildhost.KeepAlways})
+		if err == nil || !strings.Contains(err.Error(), "lxkit-no-such-image") || res.Kept || len(res.Steps) != 0 {
+			t.Errorf("run: %v, %+v; want the missing image named, nothing kept", err, res)
+		}
+		gone(t, d, res.Container)
+	})
+}

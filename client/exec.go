@@ -66,10 +66,11 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 		}
 		s.closeAll()
 		c.cancel(op)
-		// Under load the daemons sometimes leave every handshake of an
-		// operation unanswered. The command starts only once all its
-		// sockets are there, so while the last one has not been tried
-		// it has not run: ask again, with a new operation, for up to about a minute.
+		// The daemons leave every handshake of an operation unanswered
+		// while another client holds their socket's accept loop (see New).
+		// The command starts only once all its sockets are there, so while
+		// the last one has not been tried it has not run: ask again, with a
+		// new operation, for up to about a minute.
 		var late *lateSocket
 		if ctx.Err() != nil || attempt == 10 || !errors.As(err, &late) || late.last {
 			return -1, err
@@ -279,8 +280,9 @@ func (s *execSession) control(ctx context.Context, streams ExecIO) (stop func())
 }
 
 // dialRetry opens a websocket, trying a second time when the daemon leaves
-// the first handshake unanswered (seen under load with both daemons). The
-// daemon waits 5 s for all of a command's sockets, so the attempts are short.
+// the first handshake unanswered (while another client holds its socket's
+// accept loop; see New). The daemon waits 5 s for all of a command's
+// sockets, so the attempts are short.
 func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
 	var err error
 	for range 2 {
