@@ -15,6 +15,7 @@
 //	dir: /workspace                 # where it goes; the steps' working directory
 //	user: root                      # who runs the steps (must exist in the image)
 //	env: {GOFLAGS: -mod=vendor}
+//	secrets: [NPM_TOKEN]            # from lxkit's environment; *** in the log
 //	timeout: 30m                    # the whole job; default 1h
 //	steps:
 //	  - make                        # a plain string is a step's script
@@ -33,6 +34,12 @@
 // command. After a failed step only the steps marked always run.
 // Properties are not expanded in scripts, whose ${NAME} is the shell's:
 // give a script a property through env:, as GO: ${go}.
+//
+// A secret reaches the steps as an environment variable without ever being
+// on a command line (the CLI driver's `lxc exec --env` would show it to
+// ps): it is written to a file only the job's user can read, which each
+// step reads before its script and which is removed after the last step.
+// Its value, and each line of it, is replaced by *** in the log.
 package buildhost
 
 import (
@@ -41,6 +48,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,6 +79,9 @@ type Job struct {
 	// User runs the steps and owns Dir; empty means root.
 	User string            `yaml:"user"`
 	Env  map[string]string `yaml:"env"`
+	// Secrets name environment variables whose values Run takes from
+	// Options.Secrets (lxkit job run: from its own environment).
+	Secrets []string `yaml:"secrets"`
 	// Timeout bounds the whole job; zero means DefaultTimeout.
 	Timeout   Duration `yaml:"timeout"`
 	Steps     []Step   `yaml:"steps"`
@@ -239,6 +250,17 @@ func (j *Job) Validate() error {
 	if err := checkEnv(j.Env); err != nil {
 		return bad("job %s: env: %v", j.Name, err)
 	}
+	for i, name := range j.Secrets {
+		if !isVarName(name) {
+			return bad("job %s: secret %q: want a variable name (letters, digits, _)", j.Name, name)
+		}
+		if slices.Contains(j.Secrets[:i], name) {
+			return bad("job %s: secret %s named twice", j.Name, name)
+		}
+		if _, ok := j.Env[name]; ok {
+			return bad("job %s: %s is both in env and a secret", j.Name, name)
+		}
+	}
 	if len(j.Steps) == 0 {
 		return bad("job %s: no steps", j.Name)
 	}
@@ -275,6 +297,16 @@ func checkEnv(env map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// isVarName reports whether a shell can read s as a variable name.
+func isVarName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // firstLine names a step after its script, shortened.

@@ -85,6 +85,9 @@ func TestLoadErrors(t *testing.T) {
 		{"list.yaml", "- image: x\n", "list.yaml:1: expected a mapping of keys"},
 		{"prop.yaml", "image: x\nsteps: [true]\nconfig:\n  limits.cpu: ${cpus}\n", "prop.yaml:4: unknown property ${cpus}"},
 		{"props.yaml", "image: x\nsteps: [true]\nproperties: [a]\n", "props.yaml:3: cannot unmarshal"},
+		{"secret.yaml", "image: x\nsteps: [true]\nsecrets: [A-B]\n", `secret.yaml: job secret: secret "A-B": want a variable name`},
+		{"secret2.yaml", "image: x\nsteps: [true]\nsecrets: [A, A]\n", "secret A named twice"},
+		{"secret3.yaml", "image: x\nsteps: [true]\nenv: {A: b}\nsecrets: [A]\n", "A is both in env and a secret"},
 	} {
 		path := filepath.Join(dir, c.name)
 		writeFile(t, path, c.content)

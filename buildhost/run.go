@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/fleet"
+	"github.com/lxkit/lxkit/internal/shquote"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -53,6 +55,8 @@ type Options struct {
 	Keep         Keep
 	// Container names the container; empty makes lxkit-job-NAME-XXXXXX.
 	Container string
+	// Secrets hold the values of the job's secrets (and may hold more).
+	Secrets map[string]string
 }
 
 // Result is what a job did.
@@ -132,10 +136,20 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	if err := driver.ValidateName(name); err != nil {
 		return nil, err
 	}
-	log := &syncWriter{w: opts.Log}
-	if opts.Log == nil {
-		log.w = io.Discard
+	var values []string
+	for _, k := range job.Secrets {
+		v, ok := opts.Secrets[k]
+		if !ok {
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "job %s: secret %s is not set", job.Name, k)
+		}
+		values = append(values, v)
 	}
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+	}
+	log := &syncWriter{m: newMasker(out, values)}
+	defer log.Flush()
 	res = &Result{Container: name}
 	defer func() { res.Duration = time.Since(start) }()
 
@@ -174,7 +188,18 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	}
 	created = true
 	tr := d.Transport(name)
-	if err := prepare(jobCtx, tr, job); err != nil {
+	if len(job.Secrets) > 0 {
+		// After the steps (whatever happened), before the container is
+		// kept or deleted.
+		defer func() {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer rcancel()
+			if _, rerr := transport.Run(rctx, tr, "rm", "-f", "--", secretsFile(job)); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the secrets file: %w", rerr))
+			}
+		}()
+	}
+	if err := prepare(jobCtx, tr, job, opts.Secrets); err != nil {
 		return res, err
 	}
 	stepErr := runSteps(jobCtx, tr, job, log, res)
@@ -215,14 +240,34 @@ func ContainerName(job string) string {
 	return "lxkit-job-" + slug + "-" + hex.EncodeToString(random)
 }
 
-// prepare makes Dir, owned by the job's user, with the workspace in it.
-// The workspace is uploaded next to Dir and moved into place, since a
-// folder upload keeps the folder's own name.
-func prepare(ctx context.Context, tr transport.Transport, job *Job) error {
+// secretsFile is where a job's secrets are while its steps run.
+func secretsFile(job *Job) string { return path.Join(path.Dir(job.Dir), ".lxkit-secrets") }
+
+// prepare makes Dir, owned by the job's user, with the workspace in it,
+// and the secrets file that only the job's user can read. The workspace
+// is uploaded next to Dir and moved into place, since a folder upload
+// keeps the folder's own name.
+func prepare(ctx context.Context, tr transport.Transport, job *Job, secrets map[string]string) error {
 	stage := path.Join(path.Dir(job.Dir), ".lxkit-workspace")
+	secretsPath := ""
+	if len(job.Secrets) > 0 {
+		var b strings.Builder
+		for _, k := range job.Secrets {
+			q, err := shquote.Quote(secrets[k])
+			if err != nil {
+				return fmt.Errorf("secret %s: %w", k, err)
+			}
+			fmt.Fprintf(&b, "%s=%s\n", k, q)
+		}
+		secretsPath = secretsFile(job)
+		if err := tr.WriteFile(ctx, secretsPath, strings.NewReader(b.String()), transport.FileOptions{Mode: 0o400}); err != nil {
+			return fmt.Errorf("writing the secrets file: %w", err)
+		}
+	}
 	// Arguments travel as $1.. and are never parsed by the shell.
 	const script = `set -e
-dir=$1 stage=$2 base=$3 user=$4
+dir=$1 stage=$2 base=$3 user=$4 secrets=$5
+[ -z "$secrets" ] || [ -z "$user" ] || chown -- "$user" "$secrets"
 if [ -n "$base" ]; then
   [ ! -d "$dir" ] || rmdir -- "$dir" || { echo "dir $dir exists and is not empty" >&2; exit 1; }
   mv -- "$stage/$base" "$dir"
@@ -244,7 +289,7 @@ fi
 			base = filepath.Base(abs)
 		}
 	}
-	if _, err := transport.Run(ctx, tr, "/bin/sh", "-c", script, "sh", job.Dir, stage, base, job.User); err != nil {
+	if _, err := transport.Run(ctx, tr, "/bin/sh", "-c", script, "sh", job.Dir, stage, base, job.User, secretsPath); err != nil {
 		return fmt.Errorf("preparing %s: %w", job.Dir, err)
 	}
 	return nil
@@ -253,7 +298,7 @@ fi
 // runSteps runs the steps in order, recording each in res. It returns a
 // *StepError for the first failed step (continue-on-error ones aside), or
 // what kept a step from running.
-func runSteps(ctx context.Context, tr transport.Transport, job *Job, log io.Writer, res *Result) error {
+func runSteps(ctx context.Context, tr transport.Transport, job *Job, log *syncWriter, res *Result) error {
 	var failed error
 	for i, s := range job.Steps {
 		sr := StepResult{Name: s.Name, ExitCode: -1}
@@ -267,9 +312,15 @@ func runSteps(ctx context.Context, tr transport.Transport, job *Job, log io.Writ
 		env := map[string]string{"LXKIT_JOB": job.Name, "LXKIT_STEP": s.Name}
 		maps.Copy(env, job.Env)
 		maps.Copy(env, s.Env)
+		args := []string{"/bin/sh", "-e", "-c", s.Run}
+		if len(job.Secrets) > 0 {
+			// The secrets become variables of the shell that then runs
+			// the script, as the script alone would have run.
+			args = []string{"/bin/sh", "-c", `set -a; . "$1" || exit 125; set +a; exec /bin/sh -e -c "$2"`, "sh", secretsFile(job), s.Run}
+		}
 		begin := time.Now()
 		r, err := tr.Exec(ctx, transport.Command{
-			Args:    []string{"/bin/sh", "-e", "-c", s.Run},
+			Args:    args,
 			Stdout:  log,
 			Stderr:  log,
 			Env:     env,
@@ -278,6 +329,7 @@ func runSteps(ctx context.Context, tr transport.Transport, job *Job, log io.Writ
 			Timeout: time.Duration(s.Timeout),
 		})
 		sr.Duration = time.Since(begin)
+		log.Flush()
 		var stepErr *StepError
 		switch {
 		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
@@ -345,14 +397,21 @@ func fetch(ctx context.Context, tr transport.Transport, job *Job, dir string, fa
 	return nil
 }
 
-// syncWriter lets a command's stdout and stderr share one log.
+// syncWriter lets a command's stdout and stderr share one masked log.
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	m  *masker
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.m.Write(p)
+}
+
+// Flush writes what the masker kept back, at the end of a step's output.
+func (s *syncWriter) Flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.m.Flush()
 }

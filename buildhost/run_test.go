@@ -17,6 +17,7 @@ import (
 	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/spec"
+	"github.com/lxkit/lxkit/transport"
 )
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -243,5 +244,54 @@ func TestBadImage(t *testing.T) {
 			t.Errorf("run: %v, %+v; want the missing image named, nothing kept", err, res)
 		}
 		gone(t, d, res.Container)
+	})
+}
+
+// TestSecrets: a secret reaches the steps as a variable, exactly (quotes,
+// dollars, newlines) from a file only the job's user can read; it is ***
+// in the log, and its file is gone from a kept container. A
+// missing one stops the job before anything is made.
+func TestSecrets(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		value := "it's a \"$ecret\" `x`\\\nsecond-line-of-it"
+		j := job(
+			buildhost.Step{Name: "use", Run: `printf '%s' "$TOKEN" > got; echo "token: $TOKEN"; printf 'no newline: %s' "$TOKEN" >&2`},
+			buildhost.Step{Name: "who", Run: `stat -c '%U %a' ../.lxkit-secrets`},
+		)
+		j.Dir, j.User = "/home/lxkit/work", "lxkit"
+		j.Secrets = []string{"TOKEN"}
+		j.Artifacts = []string{"got"}
+		var log safeBuffer
+		out := t.TempDir()
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, ArtifactsDir: out, Keep: buildhost.KeepAlways,
+			Secrets: map[string]string{"TOKEN": value, "OTHER": "not-given-to-the-job"}})
+		if res != nil && res.Kept {
+			kept := res.Container
+			defer func() { _ = d.Delete(context.Background(), kept) }()
+		}
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, log.String())
+		}
+		if got := readFile(t, filepath.Join(out, "got")); got != value {
+			t.Errorf("the step saw %q; want %q", got, value)
+		}
+		if strings.Contains(log.String(), "second-line-of-it") || strings.Contains(log.String(), "$ecret") {
+			t.Errorf("the secret is in the log:\n%s", log.String())
+		}
+		for _, want := range []string{"token: ***\n", "no newline: ***", "lxkit 400\n"} {
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, log.String())
+			}
+		}
+		if r, err := transport.Run(ctx, d.Transport(res.Container), "/bin/sh", "-c", "test -e /home/lxkit/.lxkit-secrets && echo present || echo gone"); err != nil || r != "gone\n" {
+			t.Errorf("secrets file in the kept container: %q, %v", r, err)
+		}
+
+		j.Secrets = []string{"MISSING"}
+		res, err = buildhost.Run(ctx, d, j, buildhost.Options{Secrets: map[string]string{"TOKEN": value}})
+		if err == nil || !strings.Contains(err.Error(), "secret MISSING is not set") || res != nil {
+			t.Errorf("missing secret: %v, %+v", err, res)
+		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,12 +30,14 @@ type Options struct {
 	Name      string   // --name: the container's name
 	Props     []string // -p KEY=VALUE
 	Now       func() time.Time
+	// LookupEnv gives the values of the job's secrets.
+	LookupEnv func(string) (string, bool)
 }
 
 // NewCmdJob returns `lxkit job` and its subcommands.
 func NewCmdJob(f *cmdutil.Factory) *cobra.Command {
 	base := func() *Options {
-		return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Now: time.Now}
+		return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Now: time.Now, LookupEnv: os.LookupEnv}
 	}
 	cmd := &cobra.Command{
 		Use:   "job",
@@ -52,7 +55,8 @@ func NewCmdRun(opts *Options, runF func(context.Context, *Options) error) *cobra
 		Long: `Make a container for the job, copy the workspace into it, run the steps one
 after the other with their output on stdout as it comes, fetch the artifacts
 (--artifacts DIR) and delete the container, whatever happened (--keep keeps
-it for a look inside). A summary of the steps goes to stderr.
+it for a look inside). A summary of the steps goes to stderr. The job's
+secrets come from lxkit's environment and show as *** in the output.
 
 The exit status is 0 when every step succeeded, the failing step's exit
 status when one failed (124 when it timed out), 1 when lxkit could not do
@@ -94,12 +98,20 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	secrets := map[string]string{}
+	for _, k := range j.Secrets {
+		v, ok := opts.LookupEnv(k)
+		if !ok {
+			return fmt.Errorf("job %s: secret %s: set it in the environment", j.Name, k)
+		}
+		secrets[k] = v
+	}
 	d, err := opts.Driver(ctx)
 	if err != nil {
 		return err
 	}
 	res, err := buildhost.Run(ctx, d, j, buildhost.Options{
-		Log: opts.IO.Out, ArtifactsDir: opts.Artifacts, Keep: keep, Container: opts.Name,
+		Log: opts.IO.Out, ArtifactsDir: opts.Artifacts, Keep: keep, Container: opts.Name, Secrets: secrets,
 	})
 	if res != nil && !opts.Globals.Quiet {
 		summary(opts.IO.ErrOut, j, res, err)
