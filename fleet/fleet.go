@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -262,31 +263,73 @@ func managed(list string) []string {
 	return strings.Split(list, ",")
 }
 
-// Apply carries out a plan in order, stopping at the first failure.
-// Instances are stopped for a rebuild as stop says.
-func (m *Manager) Apply(ctx context.Context, plan []Change, stop driver.StopOptions, report func(Change)) error {
+// ApplyOptions say how a plan is carried out.
+type ApplyOptions struct {
+	// Stop is how instances are stopped for a rebuild.
+	Stop driver.StopOptions
+	// Parallel is how many changes are carried out at once; 0 and 1 mean
+	// one at a time, in the plan's order.
+	Parallel int
+	// Report, when set, is told of each change carried out, one call at a
+	// time.
+	Report func(Change)
+}
+
+// Apply carries out a plan's changes (Keep and Skip have none). After a
+// failure it starts no other change and waits for those under way; the
+// error names each change that failed.
+func (m *Manager) Apply(ctx context.Context, plan []Change, opts ApplyOptions) error {
+	slots := make(chan struct{}, max(opts.Parallel, 1))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for _, c := range plan {
-		var err error
-		switch c.Action {
-		case Create:
-			err = m.Launch(ctx, c.Spec)
-		case Rebuild:
-			err = m.Rebuild(ctx, c.Spec, stop)
-		case Update:
-			err = m.update(ctx, c.Spec)
-		case Delete:
-			err = m.d.Delete(ctx, c.Instance)
-		default:
+		if c.Action == Keep || c.Action == Skip {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.Action, c.Instance, err)
+		slots <- struct{}{}
+		mu.Lock()
+		failed := len(errs) > 0
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
 		}
-		if report != nil {
-			report(c)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			err := m.apply(ctx, c, opts.Stop)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", c.Action, c.Instance, err))
+			} else if opts.Report != nil {
+				opts.Report(c)
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}
+
+// apply carries out one change.
+func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) error {
+	switch c.Action {
+	case Create:
+		return m.Launch(ctx, c.Spec)
+	case Rebuild:
+		return m.Rebuild(ctx, c.Spec, stop)
+	case Update:
+		return m.update(ctx, c.Spec)
+	case Delete:
+		return m.d.Delete(ctx, c.Instance)
+	}
+	return fmt.Errorf("unknown action %q", c.Action)
 }
 
 // update changes an instance in place to its Spec: config keys and

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/internal/testhost"
 )
@@ -68,7 +70,8 @@ func TestPlanApply(t *testing.T) {
 			return p
 		}
 		apply := func(p []fleet.Change) {
-			if err := m.Apply(ctx, p, driver.StopOptions{Force: true}, nil); err != nil {
+			// Two at a time: the creates and updates run side by side.
+			if err := m.Apply(ctx, p, fleet.ApplyOptions{Stop: driver.StopOptions{Force: true}, Parallel: 2}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -142,4 +145,49 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.content, err, tc.want)
 		}
 	}
+}
+
+// TestApplyAfterFailure: one at a time, a failed change stops the plan
+// (what follows is not started); two at a time, the change under way
+// beside the failed one finishes. The error names the failed change.
+func TestApplyAfterFailure(t *testing.T) {
+	eachDriver(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		dir := t.TempDir()
+		bad, good := testhost.Name("fbad"), testhost.Name("fgood")
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_ = d.Delete(ctx, good)
+			_ = d.Delete(ctx, bad)
+		})
+		writeFile(t, filepath.Join(dir, "bad.yaml"), "image: lxkit-no-such-image\n")
+		writeFile(t, filepath.Join(dir, "good.yaml"), "image: "+testhost.Image+"\n")
+		fleetFile := filepath.Join(dir, "fleet.yaml")
+		writeFile(t, fleetFile, "fleet: "+strings.TrimPrefix(testhost.Name("f"), "lxkit-")+"\ninstances:\n  "+bad+": bad.yaml\n  "+good+": good.yaml\n")
+		f, err := fleet.Load(fleetFile, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := fleet.New(d)
+		m.Fleet = f.Name
+		plan, err := m.Plan(ctx, f, fleet.PlanOptions{})
+		if err != nil || len(plan) != 2 || plan[0].Instance != bad {
+			t.Fatalf("plan %v, %v; want %s first", planLines(plan), err, bad)
+		}
+		for _, parallel := range []int{1, 2} {
+			var done []string
+			err = m.Apply(ctx, plan, fleet.ApplyOptions{Parallel: parallel, Report: func(c fleet.Change) { done = append(done, c.Instance) }})
+			if err == nil || !strings.Contains(err.Error(), "create "+bad+": ") || !strings.Contains(err.Error(), "lxkit-no-such-image") {
+				t.Errorf("parallel %d: %v; want the failed create named", parallel, err)
+			}
+			_, gerr := d.Status(ctx, good)
+			switch {
+			case parallel == 1 && (len(done) != 0 || !errors.Is(gerr, errdefs.ErrNotFound)):
+				t.Errorf("one at a time: %v done, %s: %v; want nothing started after the failure", done, good, gerr)
+			case parallel == 2 && (len(done) != 1 || done[0] != good || gerr != nil):
+				t.Errorf("two at a time: %v done, %s: %v; want it made", done, good, gerr)
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -32,6 +33,9 @@ type Options struct {
 	Remote string
 	// Where names the host in messages; empty means the command's name.
 	Where string
+	// Project is the project to work in; empty means the command's
+	// current one (its remote's, else the default).
+	Project string
 }
 
 // ForSocket returns the options that reach the daemon behind a unix
@@ -82,7 +86,7 @@ func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, e
 // Kind and Server are empty. Nested paths use it: it saves a round trip
 // per level.
 func Open(via transport.Transport, opts Options) *Driver {
-	h := &clitransport.Host{Via: via, Command: opts.Command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where}
+	h := &clitransport.Host{Via: via, Command: opts.Command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where, Project: opts.Project}
 	return &Driver{h: h, Driver: lifecycle.New(queryAPI{h}, func(name string) transport.Transport { return h.Container(name) })}
 }
 
@@ -142,6 +146,14 @@ func (q queryAPI) run(ctx context.Context, wait bool, method, path string, body 
 			return nil, err
 		}
 		args = append(args, "--data", string(data))
+	}
+	if q.h.Project != "" {
+		// lxc query sends the path as it is: the project goes in it.
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "project=" + url.QueryEscape(q.h.Project)
 	}
 	args = append(args, q.h.Target(path))
 	out, err := q.h.Run(ctx, nil, args...)

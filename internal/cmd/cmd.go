@@ -141,6 +141,7 @@ Containers nested in containers that run LXD themselves are named by path:
 	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, json or yaml")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress or informational lines")
 	pf.BoolVar(&g.Debug, "debug", false, "log requests to the daemon on stderr")
+	pf.StringVar(&g.Project, "project", "", "the project to work in on the host (default: the remote's, else the daemon's default); containers inside containers use their daemon's default")
 
 	root.AddGroup(
 		&cobra.Group{ID: "instances", Title: "Containers:"},

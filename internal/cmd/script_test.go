@@ -361,6 +361,12 @@ func deleteHostObjects(t testscript.T, c *client.Client, name, short string) {
 	logErr(err)
 	for _, p := range projects {
 		if mine(p.Name) {
+			// Its containers first: a project in use cannot go.
+			pc, err := client.New(ctx, c.Addr(), client.WithProject(p.Name))
+			logErr(err)
+			if err == nil {
+				deleteAll(t, pc, name)
+			}
 			logErr(h.Projects().Delete(ctx, p.Name))
 		}
 	}

@@ -28,6 +28,9 @@ type Host struct {
 	Remote string
 	// Where names the host in messages, e.g. "lxc in outer".
 	Where string
+	// Project, when set, is passed to every command (--project) but
+	// query, whose path must name it.
+	Project string
 }
 
 // Target returns how the command names an instance: "remote:name".
@@ -118,6 +121,10 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Resu
 const either = `if command -v lxc >/dev/null 2>&1; then exec lxc "$@"; fi; exec incus "$@"`
 
 func (h *Host) argv(args ...string) []string {
+	// lxc query refuses --project: its caller puts ?project= in the path.
+	if h.Project != "" && firstWord(args) != "query" {
+		args = append([]string{"--project", h.Project}, args...)
+	}
 	if h.Command == "" {
 		return append([]string{"/bin/sh", "-c", either, "sh"}, args...)
 	}

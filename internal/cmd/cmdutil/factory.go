@@ -14,6 +14,7 @@ import (
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
 	"github.com/lxkit/lxkit/internal/remotes"
 	"github.com/lxkit/lxkit/transport/local"
@@ -36,6 +37,7 @@ type Globals struct {
 	Format   string // FormatTable, FormatJSON or FormatYAML
 	Quiet    bool   // no progress or informational lines
 	Debug    bool   // log requests to stderr
+	Project  string // the project to work in; empty is the remote's, else the daemon's default
 }
 
 // Drivers of --driver.
@@ -83,6 +85,9 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 			return nil, err
 		}
 		opts := f.ClientOptions()
+		if f.Globals.Project != "" {
+			opts = append(opts, client.WithProject(f.Globals.Project))
+		}
 		if f.Globals.Insecure && h.HTTPS() {
 			fmt.Fprintf(ios.ErrOut, "Warning: --insecure: the certificate of %s is not verified\n", h.describe())
 		}
@@ -117,7 +122,7 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 			}
 			top = cli.NewPaths(rest.New(cl))
 		case DriverCLI:
-			d, err := cliDriver(ctx, h)
+			d, err := cliDriver(ctx, h, f.Globals.Project)
 			if err != nil {
 				return nil, err
 			}
@@ -125,9 +130,32 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		default:
 			return nil, FlagErrorf("--driver %q: use rest or cli", f.Globals.Driver)
 		}
+		if err := projectExists(ctx, top, f.Globals.Project); err != nil {
+			top = nil
+			return nil, err
+		}
 		return top, nil
 	}
 	return f
+}
+
+// projectExists checks the project of --project once, so that a
+// misspelt one is named as what is missing (the daemons would otherwise
+// report the first thing the project lacks, such as an image).
+func projectExists(ctx context.Context, d driver.Driver, project string) error {
+	withAPI, ok := d.(interface{ API() driver.API })
+	if project == "" || !ok {
+		return nil
+	}
+	h := host.New(withAPI.API())
+	ok, err := h.Projects().Exists(ctx, project)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errdefs.Wrap(errdefs.ErrNotFound, nil, "--project %s: no such project on %s", project, h.Addr())
+	}
+	return nil
 }
 
 // ClientOptions are the options of every client a command opens: with
@@ -153,8 +181,8 @@ func (f *Factory) host() (Host, *remotes.Store, error) {
 }
 
 // cliDriver runs lxc or incus for the host: here, or over SSH on the
-// machine --host names.
-func cliDriver(ctx context.Context, h Host) (driver.Driver, error) {
+// machine --host names; in project when it is set.
+func cliDriver(ctx context.Context, h Host, project string) (driver.Driver, error) {
 	if h.SSH() {
 		cfg, err := sshtransport.ParseURL(h.Addr)
 		if err != nil {
@@ -164,12 +192,13 @@ func cliDriver(ctx context.Context, h Host) (driver.Driver, error) {
 		if err != nil {
 			return nil, err
 		}
-		return cli.New(ctx, tr, cli.Options{Where: h.Addr})
+		return cli.New(ctx, tr, cli.Options{Where: h.Addr, Project: project})
 	}
 	o, err := cliOptions(h)
 	if err != nil {
 		return nil, err
 	}
+	o.Project = project
 	return cli.New(ctx, local.New(), o)
 }
 

@@ -142,7 +142,8 @@ func connect(ctx context.Context, h Host, dirs certs.Dirs, g *Globals, opts []cl
 		opts = append(opts, client.WithTLS(o))
 	}
 	if h.Remote != nil && h.Remote.Project != "" {
-		opts = append(opts, client.WithProject(h.Remote.Project))
+		// First: a project the caller asks for (--project) wins.
+		opts = append([]client.Option{client.WithProject(h.Remote.Project)}, opts...)
 	}
 	c, err := client.New(ctx, h.Addr, opts...)
 	if err != nil {

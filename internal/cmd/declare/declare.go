@@ -28,6 +28,7 @@ type Options struct {
 	File       string            // -f: the configuration (or fleet) file
 	Properties map[string]string // -p KEY=VALUE
 	Names      []string
+	Parallel   int // apply --parallel
 }
 
 // Cmds returns the commands of this package, for the root command.
@@ -359,16 +360,22 @@ image), - delete (with --prune), = keep, ? skip (not the fleet's).`,
 
 // NewCmdApply returns `lxkit apply`.
 func NewCmdApply(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	return fleetCmd(opts, "apply FLEET.yaml", "Make the host hold a fleet: create, update, rebuild (and prune) instances",
+	cmd := fleetCmd(opts, "apply FLEET.yaml", "Make the host hold a fleet: create, update, rebuild (and prune) instances",
 		`Plan as 'lxkit plan' does, print the plan, and carry it out in order,
 stopping at the first failure (instances are stopped gracefully for a
-rebuild). A second apply has nothing to do.`,
+rebuild). With --parallel N, N changes run at once; after a failure no
+other starts and those under way finish. A second apply has nothing to do.`,
 		runF, func(ctx context.Context, opts *Options, m *fleet.Manager, plan []fleet.Change) error {
 			if err := printPlan(opts, plan); err != nil {
 				return err
 			}
-			return m.Apply(ctx, plan, driver.StopOptions{}, func(c fleet.Change) {
+			if opts.Parallel < 1 {
+				return cmdutil.FlagErrorf("--parallel %d: want 1 or more", opts.Parallel)
+			}
+			return m.Apply(ctx, plan, fleet.ApplyOptions{Parallel: opts.Parallel, Report: func(c fleet.Change) {
 				cmdutil.Success(opts.IO, opts.Globals, "done: %s %s", c.Action, c.Instance)
-			})
+			}})
 		})
+	cmd.Flags().IntVar(&opts.Parallel, "parallel", 1, "carry out `N` changes at once")
+	return cmd
 }
