@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -41,9 +42,10 @@ func Containers(ctx context.Context, d driver.Driver) ([]Container, error) {
 }
 
 // Reap deletes the job containers whose deadline is before now: those a
-// runner that died (or kept them) left behind. It returns the names it
-// deleted; containers without a readable deadline are left alone.
-func Reap(ctx context.Context, d driver.Driver, now time.Time) ([]string, error) {
+// runner that died (or kept them) left behind; with jobs, only the
+// containers of those jobs. It returns the names it deleted; containers
+// without a readable deadline are left alone.
+func Reap(ctx context.Context, d driver.Driver, now time.Time, jobs ...string) ([]string, error) {
 	list, err := Containers(ctx, d)
 	if err != nil {
 		return nil, err
@@ -51,7 +53,7 @@ func Reap(ctx context.Context, d driver.Driver, now time.Time) ([]string, error)
 	var deleted []string
 	var errs []error
 	for _, c := range list {
-		if c.Deadline.IsZero() || !c.Deadline.Before(now) {
+		if c.Deadline.IsZero() || !c.Deadline.Before(now) || len(jobs) > 0 && !slices.Contains(jobs, c.Job) {
 			continue
 		}
 		if err := d.Delete(ctx, c.Name); err != nil {

@@ -118,6 +118,9 @@ func TestFailedJob(t *testing.T) {
 			buildhost.Step{Name: "cleanup", Run: "echo cleaned", Always: true},
 		)
 		j.Timeout = buildhost.Duration(time.Minute)
+		// Its own job name: Reap below must not touch the containers of
+		// tests running beside it (TestStopped's deadline is earlier).
+		j.Name = strings.TrimPrefix(testhost.Name("failed"), "lxkit-")
 		j.Artifacts = []string{"made.txt", "never", "absent/"}
 		var log bytes.Buffer
 		out := t.TempDir()
@@ -150,16 +153,16 @@ func TestFailedJob(t *testing.T) {
 				found = &list[i]
 			}
 		}
-		if found == nil || found.Job != "test" || found.Status != "Running" ||
+		if found == nil || found.Job != j.Name || found.Status != "Running" ||
 			found.Deadline.Before(time.Now().Add(buildhost.DeadlineGrace)) || found.Deadline.After(time.Now().Add(buildhost.DeadlineGrace+time.Minute)) {
 			t.Fatalf("Containers: %+v; want %s of job test, running, deadline in a minute and the grace", list, res.Container)
 		}
 		// Before its deadline the container is no leftover.
-		if deleted, err := buildhost.Reap(ctx, d, time.Now()); err != nil || contains(deleted, res.Container) {
+		if deleted, err := buildhost.Reap(ctx, d, time.Now(), j.Name); err != nil || contains(deleted, res.Container) {
 			t.Errorf("Reap before the deadline: %v, %v", deleted, err)
 		}
-		deleted, err := buildhost.Reap(ctx, d, found.Deadline.Add(time.Second))
-		if err != nil || !contains(deleted, res.Container) {
+		deleted, err := buildhost.Reap(ctx, d, found.Deadline.Add(time.Second), j.Name)
+		if err != nil || len(deleted) != 1 || deleted[0] != res.Container {
 			t.Errorf("Reap after the deadline: %v, %v", deleted, err)
 		}
 		gone(t, d, res.Container)

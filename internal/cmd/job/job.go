@@ -225,12 +225,15 @@ func NewCmdList(opts *Options, runF func(context.Context, *Options) error) *cobr
 
 // NewCmdReap returns `lxkit job reap`.
 func NewCmdReap(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	return hostCmd(opts, "reap", "Delete the job containers past their deadline (left by a runner that died, or kept)", runF,
+	var jobs []string
+	cmd := hostCmd(opts, "reap", "Delete the job containers past their deadline (left by a runner that died, or kept)", runF,
 		func(ctx context.Context, d driver.Driver) error {
-			deleted, err := buildhost.Reap(ctx, d, opts.Now())
+			deleted, err := buildhost.Reap(ctx, d, opts.Now(), jobs...)
 			for _, name := range deleted {
 				fmt.Fprintln(opts.IO.Out, name)
 			}
 			return err
 		})
+	cmd.Flags().StringArrayVar(&jobs, "job", nil, "only the containers of job `NAME` (repeatable)")
+	return cmd
 }
