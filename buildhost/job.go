@@ -38,7 +38,8 @@
 // A secret reaches the steps as an environment variable without ever being
 // on a command line (the CLI driver's `lxc exec --env` would show it to
 // ps): it is written to a file only the job's user can read, which each
-// step reads before its script and which is removed after the last step.
+// step reads before its script and which goes with the container (or is
+// removed from a kept one).
 // Its value, and each line of it, is replaced by *** in the log.
 package buildhost
 

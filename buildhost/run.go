@@ -162,6 +162,16 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 		}
 		keep := opts.Keep == KeepAlways || (opts.Keep == KeepOnFailure && err != nil)
 		if keep && created {
+			if len(job.Secrets) > 0 {
+				// A deleted container takes the secrets file with it;
+				// a kept one must not keep it.
+				rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				_, rerr := transport.Run(rctx, d.Transport(name), "rm", "-f", "--", secretsFile(job))
+				rcancel()
+				if rerr != nil {
+					err = errors.Join(err, fmt.Errorf("removing the secrets file from the kept container: %w", rerr))
+				}
+			}
 			res.Kept = true
 			fmt.Fprintf(log, "==> kept container %s\n", name)
 			return
@@ -188,17 +198,6 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	}
 	created = true
 	tr := d.Transport(name)
-	if len(job.Secrets) > 0 {
-		// After the steps (whatever happened), before the container is
-		// kept or deleted.
-		defer func() {
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer rcancel()
-			if _, rerr := transport.Run(rctx, tr, "rm", "-f", "--", secretsFile(job)); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("removing the secrets file: %w", rerr))
-			}
-		}()
-	}
 	if err := prepare(jobCtx, tr, job, opts.Secrets); err != nil {
 		return res, err
 	}

@@ -237,15 +237,7 @@ func (c *Client) Addr() string { return c.addr }
 // request builds a request for path (which may carry a query) with the
 // client's project added.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	u := c.base + path
-	if c.project != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		u += sep + "project=" + url.QueryEscape(c.project)
-	}
-	return http.NewRequestWithContext(ctx, method, u, body)
+	return http.NewRequestWithContext(ctx, method, c.base+api.WithProject(path, c.project), body)
 }
 
 // do sends a request and returns the raw response, after turning transport

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -147,15 +146,7 @@ func (q queryAPI) run(ctx context.Context, wait bool, method, path string, body 
 		}
 		args = append(args, "--data", string(data))
 	}
-	if q.h.Project != "" {
-		// lxc query sends the path as it is: the project goes in it.
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "project=" + url.QueryEscape(q.h.Project)
-	}
-	args = append(args, q.h.Target(path))
+	args = append(args, q.h.QueryTarget(path))
 	out, err := q.h.Run(ctx, nil, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)

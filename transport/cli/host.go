@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -29,7 +30,7 @@ type Host struct {
 	// Where names the host in messages, e.g. "lxc in outer".
 	Where string
 	// Project, when set, is passed to every command (--project) but
-	// query, whose path must name it.
+	// query, whose path names it (QueryTarget).
 	Project string
 }
 
@@ -40,6 +41,10 @@ func (h *Host) Target(name string) string {
 	}
 	return h.Remote + ":" + name
 }
+
+// QueryTarget returns how `query` names an API path: with the project in
+// the path, since query refuses --project.
+func (h *Host) QueryTarget(path string) string { return h.Target(api.WithProject(path, h.Project)) }
 
 // Addr names the host in messages.
 func (h *Host) Addr() string {
@@ -121,7 +126,7 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Resu
 const either = `if command -v lxc >/dev/null 2>&1; then exec lxc "$@"; fi; exec incus "$@"`
 
 func (h *Host) argv(args ...string) []string {
-	// lxc query refuses --project: its caller puts ?project= in the path.
+	// query refuses --project; QueryTarget puts the project in its path.
 	if h.Project != "" && firstWord(args) != "query" {
 		args = append([]string{"--project", h.Project}, args...)
 	}

@@ -143,11 +143,10 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 // misspelt one is named as what is missing (the daemons would otherwise
 // report the first thing the project lacks, such as an image).
 func projectExists(ctx context.Context, d driver.Driver, project string) error {
-	withAPI, ok := d.(interface{ API() driver.API })
-	if project == "" || !ok {
+	if project == "" {
 		return nil
 	}
-	h := host.New(withAPI.API())
+	h := host.New(d.API())
 	ok, err := h.Projects().Exists(ctx, project)
 	if err != nil {
 		return err

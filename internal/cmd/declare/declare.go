@@ -369,13 +369,16 @@ other starts and those under way finish. A second apply has nothing to do.`,
 			if err := printPlan(opts, plan); err != nil {
 				return err
 			}
-			if opts.Parallel < 1 {
-				return cmdutil.FlagErrorf("--parallel %d: want 1 or more", opts.Parallel)
-			}
 			return m.Apply(ctx, plan, fleet.ApplyOptions{Parallel: opts.Parallel, Report: func(c fleet.Change) {
 				cmdutil.Success(opts.IO, opts.Globals, "done: %s %s", c.Action, c.Instance)
 			}})
 		})
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 1, "carry out `N` changes at once")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if opts.Parallel < 1 {
+			return cmdutil.FlagErrorf("--parallel %d: want 1 or more", opts.Parallel)
+		}
+		return nil
+	}
 	return cmd
 }
