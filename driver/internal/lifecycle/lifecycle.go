@@ -377,7 +377,13 @@ var startPauses = []time.Duration{time.Second, 3 * time.Second}
 // forkstart, when its start hook cannot reach the daemon, or Incus's own
 // deadline ("context deadline exceeded" after 90 s, the caller's context
 // still alive). Both were seen while another client held the daemon's
-// socket accept loop (see client.New).
+// socket accept loop (see client.New). Also a start refused with "already
+// running" for a container whose status was not Running before or after
+// (Incus 6.0, right after a stop): the daemon still counted the container
+// as running while its stop finished. Start checks the status again
+// after the last try, so a container someone else started is no error.
 func transientStart(err error) bool {
-	return strings.Contains(err.Error(), "forkstart") || strings.Contains(err.Error(), "context deadline exceeded")
+	msg := err.Error()
+	return strings.Contains(msg, "forkstart") || strings.Contains(msg, "context deadline exceeded") ||
+		strings.Contains(msg, "already running")
 }
