@@ -310,6 +310,17 @@ func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket
 		}
 		return nil, c.transportError(ctx, err)
 	}
+	conn.SetPingHandler(func(data string) error {
+		// The daemons ping each exec socket as it connects and close it
+		// as soon as the command's output is sent. A pong written after
+		// that close fails, and gorilla's default handler then fails the
+		// read too, dropping the output still in the socket's buffer: the
+		// lost output of quick commands under load (LXD 5.0.2, Incus
+		// 6.0.4; `lxc exec` and `incus exec` lose it the same way). The
+		// pong is a courtesy: its failure is no reason to stop reading.
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return nil
+	})
 	return conn, nil
 }
 

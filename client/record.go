@@ -14,9 +14,8 @@ import (
 
 // ExecRecorded runs a command whose output the daemon records into log
 // files, and copies them to stdout and stderr (nil discards) once it has
-// ended. Unlike Exec it never loses output: LXD 5.0 and Incus 6.0 can drop
-// the output of a command that exits before their websocket mirror starts
-// reading it. It takes no input and cannot signal the command: when ctx ends
+// ended, with no websocket. It takes no input and cannot signal the
+// command: when ctx ends
 // it calls stop (which must end the command some other way), waits for the
 // command to end, and returns ctx's error with the exit code.
 func (c *Client) ExecRecorded(ctx context.Context, name string, req api.InstanceExecPost, stdout, stderr io.Writer, stop func()) (int, error) {

@@ -135,9 +135,10 @@ func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string
 		return tarx.Summary{}, err
 	}
 	// A tar of anything holds at least one entry and ends with a trailer.
-	// An empty or cut stream from a tar that succeeded is output the daemon
-	// dropped (LXD 5.0 and Incus 6.0 can drop the output of a command that
-	// has just ended): ask again.
+	// An empty or cut stream from a tar that succeeded is output that the
+	// lxc or incus client of the CLI transport dropped (they can drop the
+	// output of a command that has just ended; see client.websocket): ask
+	// again.
 	for attempt := 1; ; attempt++ {
 		sum, err := downloadTarOnce(ctx, t, parent, base, localDir)
 		empty := sum.Files+sum.Dirs+sum.Symlinks+len(sum.Skipped) == 0

@@ -121,8 +121,9 @@ const listScript = `find "$1" -exec stat -c '%f %s' {} \; -print0`
 // nothing is written outside localDir whatever the target answers.
 func DownloadFolderPerFile(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
 	remote = path.Clean(remote)
-	// Captured, not streamed: the daemons can drop the streamed output of
-	// a command that ends at once, which would list an empty folder.
+	// Captured, not streamed: through the CLI transport a streamed `lxc
+	// exec` can drop the output of a command that ends at once (see
+	// client.websocket), which would list an empty folder.
 	res, err := t.Exec(ctx, Command{Args: []string{"/bin/sh", "-c", listScript, "sh", remote}, Capture: true})
 	if err != nil {
 		return tarx.Summary{}, err

@@ -15,9 +15,10 @@ import (
 	"github.com/lxkit/lxkit/transport/transporttest"
 )
 
-// Commands whose live (websocket) output is checked pause before they exit:
-// LXD 5.0 and Incus 6.0 can drop the output of a command that exits within
-// milliseconds. Captured output (recorded by the daemon) needs no pause.
+// Commands whose live output is checked pause before they exit: the CLI
+// transport's `lxc exec` and `incus exec` can drop the output of a command
+// that exits within milliseconds (see client.websocket for why). Captured
+// output (recorded by the daemon) needs no pause.
 func testTransport(t *testing.T, d driver.Driver) {
 	name := launch(t, d, "exec")
 	tr := d.Transport(name)

@@ -58,8 +58,9 @@ func (t *Transport) Name() string { return t.name }
 
 // Exec runs a command in the container through `lxc exec`. A command
 // whose output is only captured runs with its output recorded by the
-// daemon instead (through `lxc query`), which, unlike the exec streams,
-// never drops the output of a quick command.
+// daemon instead (through `lxc query`): the lxc and incus clients can drop
+// the streamed output of a quick command under load (see
+// client.websocket), the recorded output never.
 func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	if len(cmd.Args) == 0 {
 		return nil, errors.New("exec: no command given")

@@ -83,9 +83,9 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	out := transport.NewOutput(cmd)
 	var code int
 	if cmd.Capture && cmd.Stdin == nil && cmd.Stdout == nil && cmd.Stderr == nil && !cmd.TTY {
-		// Output is wanted whole and nothing streams live: let the daemon
-		// record it, which (unlike its websockets) never drops the output
-		// of a quick command. Without Capture the faster websockets serve.
+		// Output is wanted whole and nothing streams live: the daemon
+		// records it to files, read once the command has ended. Without
+		// Capture the websockets serve.
 		code, err = t.execRecorded(ctx, req, out)
 	} else {
 		code, err = t.execStreamed(ctx, req, cmd, out)
