@@ -18,7 +18,10 @@ import (
 // Driver manages the containers of one host.
 type Driver interface {
 	// Create creates a container and, unless opts.NoStart, starts it. An
-	// existing container is left as it is. A failed create leaves nothing.
+	// existing container is left as it is, and so is one that another
+	// caller is creating at that moment, once its create has ended. A
+	// failed create leaves nothing it made, and never deletes a container
+	// another caller made.
 	Create(ctx context.Context, name string, opts CreateOptions) error
 	// Update merges config, devices and profiles into a container.
 	Update(ctx context.Context, name string, opts UpdateOptions) error
@@ -106,6 +109,10 @@ type CreateOptions struct {
 	Devices  map[string]map[string]string
 	// NoStart leaves the new container stopped.
 	NoStart bool
+	// Made, when not nil, is set to whether this call made the container
+	// (false when it existed, or another caller made it meanwhile): what
+	// only the maker should do next (apply cloud-config, say) can tell.
+	Made *bool
 }
 
 // UpdateOptions says what to change in a container.

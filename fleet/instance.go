@@ -144,7 +144,10 @@ func sortedVolumes(s *spec.Spec) []string {
 // Launch makes the instance a Spec describes, with its volumes, starts
 // it and applies its cloud-config files. An instance that exists already
 // is left as it is (see Rebuild and Plan); its missing volumes are not
-// made either. A launch that fails removes the instance, never volumes.
+// made either. Launches of the same instance at the same moment (several
+// applies of one fleet) converge: one makes it and applies its
+// cloud-config, the others take it as made. A launch that fails removes
+// the instance it made, never volumes, never another's instance.
 func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 	if _, err := m.d.Instance(ctx, s.Name); err == nil {
 		return nil
@@ -164,11 +167,14 @@ func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 	if err := m.volumes(ctx, s); err != nil {
 		return err
 	}
-	if err := m.d.Create(ctx, s.Name, m.createOptions(s)); err != nil {
+	opts := m.createOptions(s)
+	var made bool
+	opts.Made = &made
+	if err := m.d.Create(ctx, s.Name, opts); err != nil {
 		return err
 	}
-	if apply == nil {
-		return nil
+	if apply == nil || !made {
+		return nil // another caller made it, and applies its cloud-config
 	}
 	out := m.Out
 	if out == nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/internal/quirk"
 )
 
 func instancePath(name string, rest ...string) string {
@@ -47,6 +49,39 @@ func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost) erro
 	return err
 }
 
+// awaitCreate waits while another caller's create of the instance runs:
+// its record shows as soon as the create starts, long before its root is
+// unpacked. A create operation that ends, in whatever way, is the end of
+// the wait; a failed one has removed its record.
+func (d *Driver) awaitCreate(ctx context.Context, name string) error {
+	var byStatus map[string][]api.Operation
+	if _, err := d.c.Query(ctx, http.MethodGet, "/1.0/operations?recursion=1", nil, &byStatus); err != nil {
+		return err
+	}
+	want := instancePath(name)
+	for _, op := range byStatus["running"] {
+		if op.Description != "Creating instance" || !slices.ContainsFunc(op.Resources["instances"], func(r string) bool {
+			return strings.SplitN(r, "?", 2)[0] == want
+		}) {
+			continue
+		}
+		for {
+			var cur api.Operation
+			_, err := d.c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=10", nil, &cur)
+			if err != nil || cur.StatusCode != api.OperationRunning {
+				break // ended (a failed one answers with its error), or gone
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// patchInstance merges body's fields into an instance.
+func (d *Driver) patchInstance(ctx context.Context, name string, body map[string]any) error {
+	_, err := d.c.Do(ctx, http.MethodPatch, instancePath(name), body, "")
+	return err
+}
+
 // updateInstance replaces the writable fields of an instance. With a
 // non-empty etag the daemon refuses (412) if the instance changed since.
 func (d *Driver) updateInstance(ctx context.Context, name string, put api.InstancePut, etag string) error {
@@ -81,7 +116,7 @@ func whenFree(ctx context.Context, change func() error) error {
 	deadline := time.Now().Add(busyPatience)
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		err := change()
-		if !busy(err) || time.Now().Add(pause).After(deadline) {
+		if !quirk.Busy.In(err) || time.Now().Add(pause).After(deadline) {
 			return err
 		}
 		select {
@@ -90,10 +125,4 @@ func whenFree(ctx context.Context, change func() error) error {
 		case <-time.After(pause):
 		}
 	}
-}
-
-// busy reports the daemons' refusal to start an operation on an instance
-// that another one holds (LXD's and Incus's operationlock).
-func busy(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "is busy running a")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/internal/quirk"
 )
 
 // busyAPI is a host whose instance "c" is stopped and whose state changes
@@ -62,7 +63,7 @@ func TestBusyWaitEnds(t *testing.T) {
 	b := &busyAPI{refusals: 1 << 30}
 	start := time.Now()
 	err := New(b, nil).Start(context.Background(), "c")
-	if err == nil || !busy(err) {
+	if err == nil || !quirk.Busy.In(err) {
 		t.Fatalf("Start on a forever busy instance: %v, want the busy error", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {

@@ -1,0 +1,58 @@
+// Package quirk recognises the answers of LXD and Incus that lxkit handles
+// instead of passing on: a race the daemon lost, an instance another
+// operation holds. Each quirk names the daemons it was seen on and the
+// words they use, so that a daemon's change of wording shows in one place
+// (and in its test).
+package quirk
+
+import "strings"
+
+// A Quirk is a daemon behaviour recognised by the words of its message.
+type Quirk struct {
+	// Seen names the daemons and versions that answer so.
+	Seen string
+	// words are lower-case substrings of the message, any of which marks
+	// the quirk.
+	words []string
+}
+
+// In reports whether err carries the quirk.
+func (q Quirk) In(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	for _, w := range q.words {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	// CreateRace: the daemon refused to make an instance record because
+	// another caller is making one of that name at this moment or has just
+	// made it. LXD 5.0.2 fails the create operation with `Failed creating
+	// instance record: Instance is busy running a "create" operation`;
+	// Incus 6.0.4 answers 500 with the same words, or with "UNIQUE
+	// constraint failed: instances.project_id, instances.name".
+	CreateRace = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"failed creating instance record"}}
+
+	// Busy: another operation (a stop's clean-up, a create) holds the
+	// instance: `Instance is busy running a "stop" operation`.
+	Busy = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"is busy running a"}}
+
+	// UpdateRace: a second update of an instance while the first one runs
+	// fails with "Failed to create instance update operation: A matching
+	// non-reusable operation has now succeeded": nothing was written.
+	UpdateRace = Quirk{Seen: "LXD 5.0.2", words: []string{"non-reusable operation"}}
+
+	// StartGaveUp: the daemon gave up on a start and nothing was started:
+	// LXD's forkstart, when its start hook could not reach the daemon;
+	// Incus's own deadline ("context deadline exceeded" after 90 s, the
+	// caller's context alive); and "already running" for a container whose
+	// status is not Running (Incus 6.0.4 right after a stop, still
+	// counting it as running while the stop finished).
+	StartGaveUp = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"forkstart", "context deadline exceeded", "already running"}}
+)

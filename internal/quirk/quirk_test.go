@@ -1,0 +1,39 @@
+package quirk
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/lxkit/lxkit/errdefs"
+)
+
+// The daemons' own words, as they answered.
+func TestQuirks(t *testing.T) {
+	cases := []struct {
+		q    Quirk
+		msg  string
+		want bool
+	}{
+		{CreateRace, `Creating instance: Failed creating instance record: Instance is busy running a "create" operation`, true},
+		{CreateRace, `Failed creating instance record: Add instance info to the database: Failed to create "instances" entry: UNIQUE constraint failed: instances.project_id, instances.name`, true},
+		{CreateRace, `Creating instance: Failed instance creation: Failed creating instance from image: Unpack failed`, false},
+		{Busy, `Instance is busy running a "stop" operation`, true},
+		{Busy, `Instance not found`, false},
+		{UpdateRace, `Failed to create instance update operation: A matching non-reusable operation has now succeeded`, true},
+		{StartGaveUp, `Failed to run: /usr/bin/lxd forkstart lxkit-x /var/lib/lxd/containers /var/log/lxd/lxkit-x/lxc.conf: exit status 1`, true},
+		{StartGaveUp, `The instance is already running`, true},
+		{StartGaveUp, `Failed to start device "eth0"`, false},
+	}
+	for _, c := range cases {
+		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)
+		if got := c.q.In(err); got != c.want {
+			t.Errorf("%q: In = %v, want %v", c.msg, got, c.want)
+		}
+		if c.q.In(errors.Join(errors.New("wrapped"), err)) != c.want {
+			t.Errorf("%q wrapped: not recognised the same", c.msg)
+		}
+	}
+	if CreateRace.In(nil) {
+		t.Error("nil carries a quirk")
+	}
+}
