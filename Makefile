@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build hosts nested-image demo test unit vet bench
+.PHONY: all build hosts nested-image demo test unit race vet bench
 
 all: build
 
@@ -26,16 +26,21 @@ vet:
 	@bad=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(find . -name '*.go' -not -path './.cache/*')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
+	bash scripts/staticcheck.sh ./...
 
-# Every test, unit and integration, against the real daemons. One package
-# at a time (-p 1): on 2 cores, two packages' containers at once (nested
-# LXDs among them) starve the daemons, which then miss their own deadlines.
-test: hosts nested-image vet
-	$(GO) test -count=1 -p 1 -timeout 30m ./...
+# Every test, unit and integration, against the real daemons, after the
+# unit tests once with -race; ends with the slowest tests and the total
+# time (scripts/test.sh).
+test:
+	@bash scripts/test.sh
 
-# Unit tests only: no daemon needed.
+# Unit tests only: no daemon needed (-short skips the integration tests).
 unit: vet
 	$(GO) test -count=1 -short ./...
+
+# The unit tests with the race detector.
+race:
+	$(GO) test -count=1 -short -race ./...
 
 bench: hosts build
 	bash scripts/bench.sh

@@ -117,7 +117,7 @@ func TestContainerName(t *testing.T) {
 			t.Errorf("ContainerName(%q): %v", job, err)
 		}
 	}
-	if ContainerName("a") == ContainerName("a") {
+	if a, b := ContainerName("a"), ContainerName("a"); a == b {
 		t.Error("two containers of one job got the same name")
 	}
 }

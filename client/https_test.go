@@ -119,6 +119,7 @@ func TestTrustWithToken(t *testing.T) {
 }
 
 func TestTrustWithPassword(t *testing.T) {
+	testhost.Integration(t)
 	h := testhost.Hosts()[0]
 	if h.Name != "lxd" {
 		t.Fatalf("the first test host is %s: trust passwords are LXD's", h.Name)

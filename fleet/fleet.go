@@ -16,6 +16,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/quirk"
 	"github.com/lxkit/lxkit/internal/smallfile"
 	"github.com/lxkit/lxkit/internal/yamlfile"
 	"github.com/lxkit/lxkit/spec"
@@ -119,6 +120,7 @@ const (
 	Update  Action = "update"  // config, devices, profiles or volumes changed: change it in place
 	Rebuild Action = "rebuild" // its image changed: rebuild it, keeping its volumes
 	Delete  Action = "delete"  // of this fleet but no longer listed (with Prune)
+	Start   Action = "start"   // stopped: start it (one a create cut short by a daemon crash is rebuilt)
 	Keep    Action = "keep"    // as its configuration says
 	Skip    Action = "skip"    // exists but is not this fleet's: left alone
 )
@@ -134,7 +136,7 @@ type Change struct {
 
 // String is the change as a plan line: "+ web1", "~ web2 (config ...)".
 func (c Change) String() string {
-	sign := map[Action]string{Create: "+", Update: "~", Rebuild: "!", Delete: "-", Keep: "=", Skip: "?"}[c.Action]
+	sign := map[Action]string{Create: "+", Update: "~", Rebuild: "!", Delete: "-", Start: ">", Keep: "=", Skip: "?"}[c.Action]
 	s := fmt.Sprintf("%s %s %s", sign, c.Action, c.Instance)
 	if len(c.Why) > 0 {
 		s += ": " + strings.Join(c.Why, "; ")
@@ -203,6 +205,9 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 func (m *Manager) compare(ctx context.Context, s *spec.Spec, inst api.Instance) (Change, error) {
 	c := Change{Instance: s.Name, Action: Keep, Spec: s}
 	if inst.Config[KeyHash] == Hash(s) {
+		if !strings.EqualFold(inst.Status, driver.StatusRunning) {
+			c.Action, c.Why = Start, []string{strings.ToLower(inst.Status)}
+		}
 		return c, nil
 	}
 	fp := s.Image.Fingerprint
@@ -328,6 +333,13 @@ func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) 
 		return m.update(ctx, c.Spec)
 	case Delete:
 		return m.d.Delete(ctx, c.Instance)
+	case Start:
+		err := m.d.Start(ctx, c.Instance)
+		if quirk.RootMissing.In(err) {
+			// Its create was cut short (the daemon died): make it anew.
+			return m.Rebuild(ctx, c.Spec, driver.StopOptions{Force: true})
+		}
+		return err
 	}
 	return fmt.Errorf("unknown action %q", c.Action)
 }

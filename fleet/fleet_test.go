@@ -102,6 +102,17 @@ func TestPlanApply(t *testing.T) {
 		}
 		expect(plan(fleet.PlanOptions{}), "= keep "+a+"\n= keep "+b+"\n? skip "+other+": made outside any fleet")
 
+		// A stopped instance of the fleet is started.
+		if err := d.Stop(ctx, a, driver.StopOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		p = plan(fleet.PlanOptions{})
+		expect(p, "> start "+a+": stopped\n= keep "+b+"\n? skip "+other+": made outside any fleet")
+		apply(p)
+		if st, err := d.Status(ctx, a); err != nil || st != driver.StatusRunning {
+			t.Fatalf("%s after apply: %s, %v", a, st, err)
+		}
+
 		// Another image: a rebuild (planned only; Rebuild itself is
 		// tested with volumes elsewhere).
 		writeFile(t, app, "image: "+testhost.NestImage+"\nconfig:\n  user.tier: ${tier}\n  user.new: \"yes\"\nproperties: {tier: one}\n")

@@ -89,6 +89,7 @@ func TestImageAliases(t *testing.T) {
 // and finds the container's file, then deletes it on both. REST copies
 // LXD to Incus, the CLI Incus to LXD.
 func TestPublishCopyDelete(t *testing.T) {
+	testhost.Integration(t)
 	hosts := testhost.Hosts()
 	if len(hosts) != 2 {
 		t.Fatalf("need two test daemons, have %d", len(hosts))

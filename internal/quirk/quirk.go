@@ -55,4 +55,11 @@ var (
 	// status is not Running (Incus 6.0.4 right after a stop, still
 	// counting it as running while the stop finished).
 	StartGaveUp = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"forkstart", "context deadline exceeded", "already running"}}
+
+	// RootMissing: an instance whose create the daemon never finished (it
+	// was killed while unpacking the image) keeps its record but has no
+	// root; starting it fails with `Failed to handle idmapped storage:
+	// Failed expanding symlinks of "": lstat .../containers/NAME: no such
+	// file or directory`.
+	RootMissing = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{`failed expanding symlinks of ""`}}
 )

@@ -23,6 +23,8 @@ func TestQuirks(t *testing.T) {
 		{StartGaveUp, `Failed to run: /usr/bin/lxd forkstart lxkit-x /var/lib/lxd/containers /var/log/lxd/lxkit-x/lxc.conf: exit status 1`, true},
 		{StartGaveUp, `The instance is already running`, true},
 		{StartGaveUp, `Failed to start device "eth0"`, false},
+		{RootMissing, `Failed to handle idmapped storage: Failed expanding symlinks of "": lstat /var/lib/incus/containers/g2: no such file or directory`, true},
+		{RootMissing, `Failed to handle idmapped storage: permission denied`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

@@ -22,6 +22,7 @@ func Each(t *testing.T, f func(t *testing.T, d driver.Driver)) { each(t, true, f
 func EachInTurn(t *testing.T, f func(t *testing.T, d driver.Driver)) { each(t, false, f) }
 
 func each(t *testing.T, parallel bool, f func(t *testing.T, d driver.Driver)) {
+	testhost.Integration(t)
 	maybeParallel := func(t *testing.T) {
 		if parallel {
 			t.Parallel()

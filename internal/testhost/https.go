@@ -29,6 +29,7 @@ var listening sync.Map // host name -> *HTTPS
 // library, once per test binary) and returns how to reach it.
 func ListenHTTPS(t testing.TB, h Host) *HTTPS {
 	t.Helper()
+	Integration(t)
 	if v, ok := listening.Load(h.Name); ok {
 		return v.(*HTTPS)
 	}

@@ -18,6 +18,7 @@ const NestImage = nestimage.Alias
 // it one level down, or fails (skips outside CI) when there is none.
 func NestedTarball(t testing.TB) string {
 	t.Helper()
+	Integration(t)
 	f, err := nestimage.Tarball()
 	if err != nil {
 		Unavailable(t, "%v", err)

@@ -41,6 +41,16 @@ func Hosts() []Host {
 	}
 }
 
+// Integration skips an integration test under -short, which runs the unit
+// tests only (make test runs them once more that way, with -race). Connect
+// and the other helpers that reach a daemon call it.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the daemons: not with -short")
+	}
+}
+
 // Unavailable skips the test, or fails it when CI=true.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
@@ -64,6 +74,7 @@ func Each(t *testing.T, f func(t *testing.T, c *client.Client)) {
 // Connect returns a client to h, or skips (fails under CI) when h is down.
 func Connect(t testing.TB, h Host) *client.Client {
 	t.Helper()
+	Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.New(ctx, h.Socket)

@@ -166,7 +166,7 @@ func (r *configReader) set(key string, args []string) {
 // match evaluates a Match line's criteria, all of which must hold.
 func (r *configReader) match(args []string) (bool, error) {
 	if len(args) == 0 {
-		return false, errors.New("Match without criteria")
+		return false, errors.New("match without criteria")
 	}
 	result := true
 	for i := 0; i < len(args); i++ {
@@ -183,7 +183,7 @@ func (r *configReader) match(args []string) (bool, error) {
 			ok = true // the one pass here is the final one
 		case "host", "originalhost", "user", "localuser", "exec", "localnetwork":
 			if i+1 >= len(args) {
-				return false, fmt.Errorf("Match %s without an argument", crit)
+				return false, fmt.Errorf("match %s without an argument", crit)
 			}
 			i++
 			list := strings.Split(args[i], ",")
@@ -208,7 +208,7 @@ func (r *configReader) match(args []string) (bool, error) {
 				ok = r.exec(args[i])
 			}
 		default:
-			return false, fmt.Errorf("Match %s is not supported by lxkit (all, canonical, final, exec, host, localnetwork, localuser, originalhost and user are)", crit)
+			return false, fmt.Errorf("match %s is not supported by lxkit (all, canonical, final, exec, host, localnetwork, localuser, originalhost and user are)", crit)
 		}
 		if ok == negate {
 			result = false
@@ -246,13 +246,13 @@ func onLocalNetwork(cidrs []string) (bool, error) {
 	for _, c := range cidrs {
 		_, n, err := net.ParseCIDR(c)
 		if err != nil {
-			return false, fmt.Errorf("Match localnetwork: %q is not an address/length network", c)
+			return false, fmt.Errorf("match localnetwork: %q is not an address/length network", c)
 		}
 		nets = append(nets, n)
 	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return false, fmt.Errorf("Match localnetwork: %v", err)
+		return false, fmt.Errorf("match localnetwork: %v", err)
 	}
 	for _, a := range addrs {
 		ipn, ok := a.(*net.IPNet)

@@ -152,9 +152,9 @@ func TestSSHConfigKnownHostsNone(t *testing.T) {
 
 func TestSSHConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
-		{"Host a\n  Match tagged x\n", "config:2: Match tagged is not supported"},
-		{"Match localnetwork 10.0.0.0\n", `config:1: Match localnetwork: "10.0.0.0" is not`},
-		{"Match exec\n", "config:1: Match exec without an argument"},
+		{"Host a\n  Match tagged x\n", "config:2: match tagged is not supported"},
+		{"Match localnetwork 10.0.0.0\n", `config:1: match localnetwork: "10.0.0.0" is not`},
+		{"Match exec\n", "config:1: match exec without an argument"},
 		{"Host a\nHostName \"x\n", "config:2: unterminated quote"},
 		{"Host\n", "config:1: Host without a pattern"},
 		{"Port\n", "config:1: port without a value"},

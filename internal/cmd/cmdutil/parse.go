@@ -41,7 +41,7 @@ func ParseDevice(spec string) (name string, dev map[string]string, err error) {
 	r.FieldsPerRecord = -1
 	fields, err := r.Read()
 	if err != nil || len(fields) == 0 {
-		return "", nil, fmt.Errorf("device %q: expected NAME,type=TYPE,KEY=VALUE...", spec)
+		return "", nil, fmt.Errorf("device %q: expected NAME,type=TYPE[,KEY=VALUE]", spec)
 	}
 	name = strings.TrimSpace(fields[0])
 	if name == "" || strings.Contains(name, "=") {

@@ -118,7 +118,7 @@ func TestServe(t *testing.T) {
 			t.Fatal("serve did not start")
 		}
 		var info serveInfo
-		if err := json.Unmarshal([]byte(bufs.out.String()), &info); err != nil {
+		if err := json.Unmarshal(bufs.out.Bytes(), &info); err != nil {
 			t.Fatalf("%v: %s", err, bufs.out.String())
 		}
 		block, _ := pem.Decode([]byte(info.Certificate))
