@@ -13,6 +13,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/testhost"
 )
 
@@ -121,15 +122,22 @@ func testLifecycle(t *testing.T, d driver.Driver) {
 	wantStatus(t, d, stopped, driver.StatusStopped)
 	must(t, "delete stopped", d.Delete(ctx, stopped))
 
-	// An image chosen by its properties.
+	// An image chosen by its properties: one of this test's own, with a
+	// property no other image has (a user's host holds other busybox
+	// images, and images published from containers inherit properties).
+	own := testhost.NewImageFiles(t, t.TempDir(), "props", false)
+	images := host.New(d.API()).Images()
+	t.Cleanup(func() { _ = images.Delete(context.Background(), own.Fingerprint) })
+	_, err = images.Import(ctx, own.Files, host.ImportOptions{})
+	must(t, "import", err)
 	byProps := testhost.Name("props")
 	t.Cleanup(func() { _ = d.Delete(context.Background(), byProps) })
 	must(t, "create from properties", d.Create(ctx, byProps, driver.CreateOptions{
-		Image: driver.Image{Properties: map[string]string{"os": "busybox"}}, NoStart: true}))
+		Image: driver.Image{Properties: map[string]string{"os": "busybox", "lxkit.test": own.Unique}}, NoStart: true}))
 	inst, err = d.Instance(ctx, byProps)
 	must(t, "instance", err)
-	if inst.Config["volatile.base_image"] != img {
-		t.Errorf("created from %q; want the test image %s", inst.Config["volatile.base_image"], img)
+	if inst.Config["volatile.base_image"] != own.Fingerprint {
+		t.Errorf("created from %q; want the test's own image %s", inst.Config["volatile.base_image"], own.Fingerprint)
 	}
 }
 
