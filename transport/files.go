@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 
 	"github.com/lxkit/lxkit/internal/tarx"
 )
@@ -44,15 +47,18 @@ func UploadFile(ctx context.Context, t Transport, local, remote string, opts Fil
 	return t.WriteFile(ctx, remote, f, opts)
 }
 
-// DownloadFile copies a remote file to local, streaming it. A partly
-// written file is removed on failure.
+// DownloadFile copies a remote file to local, streaming it into a
+// temporary file beside local that takes local's name only once the whole
+// file is there: a download cut short (a daemon or a connection lost)
+// leaves no file that looks complete, and an older local file stays as it
+// was. The partial file is removed on failure.
 func DownloadFile(ctx context.Context, t Transport, remote, local string) (err error) {
 	rc, err := t.ReadFile(ctx, remote)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	f, err := os.Create(local)
+	f, err := createPartial(local)
 	if err != nil {
 		return err
 	}
@@ -60,12 +66,29 @@ func DownloadFile(ctx context.Context, t Transport, remote, local string) (err e
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
+		if err == nil {
+			err = os.Rename(f.Name(), local)
+		}
 		if err != nil {
-			os.Remove(local)
+			os.Remove(f.Name())
 		}
 	}()
 	_, err = io.Copy(f, rc)
 	return err
+}
+
+// createPartial creates a new file beside path for a download to path, as
+// os.Create would make path itself (mode 0666 less the umask).
+func createPartial(path string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	for range 100 {
+		name := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%s: no free name for a partial download", path)
 }
 
 // FolderUploader is implemented by transports that copy folders their own
@@ -90,12 +113,36 @@ func UploadFolder(ctx context.Context, t Transport, local, remoteDir string) err
 }
 
 // DownloadFolder copies the remote folder into localDir, keeping its base
-// name. Nothing is ever written outside localDir, whatever the target sends.
+// name. Nothing is ever written outside localDir, whatever the target
+// sends. A folder that is not in localDir yet arrives in a temporary
+// folder beside it and takes its name only once whole: a download cut
+// short leaves no folder that looks complete. Into a folder that exists
+// already, files arrive in place (merged, as `lxc file pull -r` does).
 func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
-	if d, ok := t.(FolderDownloader); ok {
-		return d.DownloadFolder(ctx, remote, localDir)
+	download := func(dir string) (tarx.Summary, error) {
+		if d, ok := t.(FolderDownloader); ok {
+			return d.DownloadFolder(ctx, remote, dir)
+		}
+		return DownloadFolderTar(ctx, t, remote, dir)
 	}
-	return DownloadFolderTar(ctx, t, remote, localDir)
+	base := path.Base(path.Clean(remote))
+	final := filepath.Join(localDir, base)
+	if _, err := os.Lstat(final); err == nil || base == "/" || base == "." || base == ".." {
+		return download(localDir)
+	}
+	if err := os.MkdirAll(localDir, 0o755); err != nil {
+		return tarx.Summary{}, err
+	}
+	tmp, err := os.MkdirTemp(localDir, "."+base+".*.part")
+	if err != nil {
+		return tarx.Summary{}, err
+	}
+	defer os.RemoveAll(tmp)
+	sum, err := download(tmp)
+	if err == nil {
+		err = os.Rename(filepath.Join(tmp, base), final)
+	}
+	return sum, err
 }
 
 // ErrNoTar is returned by the tar functions when the target has no tar.
