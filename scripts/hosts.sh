@@ -14,41 +14,6 @@ die() { echo "lxkit hosts: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root: sudo make hosts"
 bash "$here/install-hosts.sh"
 
-# start NAME CLI LOG: starts daemon NAME (lxd|incus) unless CLI reaches it.
-start() {
-  local name=$1 cli=$2 log=$3 pid=""
-  getent group incus-admin >/dev/null || groupadd --system incus-admin
-  if ! timeout 10 "$cli" query /1.0 >/dev/null 2>&1; then
-    if [ -d /run/systemd/system ]; then
-      systemctl start "$name" || die "'systemctl start $name' failed: see 'journalctl -u $name'"
-    else # No systemd (containers, CI): run the daemon detached, by hand.
-      mkdir -p "$(dirname "$log")"
-      # Keep it off the network: its own fetches (instance types from
-      # images.linuxcontainers.org, at start and daily) go to a closed
-      # loopback port. Loopback and private addresses are not proxied.
-      local off=(env https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9
-        no_proxy=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16)
-      if [ "$name" = lxd ]; then
-        "${off[@]}" setsid lxd --group root --logfile "$log" </dev/null >/dev/null 2>&1 &
-      else
-        "${off[@]}" PATH=/usr/libexec/incus:$PATH setsid /usr/libexec/incus/incusd \
-          --group incus-admin --logfile "$log" </dev/null >/dev/null 2>&1 &
-      fi
-      pid=$!
-    fi
-  fi
-  # Wait up to 60 s, giving up early if the daemon we started has died.
-  local waitready=(lxd waitready) i
-  [ "$name" = lxd ] || waitready=(/usr/libexec/incus/incusd waitready)
-  for i in $(seq 60); do
-    "${waitready[@]}" --timeout 1 >/dev/null 2>&1 && return 0
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
-  done
-  echo "lxkit hosts: $name did not start; last lines of $log:" >&2
-  tail -n 5 "$log" 2>/dev/null | sed 's/^/    /' >&2
-  exit 1
-}
-
 # configure NAME CLI BRIDGE ADDRESS INIT...: preseeds whatever is missing of
 # pool, bridge and default profile; dies if something exists but differs.
 configure() {
@@ -167,8 +132,8 @@ EOF
   rm -rf "$t"; trap - EXIT
 }
 
-start lxd lxc /var/log/lxd/lxd.log
-start incus incus /var/log/incus/incus.log
+bash "$here/daemon.sh" start lxd
+bash "$here/daemon.sh" start incus
 configure lxd lxc lxdbr0 10.77.0.1/24
 configure incus incus incusbr0 10.78.0.1/24
 
@@ -190,3 +155,6 @@ for d in "LXD lxc ${LXD_DIR:-/var/lib/lxd}" "Incus incus ${INCUS_DIR:-/var/lib/i
     "$("$2" version | sed -n 's/^Server version: //p')" "$3/unix.socket" \
     "$("$2" image info testimage | sed -n 's/^Fingerprint: //p')" >&2
 done
+
+# The fault tests' own daemons, apart from these two.
+bash "$here/fault-hosts.sh" "$image"

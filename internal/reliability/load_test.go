@@ -16,6 +16,7 @@ import (
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/internal/testcmd"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -73,13 +74,13 @@ func TestConcurrentApply(t *testing.T) {
 		write(t, dir, "fleet.yaml", fleet)
 		write(t, dir, "inst.yaml", "image: "+testhost.Image+"\nconfig:\n  user.role: load\n")
 
-		results := make([]result, callers)
+		results := make([]testcmd.Result, callers)
 		together(callers, func(i int) {
 			results[i] = lxkit(ctx, t.TempDir(), 3*time.Minute, "--host", h.Socket, "--driver", drv, "apply", filepath.Join(dir, "fleet.yaml"))
 		})
 		for i, r := range results {
-			if r.code != 0 {
-				t.Errorf("apply %d: exit %d (%v) after %s: %s", i, r.code, r.err, r.took.Round(time.Millisecond), r.stderr)
+			if r.Code != 0 {
+				t.Errorf("apply %d: exit %d (%v) after %s: %s", i, r.Code, r.Err, r.Took.Round(time.Millisecond), r.Stderr)
 			}
 		}
 		got := listPrefixed(t, d, prefix)
@@ -101,14 +102,14 @@ func TestConcurrentUpdates(t *testing.T) {
 		ctx := testhost.Context(t, 3*time.Minute)
 		d := rest.New(testhost.Connect(t, h))
 		name := launch(t, d, "cu")
-		results := make([]result, callers)
+		results := make([]testcmd.Result, callers)
 		together(callers, func(i int) {
 			results[i] = lxkit(ctx, t.TempDir(), time.Minute, "--host", h.Socket, "--driver", drv,
 				"update", name, "-c", fmt.Sprintf("user.k%d=v%d", i, i))
 		})
 		for i, r := range results {
-			if r.code != 0 {
-				t.Errorf("update %d: exit %d (%v): %s", i, r.code, r.err, r.stderr)
+			if r.Code != 0 {
+				t.Errorf("update %d: exit %d (%v): %s", i, r.Code, r.Err, r.Stderr)
 			}
 		}
 		inst, err := d.Instance(ctx, name)
@@ -154,14 +155,14 @@ func TestStreamedExecsUnderLoad(t *testing.T) {
 						"sh", "-c", `cat /root/64k; printf '%s\n' "$1" >&2`, "sh", strings.TrimSuffix(line, "\n"))
 					mu.Lock()
 					defer mu.Unlock()
-					lat = append(lat, r.took)
+					lat = append(lat, r.Took)
 					switch {
-					case r.err != nil:
+					case r.Err != nil:
 						hung++
-						t.Errorf("exec %d: %v after %s", i, r.err, r.took)
-					case r.code != 0 || !bytes.Equal(r.stdout, want) || string(r.stderr) != line:
+						t.Errorf("exec %d: %v after %s", i, r.Err, r.Took)
+					case r.Code != 0 || !bytes.Equal(r.Stdout, want) || string(r.Stderr) != line:
 						lost++
-						t.Errorf("exec %d: exit %d, %d of %d stdout bytes (intact: %v), stderr %q", i, r.code, len(r.stdout), len(want), bytes.Equal(r.stdout, want), r.stderr)
+						t.Errorf("exec %d: exit %d, %d of %d stdout bytes (intact: %v), stderr %q", i, r.Code, len(r.Stdout), len(want), bytes.Equal(r.Stdout, want), r.Stderr)
 					}
 				}()
 			}

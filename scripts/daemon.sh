@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts an LXD or Incus daemon unless it answers already, and waits until
+# it is ready: through systemd where it runs, else by hand, detached. The
+# test hosts (make hosts) and the fault tests, which kill a daemon and
+# start it again, start daemons this one way.
+#
+#   daemon.sh start lxd|incus [DIR]
+#
+# DIR is the daemon's state directory (LXD_DIR, INCUS_DIR): the system's
+# by default; another one runs a separate daemon of its own, always by
+# hand, logging to DIR/daemon.log.
+set -euo pipefail
+
+die() { echo "lxkit hosts: $*" >&2; exit 1; }
+[ "${1:-}" = start ] && [ $# -ge 2 ] || die "usage: daemon.sh start lxd|incus [DIR]"
+name=$2 dir=${3:-}
+case $name in
+  lxd) cli=lxc envvar=LXD_DIR log=/var/log/lxd/lxd.log
+       run=(lxd --group root) waitready=(lxd waitready) ;;
+  incus) cli=incus envvar=INCUS_DIR log=/var/log/incus/incus.log
+       run=(/usr/libexec/incus/incusd --group incus-admin) waitready=(/usr/libexec/incus/incusd waitready)
+       getent group incus-admin >/dev/null || groupadd --system incus-admin ;;
+  *) die "unknown daemon $name" ;;
+esac
+if [ -n "$dir" ]; then
+  mkdir -p "$dir"
+  export "$envvar=$dir"
+  log=$dir/daemon.log
+fi
+
+pid=""
+if ! timeout 10 "$cli" query /1.0 >/dev/null 2>&1; then
+  if [ -z "$dir" ] && [ -d /run/systemd/system ]; then
+    systemctl start "$name" || die "'systemctl start $name' failed: see 'journalctl -u $name'"
+  else # No systemd (containers, CI), or a daemon of our own: by hand.
+    mkdir -p "$(dirname "$log")"
+    # Keep it off the network: its own fetches (instance types from
+    # images.linuxcontainers.org, at start and daily) go to a closed
+    # loopback port. Loopback and private addresses are not proxied.
+    env https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
+      no_proxy=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16 PATH=/usr/libexec/incus:$PATH \
+      setsid "${run[@]}" --logfile "$log" </dev/null >/dev/null 2>&1 &
+    pid=$!
+  fi
+fi
+# Wait up to 60 s, giving up early if the daemon we started has died.
+for _ in $(seq 60); do
+  "${waitready[@]}" --timeout 1 >/dev/null 2>&1 && exit 0
+  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
+done
+echo "lxkit hosts: $name did not start; last lines of $log:" >&2
+tail -n 5 "$log" 2>/dev/null | sed 's/^/    /' >&2
+exit 1
