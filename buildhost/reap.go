@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/internal/procid"
 )
 
 // Container is a job's container found on a host.
@@ -19,6 +20,9 @@ type Container struct {
 	// Deadline is when the container becomes a leftover; zero when its
 	// configuration does not say.
 	Deadline time.Time
+	// RunnerGone says that the process that ran its job has ended, on
+	// this machine, without deleting it: a leftover whatever its deadline.
+	RunnerGone bool
 }
 
 // Containers lists the job containers of a host, by name.
@@ -35,16 +39,19 @@ func Containers(ctx context.Context, d driver.Driver) ([]Container, error) {
 		}
 		c := Container{Name: inst.Name, Job: job, Status: inst.Status}
 		c.Deadline, _ = time.Parse(time.RFC3339, inst.Config[KeyDeadline])
+		c.RunnerGone = inst.Config[KeyRunner] != "" && procid.Gone(inst.Config[KeyRunner])
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// Reap deletes the job containers whose deadline is before now: those a
-// runner that died (or kept them) left behind; with jobs, only the
-// containers of those jobs. It returns the names it deleted; containers
-// without a readable deadline are left alone.
+// Reap deletes the job containers that runners left behind: those whose
+// deadline is before now (a runner that died, or kept them), and those
+// whose runner has ended on this machine without deleting them (it died,
+// or the daemon did); with jobs, only the containers of those jobs. It
+// returns the names it deleted; containers without a readable deadline
+// are left alone unless their runner is gone.
 func Reap(ctx context.Context, d driver.Driver, now time.Time, jobs ...string) ([]string, error) {
 	list, err := Containers(ctx, d)
 	if err != nil {
@@ -53,7 +60,8 @@ func Reap(ctx context.Context, d driver.Driver, now time.Time, jobs ...string) (
 	var deleted []string
 	var errs []error
 	for _, c := range list {
-		if c.Deadline.IsZero() || !c.Deadline.Before(now) || len(jobs) > 0 && !slices.Contains(jobs, c.Job) {
+		leftover := c.RunnerGone || !c.Deadline.IsZero() && c.Deadline.Before(now)
+		if !leftover || len(jobs) > 0 && !slices.Contains(jobs, c.Job) {
 			continue
 		}
 		if err := d.Delete(ctx, c.Name); err != nil {

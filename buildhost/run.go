@@ -18,6 +18,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/fleet"
+	"github.com/lxkit/lxkit/internal/procid"
 	"github.com/lxkit/lxkit/internal/shquote"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -30,6 +31,11 @@ const (
 	// a leftover that Reap deletes: the job's start, its timeout and
 	// DeadlineGrace.
 	KeyDeadline = "user.lxkit.job.deadline"
+	// KeyRunner names the process that runs the job (internal/procid):
+	// once it has ended on this machine without deleting the container (a
+	// daemon or the runner died), the container is a leftover too. A kept
+	// container loses the key.
+	KeyRunner = "user.lxkit.job.runner"
 )
 
 // DeadlineGrace is how long after its job's timeout a container is still
@@ -172,6 +178,11 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 					err = errors.Join(err, fmt.Errorf("removing the secrets file from the kept container: %w", rerr))
 				}
 			}
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			if uerr := d.Update(uctx, name, driver.UpdateOptions{Config: map[string]string{KeyRunner: ""}}); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("marking the container kept: %w", uerr))
+			}
+			ucancel()
 			res.Kept = true
 			fmt.Fprintf(log, "==> kept container %s\n", name)
 			return
@@ -190,6 +201,9 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	}
 	config[KeyJob] = job.Name
 	config[KeyDeadline] = start.Add(timeout + DeadlineGrace).UTC().Format(time.RFC3339)
+	if id := procid.Self(); id != "" {
+		config[KeyRunner] = id
+	}
 	fmt.Fprintf(log, "==> creating %s\n", name)
 	if err := d.Create(jobCtx, name, driver.CreateOptions{
 		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/lxkit/lxkit/buildhost"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/procid"
 	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/spec"
@@ -295,6 +298,41 @@ func TestSecrets(t *testing.T) {
 		res, err = buildhost.Run(ctx, d, j, buildhost.Options{Secrets: map[string]string{"TOKEN": value}})
 		if err == nil || !strings.Contains(err.Error(), "secret MISSING is not set") || res != nil {
 			t.Errorf("missing secret: %v, %+v", err, res)
+		}
+	})
+}
+
+// TestReapRunnerGone: a job container whose runner has ended on this
+// machine without deleting it (it died, or the daemon did) is a leftover
+// before its deadline; one whose runner still runs is not.
+func TestReapRunnerGone(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 2*time.Minute)
+		ended := exec.Command("true")
+		if err := ended.Run(); err != nil {
+			t.Fatal(err)
+		}
+		self := procid.Self()
+		boot := strings.Split(self, "/")[0]
+		job := strings.TrimPrefix(testhost.Name("rg"), "lxkit-")
+		far := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		names := map[string]string{ // runner -> container
+			self: buildhost.ContainerName(job),
+			fmt.Sprintf("%s/%d/1", boot, ended.ProcessState.Pid()): buildhost.ContainerName(job),
+		}
+		for runner, name := range names {
+			t.Cleanup(func() { _ = d.Delete(context.Background(), name) })
+			if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, NoStart: true,
+				Config: map[string]string{buildhost.KeyJob: job, buildhost.KeyDeadline: far, buildhost.KeyRunner: runner}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deleted, err := buildhost.Reap(ctx, d, time.Now(), job)
+		if err != nil || len(deleted) != 1 || deleted[0] == names[self] {
+			t.Fatalf("Reap: %v, %v; want only the container of the ended runner", deleted, err)
+		}
+		if ok, err := driver.Exists(ctx, d, names[self]); err != nil || !ok {
+			t.Errorf("the live runner's container: exists=%v, %v", ok, err)
 		}
 	})
 }
