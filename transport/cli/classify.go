@@ -14,35 +14,48 @@ import (
 var classes = []struct {
 	substr string
 	class  error
+	say    string // put before the message, when not empty
 }{
-	{"etag doesn't match", errdefs.ErrPreconditionFailed},
-	{"precondition failed", errdefs.ErrPreconditionFailed},
-	{"not authorized", errdefs.ErrForbidden},
-	{"forbidden", errdefs.ErrForbidden},
-	{"certificate is restricted", errdefs.ErrForbidden},
-	{"not trusted", errdefs.ErrUnauthorized},
-	{"unauthorized", errdefs.ErrUnauthorized},
-	{"permission denied", errdefs.ErrForbidden},
-	{"unable to connect", errdefs.ErrUnavailable},
-	{"connection refused", errdefs.ErrUnavailable},
-	{"socket not accessible", errdefs.ErrUnavailable},
-	{"is the server running", errdefs.ErrUnavailable},
-	{"no such file or directory", errdefs.ErrNotFound},
-	{"not found", errdefs.ErrNotFound},
-	{"doesn't exist", errdefs.ErrNotFound},
-	{"does not exist", errdefs.ErrNotFound},
-	{"already exists", errdefs.ErrConflict},
-	{"already running", errdefs.ErrConflict},
-	{"already stopped", errdefs.ErrConflict},
-	{"is not running", errdefs.ErrConflict},
-	{"non-reusable operation", errdefs.ErrConflict},
-	{"operation canceled", errdefs.ErrCanceled},
-	{"invalid", errdefs.ErrInvalidArgument},
-	{"bad request", errdefs.ErrInvalidArgument},
-	{"unknown flag", errdefs.ErrInvalidArgument},
-	{"not implemented", errdefs.ErrNotImplemented},
-	{"not supported", errdefs.ErrNotImplemented},
+	{"etag doesn't match", errdefs.ErrPreconditionFailed, ""},
+	{"precondition failed", errdefs.ErrPreconditionFailed, ""},
+	{"not authorized", errdefs.ErrForbidden, ""},
+	{"forbidden", errdefs.ErrForbidden, ""},
+	{"certificate is restricted", errdefs.ErrForbidden, ""},
+	{"not trusted", errdefs.ErrUnauthorized, ""},
+	{"unauthorized", errdefs.ErrUnauthorized, ""},
+	{"permission denied", errdefs.ErrForbidden, ""},
+	{"unable to connect", errdefs.ErrUnavailable, ""},
+	{"connection refused", errdefs.ErrUnavailable, ""},
+	{"socket not accessible", errdefs.ErrUnavailable, ""},
+	{"is the server running", errdefs.ErrUnavailable, ""},
+	// The daemon went away in the middle (killed, restarted, a cut
+	// connection): lxc and incus print the Go error of the broken read or
+	// write, or of the websocket's abnormal closure.
+	{"close 1006", errdefs.ErrUnavailable, lostConnection},
+	{"connection reset by peer", errdefs.ErrUnavailable, lostConnection},
+	{"broken pipe", errdefs.ErrUnavailable, lostConnection},
+	{"unexpected eof", errdefs.ErrUnavailable, lostConnection},
+	{": eof", errdefs.ErrUnavailable, lostConnection},
+	{"no such file or directory", errdefs.ErrNotFound, ""},
+	{"not found", errdefs.ErrNotFound, ""},
+	{"doesn't exist", errdefs.ErrNotFound, ""},
+	{"does not exist", errdefs.ErrNotFound, ""},
+	{"already exists", errdefs.ErrConflict, ""},
+	{"already running", errdefs.ErrConflict, ""},
+	{"already stopped", errdefs.ErrConflict, ""},
+	{"is not running", errdefs.ErrConflict, ""},
+	{"non-reusable operation", errdefs.ErrConflict, ""},
+	{"operation canceled", errdefs.ErrCanceled, ""},
+	{"invalid", errdefs.ErrInvalidArgument, ""},
+	{"bad request", errdefs.ErrInvalidArgument, ""},
+	{"unknown flag", errdefs.ErrInvalidArgument, ""},
+	{"not implemented", errdefs.ErrNotImplemented, ""},
+	{"not supported", errdefs.ErrNotImplemented, ""},
 }
+
+// lostConnection is how lxkit says that a daemon it was talking to went
+// away in the middle (the REST client says it the same way).
+const lostConnection = "connection to the daemon lost"
 
 // Classify turns a failed lxc or incus command into an error of an errdefs
 // class, from its exit code and standard error. The message is the last
@@ -67,6 +80,9 @@ func Classify(code int, stderr []byte) error {
 	low := strings.ToLower(msg)
 	for _, c := range classes {
 		if strings.Contains(low, c.substr) {
+			if c.say != "" {
+				msg = c.say + ": " + msg
+			}
 			return errdefs.Wrap(c.class, nil, "%s", msg)
 		}
 	}
