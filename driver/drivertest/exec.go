@@ -150,13 +150,27 @@ func testTransport(t *testing.T, d driver.Driver) {
 		}
 	})
 	t.Run("LiveOutput", func(t *testing.T) {
-		// The first line must arrive while the command still runs.
+		// The first line must arrive while the command still runs: the
+		// command waits (a minute at most) for a file that the test
+		// writes only once that line has come, and says so. No clock
+		// decides, so a slow machine cannot make this fail.
+		flag := "/tmp/lxkit-live-" + testhost.Name("")
 		w := &firstWrite{at: make(chan time.Time, 1)}
-		start := time.Now()
-		run(t, transport.Command{Args: transport.Shell("echo first; sleep 1; echo second"), Stdout: w})
-		first := <-w.at
-		if first.Sub(start) > 900*time.Millisecond {
-			t.Errorf("first line arrived after %s: output is not live", first.Sub(start))
+		wrote := make(chan error, 1)
+		go func() {
+			<-w.at
+			wrote <- tr.WriteFile(ctx, flag, strings.NewReader(""), transport.FileOptions{})
+		}()
+		res := run(t, transport.Command{Args: transport.Shell(`echo first; i=0; while [ ! -e ` + flag + ` ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e ` + flag + ` ] && echo second`), Stdout: w})
+		if string(res.Stdout) != "first\nsecond\n" {
+			t.Errorf("output %q: the first line did not arrive while the command ran", res.Stdout)
+		}
+		select {
+		case err := <-wrote:
+			if err != nil {
+				t.Error(err)
+			}
+		default:
 		}
 	})
 	t.Run("LargeOutput", func(t *testing.T) { transporttest.LargeOutput(t, tr) })
