@@ -433,6 +433,7 @@ func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, e
 	cur := op
 	for !cur.Done() {
 		var next api.Operation
+		asked := time.Now()
 		_, err := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=30", nil, &next)
 		if ctx.Err() != nil {
 			c.cancel(op)
@@ -440,12 +441,20 @@ func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, e
 		}
 		var se *errdefs.StatusError
 		if errors.As(err, &se) {
-			// Incus answers the wait for an operation that failed with
-			// the failure itself (a 404 for an image a server lacks, say)
-			// instead of the operation: read the operation.
+			// Incus 6.0 answers the wait for an operation that failed
+			// with the failure itself (a 404 for an image a server lacks,
+			// say) instead of the operation, and a wait whose timeout ran
+			// out with "context deadline exceeded": read the operation.
 			var got api.Operation
-			if _, gerr := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID), nil, &got); gerr == nil && got.Done() {
+			if _, gerr := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID), nil, &got); gerr == nil {
 				cur = &got
+				if !got.Done() && time.Since(asked) < time.Second {
+					// An error that came at once: not the wait's end.
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
+				}
 				continue
 			}
 		}
@@ -465,11 +474,10 @@ func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, e
 }
 
 // cancel asks the daemon to cancel an operation, with its own short deadline
-// since the caller's context has already ended.
+// since the caller's context has already ended. It asks whatever the
+// operation said when it started: an image download becomes cancellable
+// only once its files download.
 func (c *Client) cancel(op *api.Operation) {
-	if !op.MayCancel {
-		return
-	}
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_, _ = c.Query(ctx, http.MethodDelete, "/1.0/operations/"+url.PathEscape(op.ID), nil, nil)

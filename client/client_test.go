@@ -199,3 +199,54 @@ func TestExecMissingCommandIs127(t *testing.T) {
 		t.Errorf("other failures must stay errors: %d %v", code, e)
 	}
 }
+
+// TestWaitOutlastsIncusTimeouts: Incus 6.0.4 answers a wait whose timeout
+// ran out with the error "context deadline exceeded" (in a 200 answer,
+// its header sent before the wait), not with the running operation; the
+// wait goes on until the operation ends.
+func TestWaitOutlastsIncusTimeouts(t *testing.T) {
+	var waits atomic.Int32
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST":
+			w.WriteHeader(202)
+			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status":"Running","status_code":103}}`))
+		case strings.HasSuffix(r.URL.Path, "/wait"):
+			waits.Add(1)
+			w.Write([]byte(`{"type":"error","error":"context deadline exceeded","error_code":500}`))
+		case waits.Load() < 3:
+			w.Write([]byte(`{"type":"sync","metadata":{"id":"op1","status":"Running","status_code":103}}`))
+		default:
+			w.Write([]byte(`{"type":"sync","metadata":{"id":"op1","status":"Success","status_code":200,"metadata":{"done":"yes"}}}`))
+		}
+	})
+	op, err := connect(t, sock).Do(context.Background(), "POST", "/1.0/images", nil, "")
+	if err != nil || op.Metadata["done"] != "yes" || waits.Load() != 3 {
+		t.Errorf("Do = %+v, %v after %d waits; want the operation's success after 3", op, err, waits.Load())
+	}
+}
+
+// TestWaitCancelsWhatBecameCancellable: an image download is not
+// cancellable when it starts (LXD 5.0.2, Incus 6.0.4), only once its
+// files download; a wait whose context ends asks the cancellation anyway.
+func TestWaitCancelsWhatBecameCancellable(t *testing.T) {
+	var deleted atomic.Bool
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case "POST":
+			w.WriteHeader(202)
+			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103,"may_cancel":false}}`))
+		case "DELETE":
+			deleted.Store(true)
+			w.Write([]byte(`{"type":"sync","metadata":{}}`))
+		default:
+			<-r.Context().Done()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := connect(t, sock).Do(ctx, "POST", "/1.0/images", nil, "")
+	if !errors.Is(err, context.DeadlineExceeded) || !deleted.Load() {
+		t.Errorf("err %v, cancel asked: %v", err, deleted.Load())
+	}
+}
