@@ -97,6 +97,12 @@ type Image struct {
 	// certificate no authority the daemon trusts has signed (a
 	// self-signed one, as `lxkit image serve` makes).
 	Certificate string
+	// SkipIndexCheck and Stall are host.ImageServer's: lxkit reads a
+	// simplestreams server's index before the daemon pulls, unless
+	// SkipIndexCheck, and gives up a pull that has no news for Stall
+	// (zero: host.DefaultStall).
+	SkipIndexCheck bool
+	Stall          time.Duration
 }
 
 // CreateOptions configures a new container. The zero value (apart from

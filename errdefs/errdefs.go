@@ -30,6 +30,11 @@ var (
 	// ErrCertificate is a server certificate that failed verification: not
 	// signed by a known authority, or not the one pinned for the remote.
 	ErrCertificate = errors.New("server certificate not verified")
+	// ErrIntegrity is data that is not what it claims to be, or not safe
+	// to use: a hash or size that does not match, a path or name that
+	// would lead out of where it belongs. A server that sends it is
+	// broken or hostile.
+	ErrIntegrity = errors.New("integrity check failed")
 )
 
 // StatusError is an error answer from the daemon. It keeps the HTTP status and

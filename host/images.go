@@ -402,30 +402,7 @@ func (im *Images) run(ctx context.Context, body api.ImagesPost, progress func(Pr
 	if err != nil || op == nil {
 		return op, err
 	}
-	last := ""
-	for !op.Done() {
-		var next api.Operation
-		_, err := im.h.c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=1", nil, &next)
-		if ctx.Err() != nil {
-			cctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = im.h.CancelOperation(cctx, op.ID)
-			stop()
-			return op, ctx.Err()
-		}
-		if err != nil {
-			return op, err
-		}
-		op = &next
-		if text := progressText(op); text != last && !op.Done() {
-			last = text
-			progress(Progress{Text: text})
-		}
-	}
-	progress(Progress{Text: last, Done: true})
-	if op.StatusCode != api.OperationSuccess {
-		return op, &errdefs.OperationError{ID: op.ID, Description: op.Description, Status: op.Status, Err: op.Err}
-	}
-	return op, nil
+	return im.h.follow(ctx, op, 0, progress)
 }
 
 // progressText is the progress line an operation's metadata carries.

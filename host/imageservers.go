@@ -27,7 +27,23 @@ type ImageServer struct {
 	// certificate no authority the daemon trusts has signed (a
 	// self-signed one); empty leaves the daemon to its authorities.
 	Certificate string
+	// SkipIndexCheck leaves a simplestreams server's index to the daemon.
+	// Otherwise lxkit reads it first, from where lxkit runs and within
+	// Stall, and refuses a server whose index the daemon should not act
+	// on (see Pull): set it only for a URL that the daemon reaches and
+	// lxkit does not. A server can still answer the daemon otherwise than
+	// lxkit: the daemon's own checks are then all there is.
+	SkipIndexCheck bool
+	// Stall bounds how long a pull goes without news: lxkit's reading of
+	// the index, then the daemon's operation while it reports no
+	// progress. Zero means DefaultStall.
+	Stall time.Duration
 }
+
+// DefaultStall is ImageServer.Stall's default. The daemons report a
+// download's progress at every 1% (LXD 5.0.2, Incus 6.0.4): a large
+// image over a slow link can go minutes between reports.
+const DefaultStall = 5 * time.Minute
 
 // Image server protocols.
 const (
@@ -96,7 +112,8 @@ func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref strin
 			return "", err
 		}
 	}
-	if src.Protocol == ProtocolLXD {
+	protocol := src.Protocol
+	if protocol == ProtocolLXD {
 		// Incus reaches LXD and Incus servers alike as "incus", and fails
 		// to record an image's source as "lxd" after the download.
 		server, err := im.h.Server(ctx)
@@ -104,7 +121,7 @@ func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref strin
 			return "", err
 		}
 		if server.Environment.Server == "incus" {
-			src.Protocol = "incus"
+			protocol = "incus"
 		}
 	}
 	// One alias of our own, dropped after: a request with aliases gets
@@ -115,16 +132,16 @@ func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref strin
 	body := api.ImagesPost{
 		Public: opts.Public, AutoUpdate: opts.AutoUpdate,
 		Aliases: []api.ImageAlias{{Name: scratch, Description: "lxkit: made while copying, deleted after"}},
-		Source: &api.ImagesPostSource{Type: "image", Mode: "pull", Server: src.URL, Protocol: src.Protocol,
+		Source: &api.ImagesPostSource{Type: "image", Mode: "pull", Server: src.URL, Protocol: protocol,
 			Certificate: src.Certificate, Alias: ref},
 	}
-	op, err := im.run(ctx, body, opts.Progress)
-	if err != nil {
-		return "", fmt.Errorf("copying image %s from %s to %s: %w", ref, src.URL, im.h.c.Addr(), PullError(err, src.URL, ref))
-	}
+	op, err := im.h.Pull(ctx, src, ref, "/1.0/images", body, opts.Progress)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	derr := im.DeleteAlias(dctx, scratch)
 	cancel()
+	if err != nil {
+		return "", fmt.Errorf("copying image %s to %s: %w", ref, im.h.c.Addr(), err) // err names the server
+	}
 	fp, _ := op.Metadata["fingerprint"].(string)
 	if fp == "" {
 		return "", errdefs.Wrap(errdefs.ErrInternal, nil, "copying image %s from %s: %s named no fingerprint", ref, src.URL, im.h.c.Addr())
@@ -137,12 +154,22 @@ func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref strin
 
 // pullClasses map what the daemons say when they fail to get an image
 // from a server to error classes, first match wins. The messages come
-// from the daemons' image server clients, LXD's and Incus's alike.
+// from the daemons' image server clients, LXD 5.0.2's and Incus 6.0.4's
+// alike.
 var pullClasses = []struct {
 	substr string
 	class  error
 	hint   string // a format for the server's URL; not-found names the image
 }{
+	// "Hash mismatch for URL: GOT != WANT": a file that is not the one
+	// the index describes (more bytes, fewer, others).
+	{"hash mismatch", errdefs.ErrIntegrity, "the daemon refused a file from %s: it is not the one the server's index describes"},
+	// "Image fingerprint doesn't match. Got GOT expected WANT": a split
+	// image's files that do not make the index's combined fingerprint.
+	{"fingerprint doesn't match", errdefs.ErrIntegrity, "the daemon refused the image from %s: its files do not make the fingerprint the server's index gives"},
+	// "Unable to fetch URL: 404 Not Found" (LXD), "...: resource not
+	// found" (Incus): a document or file the server lacks.
+	{"unable to fetch", errdefs.ErrNotFound, "%s does not have a file the daemon asked it for"},
 	{"x509:", errdefs.ErrCertificate, "the daemon could not verify the certificate of %s (for a self-signed server, give its certificate, PEM)"},
 	{"certificate", errdefs.ErrCertificate, "the daemon could not use or verify the certificate of %s"},
 	{"unable to connect", errdefs.ErrUnavailable, "the daemon could not reach %s"},
@@ -156,9 +183,11 @@ var pullClasses = []struct {
 
 // PullError classifies err, a daemon's failure to get the image ref from
 // the image server at serverURL (copying it, or creating an instance from
-// it), by what the daemon said: ErrNotFound for an image the server does
-// not have, ErrCertificate for a certificate the daemon could not verify,
-// ErrUnavailable for a server it could not reach. It keeps err's message
+// it), by what the daemon said: ErrNotFound for an image (or a file) the
+// server does not have, ErrCertificate for a certificate the daemon could
+// not verify, ErrUnavailable for a server it could not reach,
+// ErrIntegrity for files that are not what the server's index says they
+// are. It keeps err's message
 // and adds what it means; another failure is returned as it is. err
 // should be the driver's error as it came, which says only what the
 // daemon (or its command) said and the request it answered.
@@ -170,7 +199,7 @@ func PullError(err error, serverURL, ref string) error {
 	low := strings.ToLower(err.Error())
 	for _, c := range pullClasses {
 		if strings.Contains(low, c.substr) {
-			if c.class == errdefs.ErrNotFound {
+			if c.hint == "" {
 				return errdefs.Wrap(c.class, err, "image %s not found on %s", ref, serverURL)
 			}
 			return errdefs.Wrap(c.class, err, c.hint, serverURL)

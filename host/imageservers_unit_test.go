@@ -39,6 +39,11 @@ func TestPullError(t *testing.T) {
 		{op(`Failed getting remote image info: Failed getting image: Failed parsing stream: Get "https://127.0.0.1:1/streams/v1/index.json": Unable to connect to: 127.0.0.1:1 ([dial tcp 127.0.0.1:1: connect: connection refused])`),
 			errdefs.ErrUnavailable, "could not reach " + url},
 		{op("Remote image with size 5 exceeds allowed bugdget of 1"), nil, "bugdget"},
+		{op("Hash mismatch for " + url + "/images/ab/x.tar.gz: 1d76139f != 109e13ce"), errdefs.ErrIntegrity, "not the one the server's index describes"},
+		{cli("Hash mismatch for " + url + "/images/ab/x.tar.gz: 1d76139f != 109e13ce"), errdefs.ErrIntegrity, "refused a file from " + url},
+		{op("Image fingerprint doesn't match. Got 27a3a5cb expected de75b387"), errdefs.ErrIntegrity, "do not make the fingerprint"},
+		{op("Unable to fetch https://127.0.0.1:35805/etc/passwd: 404 Not Found"), errdefs.ErrNotFound, url + " does not have a file"},
+		{cli("Unable to fetch https://127.0.0.1:38435/etc/passwd: resource not found"), errdefs.ErrNotFound, "does not have a file"},
 		{&errdefs.OperationError{Status: "Cancelled", Err: "image not found, cancelled"}, errdefs.ErrCanceled, ""},
 		{context.Canceled, context.Canceled, ""},
 	} {
@@ -112,7 +117,7 @@ func (p *pullAPI) Start(ctx context.Context, method, path string, body any, ifMa
 
 func TestCopyFromServerRequest(t *testing.T) {
 	p := &pullAPI{aliases: map[string]string{}}
-	src := ImageServer{URL: "https://images.example/sub", Certificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"}
+	src := ImageServer{URL: "https://images.example/sub", Certificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n", SkipIndexCheck: true}
 	fp, err := New(p).Images().CopyFromServer(context.Background(), src, "debian/12", CopyOptions{Aliases: []string{"deb"}, Public: true, Progress: func(Progress) {}})
 	if err != nil || fp != "abc123" {
 		t.Fatalf("CopyFromServer: %q, %v", fp, err)

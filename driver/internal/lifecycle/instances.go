@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/quirk"
 )
 
@@ -44,8 +46,17 @@ func (d *Driver) instanceState(ctx context.Context, name string) (*api.InstanceS
 	return &out, nil
 }
 
-func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost) error {
-	_, err := d.c.Do(ctx, http.MethodPost, "/1.0/instances", req, "")
+// createInstance creates an instance; one from an image server's image
+// is a pull (host.Pull: the server's index checked first, the operation
+// given up when it stalls or ctx ends).
+func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost, img driver.Image) error {
+	if req.Source.Server == "" {
+		_, err := d.c.Do(ctx, http.MethodPost, "/1.0/instances", req, "")
+		return err
+	}
+	src := host.ImageServer{URL: req.Source.Server, Protocol: req.Source.Protocol, Certificate: req.Source.Certificate,
+		SkipIndexCheck: img.SkipIndexCheck, Stall: img.Stall}
+	_, err := host.New(d.c).Pull(ctx, src, req.Source.Alias+req.Source.Fingerprint, "/1.0/instances", req, nil)
 	return err
 }
 

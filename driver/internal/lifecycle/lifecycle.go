@@ -87,7 +87,7 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 			}
 			req = createRequest(name, src, opts)
 		}
-		err := d.createInstance(ctx, *req)
+		err := d.createInstance(ctx, *req, opts.Image)
 		switch {
 		case err == nil:
 			return true, nil
@@ -101,10 +101,8 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 		}
 		// The daemon reverts a create it failed (LXD 5.0.2, Incus 6.0.4):
 		// nothing of ours is left, and anything of that name is another
-		// caller's.
-		if req.Source.Server != "" {
-			err = host.PullError(err, req.Source.Server, req.Source.Alias+req.Source.Fingerprint)
-		}
+		// caller's. (A pull lxkit gave up and the daemon could not cancel
+		// may still make it: see host.AbandonedError.)
 		return false, fmt.Errorf("creating %s: %w", name, err)
 	}
 }
