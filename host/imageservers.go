@@ -32,11 +32,13 @@ type ImageServer struct {
 	// Stall, and refuses a server whose index the daemon should not act
 	// on (see Pull): set it only for a URL that the daemon reaches and
 	// lxkit does not. A server can still answer the daemon otherwise than
-	// lxkit: the daemon's own checks are then all there is.
+	// lxkit, and the daemons keep a server's index for an hour by URL:
+	// the daemon's own checks are then all there is.
 	SkipIndexCheck bool
 	// Stall bounds how long a pull goes without news: lxkit's reading of
 	// the index, then the daemon's operation while it reports no
-	// progress. Zero means DefaultStall.
+	// progress (read every second: a few seconds is the least that
+	// makes sense). Zero means DefaultStall.
 	Stall time.Duration
 }
 
@@ -92,10 +94,14 @@ func checkRemoteRef(ref string) error {
 // aliases for it, and refuse the copy where one exists. opts.SourceAddr is
 // CopyTo's and must be empty.
 //
-// A server that does not have ref gives an error matching
-// errdefs.ErrNotFound; a certificate the daemon could not verify,
-// errdefs.ErrCertificate; a server it could not reach,
-// errdefs.ErrUnavailable (see PullError).
+// The pull is Pull's: a simplestreams server's index is checked first
+// (errdefs.ErrIntegrity for one the daemon should not act on), and a pull
+// without news for src.Stall, or whose ctx ends, is given up and
+// cancelled where the daemon can (*AbandonedError). A server that does
+// not have ref gives an error matching errdefs.ErrNotFound; a certificate
+// the daemon could not verify, errdefs.ErrCertificate; a server it could
+// not reach, errdefs.ErrUnavailable; files that are not what the index
+// says, errdefs.ErrIntegrity (see PullError).
 func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref string, opts CopyOptions) (string, error) {
 	src, err := src.check()
 	if err != nil {

@@ -117,6 +117,7 @@ func TestRun(t *testing.T) {
 		{args: []string{"launch", "web"}, code: 2, stderr: "--image is required"},
 		{args: []string{"launch", "web", "--image", "x", "-c", "k"}, code: 2, stderr: "-c: \"k\": expected KEY=VALUE"},
 		{args: []string{"launch", "web", "--image", "x", "--device", "d"}, code: 2, stderr: "--device: device \"d\": missing type"},
+		{args: []string{"launch", "web", "--image", "x", "--server", "https://h", "--skip-index-check"}, code: 2, stderr: "--skip-index-check is for --protocol simplestreams"},
 		{args: []string{"update", "web"}, code: 2, stderr: "nothing to update"},
 		{args: []string{"update", "web", "--device", "d,type=none", "--remove-device", "d"}, code: 2, stderr: "both added and removed"},
 		{args: []string{"update", "gone", "-c", "a=b"}, code: 1, stderr: "container \"gone\" not found"},
@@ -188,6 +189,12 @@ func TestRunPassesOptions(t *testing.T) {
 	}
 	if got := d.created["new"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("launch passed %+v; want %+v", got, want)
+	}
+
+	code, _, stderr = run(t, d, "", false, "launch", "srv", "--image", "busybox", "--server", "https://127.0.0.1:8999",
+		"--protocol", "simplestreams", "--skip-index-check")
+	if img := d.created["srv"].Image; code != 0 || !img.SkipIndexCheck || img.Server != "https://127.0.0.1:8999" || img.Alias != "busybox" {
+		t.Errorf("launch --skip-index-check: exit %d, image %+v (%s)", code, img, stderr)
 	}
 
 	code, _, stderr = run(t, d, "", false, "launch", "other", "--image", "testimage")

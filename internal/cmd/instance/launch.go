@@ -31,6 +31,9 @@ type LaunchOptions struct {
 	Protocol string
 	// CertFile is the PEM file of the server's certificate (--certificate).
 	CertFile string
+	// SkipIndexCheck leaves a simplestreams server's index to the daemon
+	// (--skip-index-check; see host.ImageServer).
+	SkipIndexCheck bool
 	Profiles []string // nil keeps the "default" profile
 	Config   map[string]string
 	Devices  map[string]map[string]string
@@ -52,6 +55,13 @@ alias exists and the value is hexadecimal and at least 12 characters long,
 it is used as a fingerprint prefix (as 'lxc image list' shows them). With
 --server the image is on that server: the value is an alias there, unless it
 is a whole 64-character fingerprint.
+
+Before the daemon pulls from a simplestreams server, lxkit reads the
+server's index itself and refuses one the daemon should not act on (paths
+that leave the server, fingerprints that are not SHA-256s, sizes that lie,
+an index that never ends); --skip-index-check leaves it to the daemon, for
+a server that only the daemon reaches. A pull with no progress for five
+minutes is given up, and cancelled where the daemon can.
 
 A container that already exists is left as it is (launch succeeds).`,
 		Example: `  lxkit launch web --image testimage
@@ -75,6 +85,9 @@ A container that already exists is left as it is (launch succeeds).`,
 			if opts.CertFile != "" && opts.Server == "" {
 				return cmdutil.FlagErrorf("--certificate needs --server")
 			}
+			if opts.SkipIndexCheck && opts.Protocol != "simplestreams" {
+				return cmdutil.FlagErrorf("--skip-index-check is for --protocol simplestreams")
+			}
 			var err error
 			if opts.Config, err = cmdutil.ParseConfig(config, false); err != nil {
 				return &cmdutil.FlagError{Err: fmt.Errorf("-c: %w", err)}
@@ -93,6 +106,7 @@ A container that already exists is left as it is (launch succeeds).`,
 	fl.StringVar(&opts.Server, "server", "", "image server URL (default: the host's own images)")
 	fl.StringVar(&opts.Protocol, "protocol", "", "image server protocol: lxd or simplestreams (default lxd)")
 	fl.StringVar(&opts.CertFile, "certificate", "", "PEM file of the image server's certificate, for one no authority the daemon trusts has signed (as `lxkit image serve` prints)")
+	fl.BoolVar(&opts.SkipIndexCheck, "skip-index-check", false, "let the daemon alone read the simplestreams server's index (for a server lxkit cannot reach)")
 	fl.StringArrayVar(&opts.Profiles, "profile", nil, "profile to apply, repeatable (default: the \"default\" profile)")
 	fl.StringArrayVarP(&config, "config", "c", nil, "config KEY=VALUE, repeatable")
 	fl.StringArrayVar(&devices, "device", nil, "device NAME,type=TYPE,KEY=VALUE..., repeatable")
@@ -131,7 +145,7 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 // resolveImage decides whether --image is an alias or a fingerprint (see
 // the command's help).
 func resolveImage(ctx context.Context, opts *LaunchOptions) (driver.Image, error) {
-	img := driver.Image{Server: opts.Server, Protocol: opts.Protocol}
+	img := driver.Image{Server: opts.Server, Protocol: opts.Protocol, SkipIndexCheck: opts.SkipIndexCheck}
 	if opts.CertFile != "" {
 		pem, err := os.ReadFile(opts.CertFile)
 		if err != nil {
