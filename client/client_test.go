@@ -120,25 +120,31 @@ func TestVanishedOperation(t *testing.T) {
 	}
 }
 
+// TestWaitCancelsOperationWhenContextEnds: the cancellation is asked
+// whatever the operation said when it started: an image download is not
+// cancellable then (LXD 5.0.2, Incus 6.0.4), only once its files
+// download.
 func TestWaitCancelsOperationWhenContextEnds(t *testing.T) {
-	var deleted atomic.Bool
-	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == "POST":
-			w.WriteHeader(202)
-			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103,"may_cancel":true}}`))
-		case r.Method == "DELETE":
-			deleted.Store(true)
-			w.Write([]byte(`{"type":"sync","metadata":{}}`))
-		default: // a wait that never ends by itself
-			<-r.Context().Done()
+	for _, mayCancel := range []string{"true", "false"} {
+		var deleted atomic.Bool
+		sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == "POST":
+				w.WriteHeader(202)
+				w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103,"may_cancel":` + mayCancel + `}}`))
+			case r.Method == "DELETE":
+				deleted.Store(true)
+				w.Write([]byte(`{"type":"sync","metadata":{}}`))
+			default: // a wait that never ends by itself
+				<-r.Context().Done()
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := connect(t, sock).Do(ctx, "POST", "/1.0/instances", nil, "")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !deleted.Load() {
+			t.Errorf("may_cancel %s: err %v, cancelled on the daemon: %v", mayCancel, err, deleted.Load())
 		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, err := connect(t, sock).Do(ctx, "POST", "/1.0/instances", nil, "")
-	if !errors.Is(err, context.DeadlineExceeded) || !deleted.Load() {
-		t.Errorf("err %v, cancelled on the daemon: %v", err, deleted.Load())
 	}
 }
 
@@ -223,30 +229,5 @@ func TestWaitOutlastsIncusTimeouts(t *testing.T) {
 	op, err := connect(t, sock).Do(context.Background(), "POST", "/1.0/images", nil, "")
 	if err != nil || op.Metadata["done"] != "yes" || waits.Load() != 3 {
 		t.Errorf("Do = %+v, %v after %d waits; want the operation's success after 3", op, err, waits.Load())
-	}
-}
-
-// TestWaitCancelsWhatBecameCancellable: an image download is not
-// cancellable when it starts (LXD 5.0.2, Incus 6.0.4), only once its
-// files download; a wait whose context ends asks the cancellation anyway.
-func TestWaitCancelsWhatBecameCancellable(t *testing.T) {
-	var deleted atomic.Bool
-	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case "POST":
-			w.WriteHeader(202)
-			w.Write([]byte(`{"type":"async","metadata":{"id":"op1","status_code":103,"may_cancel":false}}`))
-		case "DELETE":
-			deleted.Store(true)
-			w.Write([]byte(`{"type":"sync","metadata":{}}`))
-		default:
-			<-r.Context().Done()
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, err := connect(t, sock).Do(ctx, "POST", "/1.0/images", nil, "")
-	if !errors.Is(err, context.DeadlineExceeded) || !deleted.Load() {
-		t.Errorf("err %v, cancel asked: %v", err, deleted.Load())
 	}
 }

@@ -34,6 +34,7 @@ type LaunchOptions struct {
 	// SkipIndexCheck leaves a simplestreams server's index to the daemon
 	// (--skip-index-check; see host.ImageServer).
 	SkipIndexCheck bool
+
 	Profiles []string // nil keeps the "default" profile
 	Config   map[string]string
 	Devices  map[string]map[string]string
