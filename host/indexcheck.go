@@ -30,13 +30,13 @@ const (
 // The daemons read the index at this path under the server's URL.
 const streamIndexPath = "streams/v1/index.json"
 
-// The item types a daemon downloads for a container: the unified
-// tarball, or the metadata and a rootfs.
+// The item types (ftype) a daemon downloads for a container: the
+// unified tarball, or the metadata and a rootfs.
 var containerFileTypes = []string{"lxd_combined.tar.gz", "incus_combined.tar.gz", "lxd.tar.xz", "incus.tar.xz", "root.tar.xz", "squashfs"}
 
 // streamIndex and streamProducts are the parts of a server's documents
-// that a daemon acts on; items stay loose so that every field named
-// *sha256 is checked, whichever the daemons read.
+// that a daemon acts on, as LXD 5.0.2 and Incus 6.0.4 read them (the same
+// fields in both).
 type streamIndex struct {
 	Index map[string]struct {
 		DataType string   `json:"datatype"`
@@ -50,9 +50,24 @@ type streamProducts struct {
 		Aliases      string `json:"aliases"`
 		Architecture string `json:"arch"`
 		Versions     map[string]struct {
-			Items map[string]map[string]any `json:"items"`
+			Items map[string]streamItem `json:"items"`
 		} `json:"versions"`
 	} `json:"products"`
+}
+
+type streamItem struct {
+	FileType string `json:"ftype"`
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	// The fingerprints of the image whose metadata this is, by the type
+	// of its rootfs; a daemon takes one as the image's file name.
+	Combined         string `json:"combined_sha256"`
+	CombinedRootxz   string `json:"combined_rootxz_sha256"`
+	CombinedSquashfs string `json:"combined_squashfs_sha256"`
+	CombinedDiskKVM  string `json:"combined_disk-kvm-img_sha256"`
+	CombinedDisk     string `json:"combined_disk1-img_sha256"`
+	CombinedUEFI     string `json:"combined_uefi1-img_sha256"`
 }
 
 // checkIndex reads a simplestreams server's index and product files as a
@@ -114,43 +129,38 @@ type streamFile struct {
 // files of the images ref names: by alias (as the daemons expand them,
 // also ALIAS/ARCH), the newest version; by fingerprint prefix, that
 // version.
-func checkProducts(p streamProducts, ref string) ([]streamFile, error) {
+func checkProducts(products streamProducts, ref string) ([]streamFile, error) {
 	var files []streamFile
-	for id, prod := range p.Products {
-		aliases := []string{}
+	for id, prod := range products.Products {
+		var aliases []string
 		for _, a := range strings.Split(prod.Aliases, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				aliases = append(aliases, a, a+"/"+prod.Architecture)
 			}
 		}
-		byAlias := slices.Contains(aliases, ref)
+		byAlias := ref != "" && slices.Contains(aliases, ref)
 		newest := ""
 		for name := range prod.Versions {
 			newest = max(newest, name)
 		}
 		for name, v := range prod.Versions {
 			byFingerprint := false
-			for ftype, item := range v.Items {
-				where := fmt.Sprintf("product %q, version %q, item %q", id, name, ftype)
+			for key, item := range v.Items {
 				fps, err := checkItem(item)
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", where, err)
+					return nil, fmt.Errorf("product %q, version %q, item %q: %w", id, name, key, err)
 				}
 				for _, fp := range fps {
-					byFingerprint = byFingerprint || strings.HasPrefix(fp, strings.ToLower(ref))
+					byFingerprint = byFingerprint || ref != "" && strings.HasPrefix(fp, strings.ToLower(ref))
 				}
 			}
 			if !byFingerprint && !(byAlias && name == newest) {
 				continue
 			}
-			for _, ftype := range containerFileTypes {
-				if item, ok := v.Items[ftype]; ok {
-					p, _ := item["path"].(string)
-					size, _ := item["size"].(float64)
-					f := streamFile{path: p, size: int64(size)}
-					if !slices.Contains(files, f) {
-						files = append(files, f)
-					}
+			for _, item := range v.Items {
+				f := streamFile{path: item.Path, size: item.Size}
+				if slices.Contains(containerFileTypes, item.FileType) && !slices.Contains(files, f) {
+					files = append(files, f)
 				}
 			}
 		}
@@ -158,37 +168,35 @@ func checkProducts(p streamProducts, ref string) ([]streamFile, error) {
 	return files, nil
 }
 
-// checkItem checks one item and returns the fingerprints and hashes it
+// checkItem checks one item and returns the hash and fingerprints it
 // gives.
-func checkItem(item map[string]any) ([]string, error) {
-	p, ok := item["path"].(string)
-	if !ok {
-		return nil, errors.New("no path")
-	}
-	if err := checkItemPath(p); err != nil {
+func checkItem(item streamItem) ([]string, error) {
+	if err := checkItemPath(item.Path); err != nil {
 		return nil, err
 	}
-	if size, ok := item["size"]; ok {
-		if n, isNum := size.(float64); !isNum || n < 0 || n != float64(int64(n)) {
-			return nil, fmt.Errorf("size %v is not a number of bytes", size)
-		}
+	if item.Size < 0 {
+		return nil, fmt.Errorf("size %d is not a number of bytes", item.Size)
 	}
-	if _, ok := item["sha256"]; !ok {
-		return nil, errors.New("no sha256")
+	if item.SHA256 == "" && slices.Contains(containerFileTypes, item.FileType) {
+		return nil, fmt.Errorf("no sha256 for a %s", item.FileType)
 	}
 	var sums []string
-	for key, v := range item {
-		if !strings.HasSuffix(key, "sha256") {
+	for _, f := range []struct{ key, value string }{
+		{"sha256", item.SHA256},
+		{"combined_sha256", item.Combined},
+		{"combined_rootxz_sha256", item.CombinedRootxz},
+		{"combined_squashfs_sha256", item.CombinedSquashfs},
+		{"combined_disk-kvm-img_sha256", item.CombinedDiskKVM},
+		{"combined_disk1-img_sha256", item.CombinedDisk},
+		{"combined_uefi1-img_sha256", item.CombinedUEFI},
+	} {
+		if f.value == "" {
 			continue
 		}
-		s, _ := v.(string)
-		if s == "" && key != "sha256" {
-			continue // an empty combined fingerprint is none
+		if !isSHA256(f.value) {
+			return nil, fmt.Errorf("%s %q is not a SHA-256 (64 lower-case hexadecimal digits)", f.key, f.value)
 		}
-		if !isSHA256(s) {
-			return nil, fmt.Errorf("%s %q is not a SHA-256 (64 lower-case hexadecimal digits)", key, fmt.Sprint(v))
-		}
-		sums = append(sums, s)
+		sums = append(sums, f.value)
 	}
 	return sums, nil
 }

@@ -137,6 +137,11 @@ func TestCheckIndex(t *testing.T) {
 		{name: "good, by alias and architecture", ref: "web/amd64", heads: 1},
 		{name: "good, split, by fingerprint prefix", ref: "aaaaaaaaaacc", heads: 2},
 		{name: "good, an image the server lacks: the daemon says so", ref: "nothing", heads: 0},
+		{name: "good, an item's type is its ftype, not its key", ref: "web", heads: 1, edit: func(f *fakeStream) {
+			items := f.products["products"].(map[string]any)["web"].(map[string]any)["versions"].(map[string]any)["20240202_0000"].(map[string]any)["items"].(map[string]any)
+			items["anything"] = items["lxd_combined.tar.gz"]
+			delete(items, "lxd_combined.tar.gz")
+		}},
 		{name: "dot-dot", ref: "web", edit: func(f *fakeStream) {
 			f.item("web", "20240101_0000", "lxd_combined.tar.gz")["path"] = "../../etc/passwd"
 		},
@@ -164,9 +169,11 @@ func TestCheckIndex(t *testing.T) {
 		{name: "upper case", ref: "db", edit: func(f *fakeStream) { f.item("db", "20240101_0000", "root.tar.xz")["sha256"] = strings.ToUpper(fpC) },
 			class: errdefs.ErrIntegrity, says: "not a SHA-256"},
 		{name: "no hash", ref: "db", edit: func(f *fakeStream) { delete(f.item("db", "20240101_0000", "root.tar.xz"), "sha256") },
-			class: errdefs.ErrIntegrity, says: "no sha256"},
+			class: errdefs.ErrIntegrity, says: "no sha256 for a root.tar.xz"},
 		{name: "a negative size", ref: "web", edit: func(f *fakeStream) { f.item("web", "20240101_0000", "lxd_combined.tar.gz")["size"] = -1 },
-			class: errdefs.ErrIntegrity, says: "size -1"},
+			class: errdefs.ErrIntegrity, says: "size -1 is not a number of bytes"},
+		{name: "a size that is no integer", ref: "web", edit: func(f *fakeStream) { f.item("web", "20240101_0000", "lxd_combined.tar.gz")["size"] = 1.5 },
+			class: errdefs.ErrIntegrity, says: "not a JSON document"},
 		{name: "a size that lies low", ref: "web", edit: func(f *fakeStream) { f.item("web", "20240202_0000", "lxd_combined.tar.gz")["size"] = 1 },
 			class: errdefs.ErrIntegrity, says: "images/web/new.tar.gz: the server sends 10 bytes, its index says 1"},
 		{name: "a file with more bytes", ref: "db", edit: func(f *fakeStream) { f.sizes["/images/db/root.tar.xz"] = 7 },
