@@ -100,7 +100,9 @@ type Image struct {
 	// SkipIndexCheck and Stall are host.ImageServer's: lxkit reads a
 	// simplestreams server's index before the daemon pulls, unless
 	// SkipIndexCheck, and gives up a pull that has no news for Stall
-	// (zero: host.DefaultStall).
+	// (zero: host.DefaultStall). A create given up while the daemon could
+	// not cancel it (a *host.AbandonedError that has not Ended) may still
+	// make its container, should the server answer after all.
 	SkipIndexCheck bool
 	Stall          time.Duration
 }

@@ -248,7 +248,17 @@ func hostile(ctx context.Context, t *testing.T, d driver.Driver, h *host.Host, o
 	if data, err := os.ReadFile(canary); err != nil || string(data) != "mine" {
 		t.Errorf("the canary the server's fingerprint names: %q, %v", data, err)
 	}
-	after := obs.state(ctx, t)
+	// A cancelled download's partial files go a moment after its
+	// operation reads Cancelled (seen on Incus 6.0.4): let the daemon
+	// finish.
+	after, settled := obs.state(ctx, t), time.Now()
+	for len(mine.in(after)) > 0 && time.Since(settled) < 10*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		after = obs.state(ctx, t)
+	}
+	if waited := time.Since(settled); waited > time.Second {
+		t.Logf("the daemon's leftovers took %s to go", waited.Round(time.Millisecond))
+	}
 	for _, p := range mine.in(after) {
 		t.Errorf("left on the host: %s", p)
 	}
