@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +151,7 @@ func hostileCases(t *testing.T) []hostileCase {
 			class: errdefs.ErrUnavailable, says: []string{"no progress for 2s: given up", "the daemon cannot cancel it"}},
 		{name: "index that never ends to the daemon, fast", daemon: true, opts: endless(imageserver.IndexPath, 0, 16<<20, true), stall: stall,
 			class: errdefs.ErrUnavailable, says: []string{"no progress for 2s: given up", "the daemon cannot cancel it"}},
-		{name: "file that never ends to the daemon", daemon: true, opts: endless("", 64<<10, 0, true), deadline: 4 * time.Second,
+		{name: "file that never ends to the daemon", daemon: true, opts: endless("", 64<<10, 0, true), deadline: 6 * time.Second,
 			class: context.DeadlineExceeded, says: []string{"the daemon cancelled it"}},
 	}
 }
@@ -315,7 +314,7 @@ type hostState struct {
 	images    map[string]api.Image
 	aliases   map[string]string // name -> target
 	instances []string
-	other     map[string][]string // profiles, networks, volumes, certificates: names and what matters
+	other     map[string][]string // profiles, pools, volumes, managed networks, certificates: one line each
 	files     []string            // in the daemon's images directory
 }
 
@@ -347,24 +346,27 @@ func (o *observer) state(ctx context.Context, t *testing.T) *hostState {
 	for _, p := range profiles {
 		s.other["profile"] = append(s.other["profile"], fmt.Sprintf("%s %v %v", p.Name, p.Config, p.Devices))
 	}
-	networks, err := h.Networks().List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range networks {
-		s.other["network"] = append(s.other["network"], fmt.Sprintf("%s %v", n.Name, n.Config))
-	}
 	pools, err := h.StoragePools().List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range pools {
+		s.other["pool"] = append(s.other["pool"], fmt.Sprintf("%s %s %v", p.Name, p.Driver, p.Config))
 		vols, err := h.Volumes(p.Name).List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range vols {
 			s.other["volume"] = append(s.other["volume"], p.Name+"/"+v.Type+"/"+v.Name)
+		}
+	}
+	networks, err := h.Networks().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range networks {
+		if n.Managed {
+			s.other["network"] = append(s.other["network"], fmt.Sprintf("%s %v", n.Name, n.Config))
 		}
 	}
 	var certs []api.Certificate
@@ -431,52 +433,50 @@ func (a *attribution) in(s *hostState) []string {
 	return found
 }
 
-// baselineChanges lists what differs in after among the objects of s
-// that no test made (whose names do not start with "lxkit-"): other
-// tests come and go on the same daemons meanwhile.
+// baselineChanges lists what differs in after among what `make hosts`
+// set up and the tests share: the test images (by their aliases), their
+// files and volumes, the default profile and pool, the managed networks,
+// the trusted certificates that no test added. Other tests come and go on
+// the same daemons meanwhile; what they make is theirs.
 func (s *hostState) baselineChanges(after *hostState) []string {
 	var changes []string
-	baseImages := map[string]bool{}
-	for name, fp := range s.aliases {
-		if strings.HasPrefix(name, "lxkit-") {
+	base := map[string]bool{}
+	for _, alias := range []string{testhost.Image, testhost.NestImage} {
+		fp, ok := s.aliases[alias]
+		if !ok {
 			continue
 		}
-		baseImages[fp] = true
-		if after.aliases[name] != fp {
-			changes = append(changes, fmt.Sprintf("image alias %s: %.12s, was %.12s", name, after.aliases[name], fp))
+		base[fp] = true
+		if after.aliases[alias] != fp {
+			changes = append(changes, fmt.Sprintf("image alias %s: %.12s, was %.12s", alias, after.aliases[alias], fp))
 		}
-	}
-	for fp := range baseImages {
-		b, a := s.images[fp], after.images[fp]
-		if fmt.Sprint(b) != fmt.Sprint(a) {
+		if b, a := s.images[fp], after.images[fp]; fmt.Sprint(b) != fmt.Sprint(a) {
 			changes = append(changes, fmt.Sprintf("image %.12s: %+v, was %+v", fp, a, b))
 		}
 	}
-	baseline := func(line string) bool {
-		if strings.HasPrefix(line, "lxkit-") || strings.Contains(line, "/lxkit-") {
-			return false
+	shared := func(kind, line string) bool {
+		switch kind {
+		case "profile", "pool":
+			return strings.HasPrefix(line, "default ")
+		case "network":
+			return true
+		case "volume":
+			_, fp, _ := strings.Cut(line, "/image/")
+			return base[fp]
+		case "certificate":
+			return !strings.HasPrefix(line, "lxkit-")
 		}
-		if rest, ok := strings.CutPrefix(line, "default/image/"); ok { // an image's volume
-			return baseImages[rest]
-		}
-		return !strings.Contains(line, "/image/")
+		return false
 	}
 	for kind, lines := range s.other {
 		for _, l := range lines {
-			if baseline(l) && !slices.Contains(after.other[kind], l) {
+			if shared(kind, l) && !slices.Contains(after.other[kind], l) {
 				changes = append(changes, fmt.Sprintf("%s %q is gone or changed", kind, l))
 			}
 		}
 	}
-	var base []string
 	for _, f := range s.files {
-		if baseImages[strings.TrimSuffix(f, ".rootfs")] {
-			base = append(base, f)
-		}
-	}
-	sort.Strings(base)
-	for _, f := range base {
-		if !slices.Contains(after.files, f) {
+		if base[strings.TrimSuffix(f, ".rootfs")] && !slices.Contains(after.files, f) {
 			changes = append(changes, "image file "+f+" is gone")
 		}
 	}
