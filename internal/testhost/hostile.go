@@ -35,8 +35,9 @@ type HostileOptions struct {
 	// a daemon that keeps it all in memory is not starved; zero means
 	// EndlessCap.
 	Cap int
-	// Files answers extra paths (with the server's prefix removed) with
-	// their bytes: what a hostile index points at.
+	// Files answers extra paths with their bytes: what a hostile index
+	// points at. A path is the request's without the server's prefix, or
+	// as it came when it has left the prefix ("../.." in an item's path).
 	Files map[string][]byte
 	// Body changes an image file's bytes as they are sent (path without
 	// the prefix).
@@ -76,9 +77,8 @@ type HostileImages struct {
 
 // HostileRequest is one request a HostileImages answered.
 type HostileRequest struct {
-	Path      string // without the server's prefix
+	Path      string // without the server's prefix (see HostileOptions.Files)
 	UserAgent string
-	Sent      int64 // bytes of the body sent
 }
 
 // FromDaemon reports whether a daemon (LXD or Incus) sent the request.
@@ -175,45 +175,38 @@ func (h *HostileImages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := HostileRequest{Path: p, UserAgent: r.UserAgent()}
 	h.mu.Lock()
-	i := len(h.reqs)
 	h.reqs = append(h.reqs, rec)
 	h.mu.Unlock()
-	cw := &countingWriter{ResponseWriter: w}
-	defer func() {
-		h.mu.Lock()
-		h.reqs[i].Sent = cw.n
-		h.mu.Unlock()
-	}()
 	if h.opts.DaemonOnly && !rec.FromDaemon() {
-		h.Good.ServeHTTP(cw, withPath(r, p))
+		h.Good.ServeHTTP(w, withPath(r, p))
 		return
 	}
 	if p == h.opts.Endless {
-		h.endless(cw, r, p)
+		h.endless(w, r, p)
 		return
 	}
 	if doc, ok := h.docs[p]; ok {
-		cw.Header().Set("Content-Type", "application/json")
-		_, _ = cw.Write(doc)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
 		return
 	}
 	if data, ok := h.opts.Files[p]; ok {
-		_, _ = cw.Write(data)
+		_, _ = w.Write(data)
 		return
 	}
 	if h.opts.Body == nil {
-		h.Good.ServeHTTP(cw, withPath(r, p))
+		h.Good.ServeHTTP(w, withPath(r, p))
 		return
 	}
 	good := httptest.NewRecorder()
 	h.Good.ServeHTTP(good, withPath(r, p))
 	if good.Code != http.StatusOK {
-		cw.WriteHeader(good.Code)
+		w.WriteHeader(good.Code)
 		return
 	}
 	data := h.opts.Body(p, good.Body.Bytes())
-	cw.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	_, _ = cw.Write(data)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	_, _ = w.Write(data)
 }
 
 // endless sends the good answer for p, then spaces until the client or
@@ -261,21 +254,4 @@ func withPath(r *http.Request, p string) *http.Request {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = p
 	return r2
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingWriter) Flush() {
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
