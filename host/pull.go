@@ -33,9 +33,10 @@ import (
 // src.Stall is given up (errdefs.ErrUnavailable), and so is one whose ctx
 // ends (ctx's error). Pull then cancels it where the daemon can; where it
 // cannot (LXD 5.0.2 and Incus 6.0.4 cannot while they read a server's
-// documents, which they read whole and without a deadline), the error
-// names the operation, which goes on until the server ends its answer.
-// The daemon's own refusals are classified by PullError.
+// documents, which they read whole and without a deadline), it goes on
+// until the server ends its answer. Either way the error is an
+// *AbandonedError, which names the operation and whether it Ended. The
+// daemon's own refusals are classified by PullError.
 func (h *Host) Pull(ctx context.Context, src ImageServer, ref, path string, body any, progress func(Progress)) (*api.Operation, error) {
 	src, err := src.check()
 	if err != nil {
