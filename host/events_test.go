@@ -31,6 +31,7 @@ const eventsWait = 30 * time.Second
 // the CLI driver, mark is the value of $LXKIT_TEST_MARK in the
 // environment of every command it runs, to find its processes; else "".
 func eachEventSource(t *testing.T, f func(t *testing.T, d driver.Driver, h *host.Host, mark string)) {
+	testhost.Integration(t)
 	for _, th := range testhost.Hosts() {
 		t.Run(th.Name, func(t *testing.T) {
 			t.Parallel()

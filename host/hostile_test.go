@@ -165,9 +165,7 @@ func hostileCases(t *testing.T) []hostileCase {
 // the daemon's images directory, and what was there before the test that
 // no other test made is as it was.
 func TestHostileImageServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration")
-	}
+	testhost.Integration(t)
 	eachDriver(t, func(t *testing.T, d driver.Driver, h *host.Host) {
 		ctx := testhost.Context(t, 10*time.Minute)
 		obs := observe(ctx, t, h)

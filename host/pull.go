@@ -149,15 +149,14 @@ func (h *Host) abandon(op *api.Operation, why error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	e := &AbandonedError{Operation: op.ID, Err: why}
+	// Whether it may be cancelled now, not when it started (a download
+	// becomes cancellable once its files download); unknown, ask anyway.
 	cur, err := h.Operation(ctx, op.ID)
 	switch {
-	case err != nil:
-		e.state = "what became of the operation is unknown: " + err.Error()
-		return e
-	case cur.Done():
+	case err == nil && cur.Done():
 		e.Ended, e.state = true, "the operation ended meanwhile: "+cur.Status+" "+cur.Err
 		return e
-	case !cur.MayCancel:
+	case err == nil && !cur.MayCancel:
 		e.state = "the daemon cannot cancel it at this stage (LXD 5.0.2 and Incus 6.0.4 cannot while they read an image server's documents): it goes on until the server ends its answer"
 		return e
 	}
