@@ -185,11 +185,11 @@ func parse(name string, data []byte) (parsed, error) {
 		return parsed{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
 			"%s: a #cloud-config file, not an instance configuration: name it under cloud-config: in one", name)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return parsed{}, yamlfile.Error(name, err)
+	doc, err := yamlfile.ParseDocument(name, data)
+	if err != nil {
+		return parsed{}, err
 	}
-	p := parsed{path: name, node: &doc}
+	p := parsed{path: name, node: doc}
 	if doc.Kind == 0 { // empty file
 		return p, nil
 	}

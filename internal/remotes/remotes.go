@@ -39,6 +39,8 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/certs/atomicfile"
+	"github.com/lxkit/lxkit/internal/smallfile"
+	"github.com/lxkit/lxkit/internal/yamlfile"
 )
 
 // Where a remote comes from (Remote.Source).
@@ -277,22 +279,30 @@ func (s *Store) incus() *source { return s.sources[2] }
 // readConfig reads a config.yml; a missing file is an empty one. The file
 // is only ever opened for reading.
 func readConfig(path string) (config, bool, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, maxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return config{}, false, nil
+	}
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		err = fmt.Errorf("%s: %w", path, err)
 	}
 	if err != nil {
 		return config{}, false, err
 	}
 	var c config
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		// yaml.v3 says "yaml: line N: ..." (or lists "line N: ..." on
-		// further lines for type errors): one line, with the file.
-		msg := strings.Join(strings.Fields(err.Error()), " ")
-		return config{}, false, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: %s", path, msg)
+	doc, err := yamlfile.ParseDocument(path, data)
+	if err != nil {
+		return config{}, false, err
+	}
+	if err := doc.Decode(&c); err != nil {
+		return config{}, false, yamlfile.Error(path, err)
 	}
 	return c, true, nil
 }
+
+// maxConfigSize bounds a config.yml: a few remotes take a few hundred
+// bytes.
+const maxConfigSize = 1 << 20
 
 // remotes returns src's remotes as its tool sees them: lxc and incus add
 // their built-in remotes (lxc: local, ubuntu, ubuntu-daily; incus: local),

@@ -815,8 +815,8 @@ func TestMalformedYAML(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tc.line) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("err = %q, want one line starting with %s and naming %s", err, path, tc.line)
+			if want := path + ":" + strings.TrimPrefix(tc.line, "line ") + ": "; !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q, want one line starting with %s", err, want)
 			}
 			if !errors.Is(err, errdefs.ErrInvalidArgument) {
 				t.Errorf("err = %v, want invalid argument", err)

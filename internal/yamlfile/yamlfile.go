@@ -26,14 +26,12 @@ func Decode(name string, data []byte, v any) error {
 }
 
 // Parse returns the mapping that the YAML document data holds, or nil for
-// an empty document, for a caller that changes it before DecodeNode.
+// an empty document, for a caller that changes it before DecodeNode. It
+// refuses what Check and CheckTree refuse.
 func Parse(name string, data []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Error(name, err)
-	}
-	if doc.Kind == 0 {
-		return nil, nil
+	doc, err := ParseDocument(name, data)
+	if err != nil || doc.Kind == 0 {
+		return nil, err
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: expected a mapping of keys", name, doc.Line)
