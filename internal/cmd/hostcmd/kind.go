@@ -248,6 +248,9 @@ func (k *kind[T, Post]) createCmd(f *cmdutil.Factory, runF runFunc) *cobra.Comma
 		if err != nil {
 			return err
 		}
+		if err := host.ValidateNewName(k.noun, opts.Names[0]); err != nil {
+			return err
+		}
 		if k.typeArg != "" {
 			opts.Type, rest = rest[0], rest[1:]
 		}
@@ -357,7 +360,10 @@ func (k *kind[T, Post]) renameCmd(f *cmdutil.Factory, runF runFunc) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			return opts.setNewName(rest[0])
+			if err := opts.setNewName(rest[0]); err != nil {
+				return err
+			}
+			return host.ValidateNewName(k.noun, opts.NewName)
 		}, runF, k.rename),
 	}
 }

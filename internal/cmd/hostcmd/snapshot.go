@@ -75,8 +75,10 @@ is left as it is.`,
 			return nil
 		},
 		RunE: runE(opts, func(_ *cobra.Command, args []string) error {
-			_, err := snapshots.setObjects(opts, args, len(args)-1)
-			return err
+			if _, err := snapshots.setObjects(opts, args, len(args)-1); err != nil || len(opts.Names) == 0 {
+				return err
+			}
+			return host.ValidateNewName("snapshot", opts.Names[0])
 		}, runF, snapshotCreateRun),
 	}
 }
