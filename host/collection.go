@@ -27,8 +27,9 @@ type Collection[T, Put, Post any] struct {
 	ok func(name string) error
 }
 
-// ValidateName refuses names that cannot be an object's: empty, with a
-// slash, a control character or white space, or "." and "..".
+// ValidateName refuses names that cannot be an object's: empty, longer
+// than a file name (255 bytes), with a slash, a control character or
+// white space, or "." and "..".
 func ValidateName(kind, name string) error {
 	bad := func(why string) error {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %q: %s", kind, name, why)
@@ -36,6 +37,8 @@ func ValidateName(kind, name string) error {
 	switch {
 	case name == "":
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name: empty", kind)
+	case len(name) > 255:
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %.40q...: longer than 255 bytes", kind, name)
 	case name == "." || name == "..":
 		return bad("not a name")
 	case strings.ContainsAny(name, "/\\"):
@@ -163,23 +166,33 @@ func (c *Collection[T, Put, Post]) Exists(ctx context.Context, name string) (boo
 // Create creates an object. One of that name that exists already is left
 // as it is: Create converges, it does not compare.
 func (c *Collection[T, Put, Post]) Create(ctx context.Context, post Post) error {
+	_, err := c.Make(ctx, post)
+	return err
+}
+
+// Make is Create, and says whether it made the object (false: one of that
+// name was there).
+func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bool, err error) {
 	name := c.name(&post)
 	if err := c.checkNew(name); err != nil {
-		return err
+		return false, err
 	}
 	if ok, err := c.Exists(ctx, name); err != nil || ok {
-		return err
+		return false, err
 	}
 	if _, err := c.h.c.Do(ctx, http.MethodPost, c.path, post, ""); err != nil {
 		// Created meanwhile by someone else? A conflict alone does not
 		// say so: LXD 5.0 and Incus 6.0 say "already exists" of a volume
-		// path they failed to make.
-		if ok, _ := c.Exists(ctx, name); ok {
-			return nil
+		// path they failed to make. A "not found" (of the pool, the
+		// instance) does say no.
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			if ok, _ := c.Exists(ctx, name); ok {
+				return false, nil
+			}
 		}
-		return fmt.Errorf("creating %s %s: %w", c.kind, name, err)
+		return false, fmt.Errorf("creating %s %s: %w", c.kind, name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // checkNew checks the name of an object to make.

@@ -26,6 +26,16 @@ func TestValidateNewName(t *testing.T) {
 	}
 }
 
+func TestValidateNameLength(t *testing.T) {
+	if err := ValidateName("profile", strings.Repeat("x", 255)); err != nil {
+		t.Errorf("255 bytes: %v", err)
+	}
+	err := ValidateName("profile", strings.Repeat("x", 256))
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "longer than 255 bytes") || len(err.Error()) > 100 {
+		t.Errorf("256 bytes: %v; want a short ErrInvalidArgument", err)
+	}
+}
+
 // conflictAPI refuses every POST with a conflict and has nothing: what
 // the CLI driver made of LXD 5.0's and Incus 6.0's "Volume path ...
 // already exists" for a volume whose name is too long for a file name.

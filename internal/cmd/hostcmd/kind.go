@@ -20,7 +20,7 @@ type collection[T, Post any] interface {
 	List(ctx context.Context) ([]T, error)
 	Get(ctx context.Context, name string) (*T, error)
 	Exists(ctx context.Context, name string) (bool, error)
-	Create(ctx context.Context, post Post) error
+	Make(ctx context.Context, post Post) (made bool, err error)
 	Delete(ctx context.Context, name string) error
 	Rename(ctx context.Context, name, newName string) error
 }
@@ -272,16 +272,15 @@ func (k *kind[T, Post]) create(ctx context.Context, o *Options) error {
 		return err
 	}
 	what := k.describe(o, o.Names[0])
-	if ok, err := c.Exists(ctx, o.Names[0]); err != nil {
+	made, err := c.Make(ctx, k.post(o))
+	switch {
+	case err != nil:
 		return k.explain(ctx, o, err)
-	} else if ok {
+	case made:
+		cmdutil.Success(o.IO, o.Globals, "Created %s", what)
+	default:
 		cmdutil.Success(o.IO, o.Globals, "The %s exists already: left as it is", what)
-		return nil
 	}
-	if err := c.Create(ctx, k.post(o)); err != nil {
-		return k.explain(ctx, o, err)
-	}
-	cmdutil.Success(o.IO, o.Globals, "Created %s", what)
 	return nil
 }
 
