@@ -29,19 +29,22 @@ type State map[string]string
 type Keep func(name string) bool
 
 // others matches the names other tests give their objects: Name's
-// "lxkit-..." and the scripts' short "lxk" and 8 hex digits.
-var others = regexp.MustCompile(`^(lxkit-|lxk[0-9a-f]{8}($|-))`)
+// "lxkit-..." and the short ones of networks and the like, "lxk...".
+var others = regexp.MustCompile(`^lxk`)
 
-// NotOthers keeps every object but those of other tests (names as Name
-// makes them), unless their name starts with own. Developers run tests
-// of several packages against the same daemons at once, and those
-// tests make and delete their objects meanwhile; under CI=true packages
-// run one at a time, so NotOthers keeps everything there.
+// NotOthers keeps every object but those of other tests (names that
+// start with "lxk", as Name's do, and images without an alias, which some publish), unless
+// their name starts with own. Developers run tests of several packages
+// against the same daemons at once, and those tests make and delete
+// their objects meanwhile; under CI=true packages run one at a time, so
+// NotOthers keeps everything there.
 func NotOthers(own string) Keep {
 	if os.Getenv("CI") == "true" {
 		return func(string) bool { return true }
 	}
-	return func(name string) bool { return strings.HasPrefix(name, own) || !others.MatchString(name) }
+	return func(name string) bool {
+		return name != "" && (strings.HasPrefix(name, own) || !others.MatchString(name))
+	}
 }
 
 // TakeState reads the state of the host behind c (instances of every
@@ -190,7 +193,10 @@ func readState(ctx context.Context, c *client.Client, keep Keep) (State, error) 
 			aliases = append(aliases, a.Name)
 		}
 		slices.Sort(aliases)
-		if len(aliases) == 0 || slices.ContainsFunc(aliases, func(a string) bool { return keep(a) }) {
+		if len(aliases) == 0 {
+			aliases = []string{""} // for keep: an image without a name
+		}
+		if slices.ContainsFunc(aliases, func(a string) bool { return keep(a) }) {
 			add("image", img.Fingerprint, []any{aliases, img.Public, img.Properties})
 		}
 	}

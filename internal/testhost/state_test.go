@@ -26,8 +26,8 @@ func TestNotOthers(t *testing.T) {
 	t.Setenv("CI", "")
 	keep := NotOthers("lxkit-names-1234")
 	for name, want := range map[string]bool{
-		"lxkit-names-1234-p": true, "web": true, "default": true, "ünï": true, "lxkfoo": true,
-		"lxkit-other-5678": false, "lxk0123abcd": false, "lxk0123abcd-x": false,
+		"lxkit-names-1234-p": true, "web": true, "default": true, "ünï": true, "lxfoo": true, "lxkfoo": false,
+		"lxkit-other-5678": false, "lxk0123abcd": false, "lxk0123abcd-x": false, "": false,
 	} {
 		if got := keep(name); got != want {
 			t.Errorf("NotOthers keeps %q: %v; want %v", name, got, want)
