@@ -39,6 +39,29 @@ func Parse(name string, data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
+// KeyLine is the line of the key that path names in the mapping m, key
+// under key ("instances", "web"), or 0 when there is none.
+func KeyLine(m *yaml.Node, path ...string) int {
+	line := 0
+	for _, key := range path {
+		if m == nil || m.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				line, next = m.Content[i].Line, m.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		m = next
+	}
+	return line
+}
+
 // DecodeNode decodes n, read from the file name, strictly into v, with
 // errors as Decode's.
 func DecodeNode(name string, n *yaml.Node, v any) error {
