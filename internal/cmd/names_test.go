@@ -234,61 +234,57 @@ func TestHostileNames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the LXD and Incus daemons")
 	}
-	for _, h := range testhost.Hosts() {
-		t.Run(h.Name, func(t *testing.T) {
-			t.Parallel()
-			c := testhost.Connect(t, h)
-			fx := makeFixtures(t, c, h)
-			keep := testhost.NotOthers(fx.own)
-			state := testhost.TakeState(t, c, keep)
-			var slowest time.Duration
-			var slowestRun string
-			cases := 0
-			for _, drv := range []string{"rest", "cli"} {
-				t.Run(drv, func(t *testing.T) {
-					for _, k := range nameKinds(fx) {
-						args := append([]string{"--host", h.Socket, "--driver", drv}, k.control...)
-						if res := runLxkit(fx, args...); res.code != 0 {
-							t.Fatalf("control %q: exit %d: %s", strings.Join(k.control, " "), res.code, res.stderr)
-						}
-						for _, bad := range badNames(fx.own, k.long) {
-							if k.only != nil && !k.only[bad.label] {
-								continue
-							}
-							cases++
-							t.Run(k.name+"/"+bad.label, func(t *testing.T) {
-								remotesBefore := snapDir(t, fx.remotesDir)
-								for _, line := range k.commands(bad.value) {
-									args := append([]string{"--host", h.Socket, "--driver", drv}, line...)
-									res := runLxkit(fx, args...)
-									if res.took > answerWithin && res.code != 0 {
-										// Other tests share the CPUs and the daemons: a
-										// slow answer is timed once more. Work without
-										// bound, or a hang, is slow both times.
-										t.Logf("%q answered in %v: again", strings.Join(line, " "), res.took)
-										res = runLxkit(fx, args...)
-									}
-									if res.took > slowest {
-										slowest, slowestRun = res.took, strings.Join(args, " ")
-									}
-									checkRefused(t, k, bad, line, res)
-								}
-								after := testhost.TakeState(t, c, keep)
-								if diff := state.Diff(after); diff != nil {
-									t.Errorf("the host's state changed:\n%s", strings.Join(diff, "\n"))
-								}
-								state = after
-								if diff := dirsnap.Diff(remotesBefore, snapDir(t, fx.remotesDir)); diff != nil {
-									t.Errorf("lxkit's remotes changed:\n%s", strings.Join(diff, "\n"))
-								}
-							})
-						}
+	testhost.Each(t, func(t *testing.T, c *client.Client) {
+		fx := makeFixtures(t, c)
+		keep := testhost.NotOthers(fx.own)
+		state := testhost.TakeState(t, c, keep)
+		var slowest time.Duration
+		var slowestRun string
+		cases := 0
+		for _, drv := range []string{"rest", "cli"} {
+			t.Run(drv, func(t *testing.T) {
+				for _, k := range nameKinds(fx) {
+					args := append([]string{"--host", fx.socket, "--driver", drv}, k.control...)
+					if res := runLxkit(fx, args...); res.code != 0 {
+						t.Fatalf("control %q: exit %d: %s", strings.Join(k.control, " "), res.code, res.stderr)
 					}
-				})
-			}
-			t.Logf("%d kind x name cases per driver, slowest answer %v (%q)", cases/2, slowest, slowestRun)
-		})
-	}
+					for _, bad := range badNames(fx.own, k.long) {
+						if k.only != nil && !k.only[bad.label] {
+							continue
+						}
+						cases++
+						t.Run(k.name+"/"+bad.label, func(t *testing.T) {
+							remotesBefore := dirsnap.Must(t, fx.remotesDir)
+							for _, line := range k.commands(bad.value) {
+								args := append([]string{"--host", fx.socket, "--driver", drv}, line...)
+								res := runLxkit(fx, args...)
+								if res.took > answerWithin && res.code != 0 {
+									// Other tests share the CPUs and the daemons: a
+									// slow answer is timed once more. Work without
+									// bound, or a hang, is slow both times.
+									t.Logf("%q answered in %v: again", strings.Join(line, " "), res.took)
+									res = runLxkit(fx, args...)
+								}
+								if res.took > slowest {
+									slowest, slowestRun = res.took, strings.Join(args, " ")
+								}
+								checkRefused(t, k, bad, line, res)
+							}
+							after := testhost.TakeState(t, c, keep)
+							if diff := state.Diff(after); diff != nil {
+								t.Errorf("the host's state changed:\n%s", strings.Join(diff, "\n"))
+							}
+							state = after
+							if diff := dirsnap.Diff(remotesBefore, dirsnap.Must(t, fx.remotesDir)); diff != nil {
+								t.Errorf("lxkit's remotes changed:\n%s", strings.Join(diff, "\n"))
+							}
+						})
+					}
+				}
+			})
+		}
+		t.Logf("%d kind x name cases per driver, slowest answer %v (%q)", cases/2, slowest, slowestRun)
+	})
 }
 
 // result is what one lxkit run did.
@@ -365,25 +361,16 @@ func checkRefused(t *testing.T, k nameKind, bad badName, line []string, res resu
 	}
 }
 
-func snapDir(t *testing.T, dir string) dirsnap.Snapshot {
-	t.Helper()
-	s, err := dirsnap.Take(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // makeFixtures makes the objects the commands act on, and deletes
 // everything named after them when the test ends.
-func makeFixtures(t *testing.T, c *client.Client, h testhost.Host) fixtures {
+func makeFixtures(t *testing.T, c *client.Client) fixtures {
 	t.Helper()
 	own := testhost.Name("names")
 	dir := t.TempDir()
 	fx := fixtures{
 		own: own, container: own + "-c", profile: own + "-p", project: own + "-j", volume: own + "-v",
 		remote: own + "-r", remotesDir: filepath.Join(dir, "lxkit"), jobFile: filepath.Join(dir, "job.yaml"),
-		socket: h.Socket,
+		socket: c.Addr(),
 	}
 	t.Cleanup(func() {
 		deleteAll(t, c, own)
@@ -405,7 +392,7 @@ func makeFixtures(t *testing.T, c *client.Client, h testhost.Host) fixtures {
 	must("volume", hh.Volumes("default").Create(ctx, api.StorageVolumesPost{Name: fx.volume}))
 	store, err := remotes.OpenDir(fx.remotesDir, "", "")
 	must("remotes", err)
-	must("remote", store.Add(remotes.Remote{Name: fx.remote, Addr: "unix://" + h.Socket}, nil))
+	must("remote", store.Add(remotes.Remote{Name: fx.remote, Addr: "unix://" + fx.socket}, nil))
 	must("job file", os.WriteFile(fx.jobFile, []byte("image: "+testhost.Image+"\nsteps: [\"true\"]\n"), 0o644))
 	return fx
 }
@@ -420,42 +407,38 @@ func TestJobLabel(t *testing.T) {
 		t.Skip("needs the LXD and Incus daemons")
 	}
 	const label = "-lxkit-names ../x/ $(id);rm -rf / `id` 'q\" |&* ünï"
-	for _, h := range testhost.Hosts() {
-		t.Run(h.Name, func(t *testing.T) {
-			t.Parallel()
-			c := testhost.Connect(t, h)
-			fx := makeFixtures(t, c, h)
-			q, _ := json.Marshal(label)
-			file := filepath.Join(filepath.Dir(fx.jobFile), "label.yaml")
-			if err := os.WriteFile(file, []byte("name: "+string(q)+"\nimage: "+testhost.Image+"\nsteps:\n  - echo \"[$LXKIT_JOB]\"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			keep := testhost.NotOthers(fx.own)
-			before := testhost.TakeState(t, c, keep)
-			for _, drv := range []string{"rest", "cli"} {
-				t.Run(drv, func(t *testing.T) {
-					name := fx.own + "-job-" + drv
-					res := runLxkit(fx, "--host", h.Socket, "--driver", drv, "job", "run", "--keep", "always", "--name", name, "--", file)
-					if res.code != 0 || res.panicked != nil {
-						t.Fatalf("job run: exit %d, panic %v: %s", res.code, res.panicked, res.stderr)
-					}
-					if !strings.Contains(res.stdout, "["+label+"]") {
-						t.Errorf("the job's output does not show its name as written: %q", res.stdout)
-					}
-					var inst api.Instance
-					ctx := testhost.Context(t, time.Minute)
-					if _, err := c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(name), nil, &inst); err != nil {
-						t.Fatal(err)
-					}
-					if got := inst.Config[buildhost.KeyJob]; got != label {
-						t.Errorf("%s = %q; want %q", buildhost.KeyJob, got, label)
-					}
-					if err := rest.New(c).Delete(ctx, name); err != nil {
-						t.Fatal(err)
-					}
-				})
-			}
-			testhost.Unchanged(t, c, keep, before, fmt.Sprintf("a job named %q", label))
-		})
-	}
+	testhost.Each(t, func(t *testing.T, c *client.Client) {
+		fx := makeFixtures(t, c)
+		q, _ := json.Marshal(label)
+		file := filepath.Join(filepath.Dir(fx.jobFile), "label.yaml")
+		if err := os.WriteFile(file, []byte("name: "+string(q)+"\nimage: "+testhost.Image+"\nsteps:\n  - echo \"[$LXKIT_JOB]\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		keep := testhost.NotOthers(fx.own)
+		before := testhost.TakeState(t, c, keep)
+		for _, drv := range []string{"rest", "cli"} {
+			t.Run(drv, func(t *testing.T) {
+				name := fx.own + "-job-" + drv
+				res := runLxkit(fx, "--host", fx.socket, "--driver", drv, "job", "run", "--keep", "always", "--name", name, "--", file)
+				if res.code != 0 || res.panicked != nil {
+					t.Fatalf("job run: exit %d, panic %v: %s", res.code, res.panicked, res.stderr)
+				}
+				if !strings.Contains(res.stdout, "["+label+"]") {
+					t.Errorf("the job's output does not show its name as written: %q", res.stdout)
+				}
+				var inst api.Instance
+				ctx := testhost.Context(t, time.Minute)
+				if _, err := c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(name), nil, &inst); err != nil {
+					t.Fatal(err)
+				}
+				if got := inst.Config[buildhost.KeyJob]; got != label {
+					t.Errorf("%s = %q; want %q", buildhost.KeyJob, got, label)
+				}
+				if err := rest.New(c).Delete(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		testhost.Unchanged(t, c, keep, before, fmt.Sprintf("a job named %q", label))
+	})
 }

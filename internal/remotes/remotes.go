@@ -37,6 +37,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/certs/atomicfile"
 	"github.com/lxkit/lxkit/internal/smallfile"
@@ -433,31 +434,14 @@ func (s *Store) Default() string {
 }
 
 // ValidateName checks a name for a new remote: 1 to 64 ASCII letters,
-// digits, '-', '_' and '.', starting with a letter or digit. It is a file
-// name (servercerts/NAME.crt) and never needs quoting.
+// digits, '-', '_' and '.', starting with a letter or digit, as
+// host.ValidateNewName checks names. It is a file name
+// (servercerts/NAME.crt) and never needs quoting.
 func ValidateName(name string) error {
-	bad := func(why string) error {
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid remote name %q: %s", name, why)
-	}
-	if name == "" {
-		return bad("empty")
-	}
 	if len(name) > 64 {
-		return bad("longer than 64 characters")
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid remote name %q: longer than 64 characters", name)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-' || c == '_' || c == '.':
-			if i == 0 {
-				return bad("must start with a letter or digit")
-			}
-		default:
-			return bad("only letters, digits, '-', '_' and '.' are allowed")
-		}
-	}
-	return nil
+	return host.ValidateNewName("remote", name)
 }
 
 // validate checks a new remote's name, address and protocol; pinned says

@@ -94,123 +94,134 @@ func (s State) Diff(after State) []string {
 	return out
 }
 
-func readState(ctx context.Context, c *client.Client, keep Keep) (State, error) {
-	s := State{}
-	add := func(kind, name string, v any) {
-		b, _ := json.Marshal(v)
-		s[kind+" "+name] = string(b)
-	}
-	get := func(path string, out any) error {
-		_, err := c.Query(ctx, http.MethodGet, path, nil, out)
+// reader reads a host's state into s, keeping what keep keeps.
+type reader struct {
+	ctx  context.Context
+	c    *client.Client
+	keep Keep
+	s    State
+}
+
+func (r *reader) add(kind, name string, v any) {
+	b, _ := json.Marshal(v)
+	r.s[kind+" "+name] = string(b)
+}
+
+// each calls f for each object of the list at path.
+func each[T any](r *reader, path string, f func(T) error) error {
+	var list []T
+	if _, err := r.c.Query(r.ctx, http.MethodGet, path, nil, &list); err != nil {
 		return err
 	}
+	for _, x := range list {
+		if err := f(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	var instances []api.Instance
-	if err := get("/1.0/instances?recursion=1&all-projects=true", &instances); err != nil {
-		return nil, err
-	}
-	for _, i := range instances {
-		if !keep(i.Name) {
-			continue
-		}
-		name := i.Project + "/" + i.Name
-		add("instance", name, []any{i.Type, stable(i.Config), i.Devices, i.Profiles, i.Ephemeral, i.Description})
-		var snaps []string
-		if err := get(api.WithProject("/1.0/instances/"+url.PathEscape(i.Name)+"/snapshots", i.Project), &snaps); err != nil {
-			return nil, err
-		}
-		for _, snap := range snaps {
-			add("snapshot", name+"/"+lastPart(snap), nil)
-		}
-	}
-
-	var profiles []api.Profile
-	if err := get("/1.0/profiles?recursion=1", &profiles); err != nil {
-		return nil, err
-	}
-	for _, p := range profiles {
-		if keep(p.Name) {
-			add("profile", p.Name, p.ProfilePut)
-		}
-	}
-
-	var projects []api.Project
-	if err := get("/1.0/projects?recursion=1", &projects); err != nil {
-		return nil, err
-	}
-	for _, p := range projects {
-		if keep(p.Name) {
-			add("project", p.Name, p.ProjectPut)
-		}
-	}
-
-	var pools []api.StoragePool
-	if err := get("/1.0/storage-pools?recursion=1", &pools); err != nil {
-		return nil, err
-	}
-	for _, p := range pools {
-		if !keep(p.Name) {
-			continue
-		}
-		add("storage-pool", p.Name, []any{p.Driver, stable(p.Config), p.Description})
-		var vols []api.StorageVolume
-		if err := get("/1.0/storage-pools/"+url.PathEscape(p.Name)+"/volumes?recursion=1", &vols); err != nil {
-			return nil, err
-		}
-		for _, v := range vols {
-			if keep(v.Name) {
-				add("volume", p.Name+"/"+v.Type+"/"+v.Name, []any{v.ContentType, stable(v.Config), v.Description})
-			}
-		}
-	}
-
-	var networks []api.Network
-	if err := get("/1.0/networks?recursion=1", &networks); err != nil {
-		return nil, err
-	}
-	for _, n := range networks {
-		// Unmanaged ones are the machine's interfaces, which containers'
-		// starts and stops make and remove.
-		if n.Managed && keep(n.Name) {
-			add("network", n.Name, []any{n.Type, stable(n.Config), n.Description})
-		}
-	}
-
-	var images []struct {
+func readState(ctx context.Context, c *client.Client, keep Keep) (State, error) {
+	r := &reader{ctx: ctx, c: c, keep: keep, s: State{}}
+	// cachedImage says whether the daemon may drop an image by itself.
+	type cachedImage struct {
 		api.Image
 		Cached bool `json:"cached"`
 	}
-	if err := get("/1.0/images?recursion=1", &images); err != nil {
-		return nil, err
+	for _, read := range []func() error{
+		func() error { return each(r, "/1.0/instances?recursion=1&all-projects=true", r.instance) },
+		func() error {
+			return each(r, "/1.0/profiles?recursion=1", func(p api.Profile) error {
+				return r.named("profile", p.Name, p.ProfilePut)
+			})
+		},
+		func() error {
+			return each(r, "/1.0/projects?recursion=1", func(p api.Project) error {
+				return r.named("project", p.Name, p.ProjectPut)
+			})
+		},
+		func() error { return each(r, "/1.0/storage-pools?recursion=1", r.pool) },
+		func() error {
+			return each(r, "/1.0/networks?recursion=1", func(n api.Network) error {
+				// Unmanaged ones are the machine's interfaces, which
+				// containers' starts and stops make and remove.
+				if !n.Managed {
+					return nil
+				}
+				return r.named("network", n.Name, []any{n.Type, stable(n.Config), n.Description})
+			})
+		},
+		func() error {
+			return each(r, "/1.0/images?recursion=1", func(img cachedImage) error {
+				if !img.Cached {
+					r.image(img.Image)
+				}
+				return nil
+			})
+		},
+		func() error {
+			return each(r, "/1.0/certificates?recursion=1", func(c api.Certificate) error {
+				if keep(c.Name) {
+					r.add("certificate", c.Fingerprint, []any{c.Name, c.Type, c.Restricted, c.Projects})
+				}
+				return nil
+			})
+		},
+	} {
+		if err := read(); err != nil {
+			return nil, err
+		}
 	}
-	for _, img := range images {
-		// The daemon drops cached images by itself.
-		if img.Cached {
-			continue
-		}
-		var aliases []string
-		for _, a := range img.Aliases {
-			aliases = append(aliases, a.Name)
-		}
-		slices.Sort(aliases)
-		if len(aliases) == 0 {
-			aliases = []string{""} // for keep: an image without a name
-		}
-		if slices.ContainsFunc(aliases, func(a string) bool { return keep(a) }) {
-			add("image", img.Fingerprint, []any{aliases, img.Public, img.Properties})
-		}
-	}
+	return r.s, nil
+}
 
-	var certs []api.Certificate
-	if err := get("/1.0/certificates?recursion=1", &certs); err != nil {
-		return nil, err
+// named adds an object that keep keeps by its name.
+func (r *reader) named(kind, name string, v any) error {
+	if r.keep(name) {
+		r.add(kind, name, v)
 	}
-	for _, cert := range certs {
-		if keep(cert.Name) {
-			add("certificate", cert.Fingerprint, []any{cert.Name, cert.Type, cert.Restricted, cert.Projects})
+	return nil
+}
+
+func (r *reader) instance(i api.Instance) error {
+	if !r.keep(i.Name) {
+		return nil
+	}
+	name := i.Project + "/" + i.Name
+	r.add("instance", name, []any{i.Type, stable(i.Config), i.Devices, i.Profiles, i.Ephemeral, i.Description})
+	return each(r, api.WithProject("/1.0/instances/"+url.PathEscape(i.Name)+"/snapshots", i.Project), func(snap string) error {
+		r.add("snapshot", name+"/"+lastPart(snap), nil)
+		return nil
+	})
+}
+
+func (r *reader) pool(p api.StoragePool) error {
+	if !r.keep(p.Name) {
+		return nil
+	}
+	r.add("storage-pool", p.Name, []any{p.Driver, stable(p.Config), p.Description})
+	return each(r, "/1.0/storage-pools/"+url.PathEscape(p.Name)+"/volumes?recursion=1", func(v api.StorageVolume) error {
+		if r.keep(v.Name) {
+			r.add("volume", p.Name+"/"+v.Type+"/"+v.Name, []any{v.ContentType, stable(v.Config), v.Description})
 		}
+		return nil
+	})
+}
+
+// image adds an image by fingerprint, kept when keep keeps one of its
+// aliases (or "" for an image without any).
+func (r *reader) image(img api.Image) {
+	var aliases []string
+	for _, a := range img.Aliases {
+		aliases = append(aliases, a.Name)
 	}
-	return s, nil
+	slices.Sort(aliases)
+	if len(aliases) == 0 {
+		aliases = []string{""}
+	}
+	if slices.ContainsFunc(aliases, func(a string) bool { return r.keep(a) }) {
+		r.add("image", img.Fingerprint, []any{aliases, img.Public, img.Properties})
+	}
 }
 
 // stable is a configuration without the volatile.* keys, which the
