@@ -52,6 +52,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -126,6 +128,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration(v)
 	return nil
 }
+
+// MaxNameLen bounds a job's name, which messages, the summary and a
+// configuration key of its container carry (the container's own name is
+// made of its letters and digits).
+const MaxNameLen = 128
 
 // Defaults of a Job's optional fields.
 const (
@@ -231,6 +238,9 @@ func (j *Job) Validate() error {
 	}
 	if strings.TrimSpace(j.Name) == "" {
 		return bad("job has no name")
+	}
+	if len(j.Name) > MaxNameLen || !utf8.ValidString(j.Name) || strings.ContainsFunc(j.Name, unicode.IsControl) {
+		return bad("job name %q: want at most %d bytes of text without control characters", j.Name, MaxNameLen)
 	}
 	if j.Image == (spec.Image{}) {
 		return bad("job %s: no image", j.Name)

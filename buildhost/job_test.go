@@ -88,6 +88,9 @@ func TestLoadErrors(t *testing.T) {
 		{"secret.yaml", "image: x\nsteps: [true]\nsecrets: [A-B]\n", `secret.yaml: job secret: secret "A-B": want a variable name`},
 		{"secret2.yaml", "image: x\nsteps: [true]\nsecrets: [A, A]\n", "secret A named twice"},
 		{"secret3.yaml", "image: x\nsteps: [true]\nenv: {A: b}\nsecrets: [A]\n", "A is both in env and a secret"},
+		{"nul.yaml", "name: \"a\\0b\"\nimage: x\nsteps: [true]\n", `nul.yaml: job name "a\x00b": want at most 128 bytes of text without control characters`},
+		{"newline.yaml", "name: \"a\\nb\"\nimage: x\nsteps: [true]\n", `job name "a\nb"`},
+		{"long.yaml", "name: " + strings.Repeat("x", 129) + "\nimage: x\nsteps: [true]\n", "want at most 128 bytes"},
 	} {
 		path := filepath.Join(dir, c.name)
 		writeFile(t, path, c.content)

@@ -211,9 +211,13 @@ func (c *Config) Validate() error {
 		}
 		return &ParseError{Origin: o, Err: err}
 	}
+	total := 0
 	for _, f := range c.WriteFiles {
 		if err := check(f.Origin, f.validate()); err != nil {
 			return err
+		}
+		if total += len(f.Content); total > MaxContent {
+			return check(f.Origin, fmt.Errorf("more than %d MiB of write_files content together", MaxContent>>20))
 		}
 	}
 	for _, key := range []string{"hostname", "fqdn"} {

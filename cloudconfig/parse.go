@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lxkit/lxkit/internal/unixmode"
+	"github.com/lxkit/lxkit/internal/yamlfile"
 )
 
 // ErrNotCloudConfig is matched (errors.Is) by the error for a file that
@@ -38,13 +40,13 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Limits on what one file may make Parse do.
-const (
-	// maxNodes bounds the YAML nodes visited, aliases expanded.
-	maxNodes = 100_000
-	// maxContent bounds a write_files content once decoded.
-	maxContent = 32 << 20
-)
+// maxNodes bounds the YAML nodes Parse visits, aliases expanded.
+const maxNodes = 100_000
+
+// MaxContent bounds the write_files contents of a file, once decoded,
+// together: each alias of a content counts again. A Config that holds
+// more (several files merged) is refused by Validate.
+const MaxContent = 16 << 20
 
 // Parse reads one cloud-config file. name is used in errors and in each
 // item's Origin. Any problem, including a key or module it does not know,
@@ -107,6 +109,9 @@ func parseYAML(name string, data []byte) (root *yaml.Node, err error) {
 		}
 		return &ParseError{Origin: o, Err: errors.New(msg)}
 	}
+	if err := yamlfile.Check(name, data); err != nil {
+		return nil, limitError(err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -122,16 +127,29 @@ func parseYAML(name string, data []byte) (root *yaml.Node, err error) {
 	case !errors.Is(err, io.EOF):
 		return nil, fail(err)
 	}
+	if err := yamlfile.CheckTree(name, &doc); err != nil {
+		return nil, limitError(err)
+	}
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
 	return doc.Content[0], nil
 }
 
+// limitError is a refusal of package yamlfile as a *ParseError.
+func limitError(err error) error {
+	var le *yamlfile.LineError
+	if errors.As(err, &le) {
+		return &ParseError{Origin: Origin{File: le.File, Line: le.Line}, Err: errors.New(le.Msg)}
+	}
+	return err
+}
+
 // decoder walks the YAML tree of one file.
 type decoder struct {
-	file  string
-	nodes int
+	file    string
+	nodes   int
+	decoded int // bytes of write_files content
 }
 
 func (d *decoder) at(n *yaml.Node, path string) Origin {
@@ -768,6 +786,7 @@ func (d *decoder) content(n, enc *yaml.Node, path string) ([]byte, error) {
 		return []byte{}, nil
 	}
 	kp := path + ".content"
+	at := n // the alias, if one stands for the content
 	n, err := d.resolve(n, kp)
 	if err != nil {
 		return nil, err
@@ -779,6 +798,7 @@ func (d *decoder) content(n, enc *yaml.Node, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	left := MaxContent - d.decoded
 	data := []byte(s)
 	if n.ShortTag() == "!!binary" {
 		if data, err = decodeBase64(s); err != nil {
@@ -791,10 +811,14 @@ func (d *decoder) content(n, enc *yaml.Node, path string) ([]byte, error) {
 		}
 	}
 	if gz {
-		if data, err = gunzip(data); err != nil {
+		if data, err = gunzip(data, left); err != nil {
 			return nil, d.errorf(n, kp, "%s content: %v", encoding, err)
 		}
 	}
+	if len(data) > left {
+		return nil, d.errorf(at, kp, "more than %d MiB of write_files content in this file (aliases count each time)", MaxContent>>20)
+	}
+	d.decoded += len(data)
 	return data, nil
 }
 
@@ -817,19 +841,23 @@ func decodeBase64(s string) ([]byte, error) {
 	return b, nil
 }
 
-func gunzip(data []byte) ([]byte, error) {
+// gunzip uncompresses data, up to max+1 bytes: more is too much.
+func gunzip(data []byte, max int) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("not gzip data: %v", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxContent+1))
-	if err != nil {
+	// The trailer gives the size (modulo 4 GiB): the buffer is made
+	// once, unless the trailer lies.
+	size := 0
+	if len(data) >= 4 {
+		size = int(binary.LittleEndian.Uint32(data[len(data)-4:]))
+	}
+	out := bytes.NewBuffer(make([]byte, 0, min(size, max)+1+bytes.MinRead)) // ReadFrom keeps MinRead free
+	if _, err := io.Copy(out, io.LimitReader(zr, int64(max)+1)); err != nil {
 		return nil, fmt.Errorf("gzip data: %v", err)
 	}
-	if len(out) > maxContent {
-		return nil, fmt.Errorf("more than %d MiB once uncompressed", maxContent>>20)
-	}
-	return out, nil
+	return out.Bytes(), nil
 }
 
 func (d *decoder) groups(c *Config, p pair) error {

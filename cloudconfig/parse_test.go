@@ -411,11 +411,20 @@ func TestParseLimits(t *testing.T) {
 	var in string
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	zw.Write(make([]byte, maxContent+1))
+	zw.Write(make([]byte, MaxContent+1))
 	zw.Close()
 	in = "#cloud-config\nwrite_files:\n  - path: /x\n    encoding: gz+b64\n    content: " + base64.StdEncoding.EncodeToString(z.Bytes()) + "\n"
-	if _, err := Parse("zip.cfg", []byte(in)); err == nil || !strings.Contains(err.Error(), "more than 32 MiB once uncompressed") {
+	if _, err := Parse("zip.cfg", []byte(in)); err == nil || !strings.Contains(err.Error(), "zip.cfg:5:14: write_files[0].content: more than 16 MiB of write_files content") {
 		t.Errorf("gzip bomb: %v", err)
+	}
+	// Aliases of one content count each time.
+	half := base64.StdEncoding.EncodeToString(make([]byte, MaxContent/2-1))
+	in = "#cloud-config\nwrite_files:\n  - {path: /a, encoding: b64, content: &c " + half + "}\n  - {path: /b, encoding: b64, content: *c}\n  - {path: /c, encoding: b64, content: *c}\n"
+	if _, err := Parse("alias.cfg", []byte(in)); err == nil || !strings.Contains(err.Error(), "alias.cfg:5:") || !strings.Contains(err.Error(), "more than 16 MiB") {
+		t.Errorf("aliased contents: %v", err)
+	}
+	if c, err := Parse("alias.cfg", []byte(strings.Join(strings.SplitAfter(in, "\n")[:4], ""))); err != nil || len(c.WriteFiles) != 2 {
+		t.Errorf("two aliased contents within the limit: %v", err)
 	}
 }
 

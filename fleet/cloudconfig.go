@@ -28,6 +28,11 @@ func CloudConfig(files []string) (func(context.Context, transport.Transport, io.
 			return nil, err
 		}
 		cfgs = append(cfgs, cfg)
+		// Each file holds MaxContent at most: checking after each keeps
+		// what many files hold bounded too.
+		if err := cloudconfig.Merge(cfgs...).Validate(); err != nil {
+			return nil, err
+		}
 	}
 	merged := cloudconfig.Merge(cfgs...)
 	if err := merged.Validate(); err != nil {

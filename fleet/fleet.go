@@ -64,9 +64,17 @@ func Load(path string, props map[string]string) (*Fleet, error) {
 		return nil, err
 	}
 	var ff fleetFile
-	if err := yamlfile.Decode(path, data, &ff); err != nil {
+	n, err := yamlfile.Parse(path, data)
+	if err != nil {
 		return nil, err
 	}
+	if n != nil {
+		if err := yamlfile.DecodeNode(path, n, &ff); err != nil {
+			return nil, err
+		}
+	}
+	// at names an instance's entry in messages: "fleet.yaml:3".
+	at := func(name string) string { return fmt.Sprintf("%s:%d", path, yamlfile.KeyLine(n, "instances", name)) }
 	f := &Fleet{Name: ff.Fleet, Path: path}
 	if f.Name == "" {
 		f.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
@@ -81,10 +89,10 @@ func Load(path string, props map[string]string) (*Fleet, error) {
 	for _, name := range slices.Sorted(maps.Keys(ff.Instances)) {
 		fi := ff.Instances[name]
 		if err := driver.ValidateName(name); err != nil {
-			return nil, fmt.Errorf("%s: instance %q: %w", path, name, err)
+			return nil, fmt.Errorf("%s: instance %q: %w", at(name), name, err)
 		}
 		if fi.Config == "" {
-			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: instance %s: no config file", path, name)
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: instance %s: no config file", at(name), name)
 		}
 		cfg := fi.Config
 		if !filepath.IsAbs(cfg) {
@@ -93,7 +101,7 @@ func Load(path string, props map[string]string) (*Fleet, error) {
 		tpl := templates[cfg]
 		if tpl == nil {
 			if tpl, err = spec.Load(cfg); err != nil {
-				return nil, fmt.Errorf("%s: instance %s: %w", path, name, err)
+				return nil, fmt.Errorf("%s: instance %s: %w", at(name), name, err)
 			}
 			templates[cfg] = tpl
 		}
@@ -104,7 +112,7 @@ func Load(path string, props map[string]string) (*Fleet, error) {
 		maps.Copy(p, props)
 		s, err := tpl.Instance(name, p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: instance %s: %w", path, name, err)
+			return nil, fmt.Errorf("%s: instance %s: %w", at(name), name, err)
 		}
 		f.Instances = append(f.Instances, s)
 	}

@@ -142,7 +142,9 @@ func TestLoadErrors(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "app.yaml"), "image: x\n")
 	for _, tc := range []struct{ content, want string }{
 		{"instances: {}\n", "no instances"},
-		{"instances:\n  a: missing.yaml\n", "instance a: open "},
+		{"instances:\n  a: missing.yaml\n", "fleet.yaml:2: instance a: open "},
+		{"instances:\n  b: app.yaml\n  a: /dev/zero\n", "fleet.yaml:3: instance a: /dev/zero: not a regular file"},
+		{"instances:\n  a: fleet.yaml\n", `fleet.yaml:2: instance a: ` + filepath.Join(dir, "fleet.yaml") + `:1: unknown key "instances"`},
 		{"instances:\n  a/b: app.yaml\n", `instance "a/b"`},
 		{"instances:\n  a: {properties: {x: y}}\n", "instance a: no config file"},
 		{"fleet: a.b\ninstances:\n  a: app.yaml\n", `fleet name "a.b"`},

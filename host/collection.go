@@ -27,8 +27,9 @@ type Collection[T, Put, Post any] struct {
 	ok func(name string) error
 }
 
-// ValidateName refuses names that cannot be an object's: empty, with a
-// slash, a control character or white space, or "." and "..".
+// ValidateName refuses names that cannot be an object's: empty, longer
+// than a file name (255 bytes), with a slash, a control character or
+// white space, or "." and "..".
 func ValidateName(kind, name string) error {
 	bad := func(why string) error {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %q: %s", kind, name, why)
@@ -36,6 +37,8 @@ func ValidateName(kind, name string) error {
 	switch {
 	case name == "":
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name: empty", kind)
+	case len(name) > 255:
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %.40q...: longer than 255 bytes", kind, name)
 	case name == "." || name == "..":
 		return bad("not a name")
 	case strings.ContainsAny(name, "/\\"):
@@ -44,6 +47,44 @@ func ValidateName(kind, name string) error {
 	for _, r := range name {
 		if r <= ' ' || r == 0x7f || r == '\u00a0' || r == '\u2028' || r == '\u2029' {
 			return bad("it has white space or a control character")
+		}
+	}
+	return nil
+}
+
+// MaxNameLen bounds the names ValidateNewName accepts: a project's name
+// and a volume's, joined by "_", still make one file name (255 bytes),
+// as the dir driver stores custom volumes.
+const MaxNameLen = 127
+
+// ValidateNewName checks the name of an object lxkit is to make (create,
+// rename, copy): besides ValidateName's rules, 1 to MaxNameLen ASCII
+// letters, digits, '-', '_' and '.', starting with a letter or a digit,
+// so that no shell, URL, file system or lxc command line reads it
+// otherwise. LXD 5.0 and Incus 6.0 accept more for profiles, projects
+// and volumes (any Unicode, shell metacharacters, thousands of bytes;
+// a volume name too long for a file name fails as "Volume path ...
+// already exists"); objects so named by other tools can still be
+// shown, renamed and deleted. The error matches ErrInvalidArgument.
+func ValidateNewName(kind, name string) error {
+	if err := ValidateName(kind, name); err != nil {
+		return err
+	}
+	bad := func(why string) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid %s name %q: %s", kind, name, why)
+	}
+	if len(name) > MaxNameLen {
+		return bad(fmt.Sprintf("longer than %d bytes", MaxNameLen))
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '.':
+			if i == 0 {
+				return bad("must start with a letter or digit")
+			}
+		default:
+			return bad("only ASCII letters, digits, '-', '_' and '.' are allowed")
 		}
 	}
 	return nil
@@ -125,20 +166,41 @@ func (c *Collection[T, Put, Post]) Exists(ctx context.Context, name string) (boo
 // Create creates an object. One of that name that exists already is left
 // as it is: Create converges, it does not compare.
 func (c *Collection[T, Put, Post]) Create(ctx context.Context, post Post) error {
+	_, err := c.Make(ctx, post)
+	return err
+}
+
+// Make is Create, and says whether it made the object (false: one of that
+// name was there).
+func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bool, err error) {
 	name := c.name(&post)
+	if err := c.checkNew(name); err != nil {
+		return false, err
+	}
 	if ok, err := c.Exists(ctx, name); err != nil || ok {
-		return err
+		return false, err
 	}
 	if _, err := c.h.c.Do(ctx, http.MethodPost, c.path, post, ""); err != nil {
-		if errors.Is(err, errdefs.ErrConflict) {
-			return nil // created meanwhile by someone else
+		// Created meanwhile by someone else? A conflict alone does not
+		// say so: LXD 5.0 and Incus 6.0 say "already exists" of a volume
+		// path they failed to make. A "not found" (of the pool, the
+		// instance) does say no.
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			if ok, _ := c.Exists(ctx, name); ok {
+				return false, nil
+			}
 		}
-		if ok, _ := c.Exists(ctx, name); ok {
-			return nil // some daemons say "already exists" with a 400
-		}
-		return fmt.Errorf("creating %s %s: %w", c.kind, name, err)
+		return false, fmt.Errorf("creating %s %s: %w", c.kind, name, err)
 	}
-	return nil
+	return true, nil
+}
+
+// checkNew checks the name of an object to make.
+func (c *Collection[T, Put, Post]) checkNew(name string) error {
+	if err := ValidateNewName(c.kind, name); err != nil {
+		return err
+	}
+	return c.check(name)
 }
 
 // Update reads an object, lets change edit what PUT replaces and writes
@@ -197,7 +259,7 @@ func (c *Collection[T, Put, Post]) Delete(ctx context.Context, name string) erro
 // Rename renames an object. A missing one is an error matching
 // errdefs.ErrNotFound, an existing newName one matching ErrConflict.
 func (c *Collection[T, Put, Post]) Rename(ctx context.Context, name, newName string) error {
-	if err := c.check(newName); err != nil {
+	if err := c.checkNew(newName); err != nil {
 		return err
 	}
 	if _, _, err := c.get(ctx, name); err != nil {

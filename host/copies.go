@@ -46,6 +46,9 @@ func (h *Host) RestoreVolumeSnapshot(ctx context.Context, pool, volume, snapshot
 // that exists already is left as it is.
 func (h *Host) CopyVolume(ctx context.Context, pool, source, dstPool, dst string) error {
 	vols := h.Volumes(dstPool)
+	if err := vols.checkNew(dst); err != nil {
+		return err
+	}
 	if ok, err := vols.Exists(ctx, dst); err != nil || ok {
 		return err
 	}

@@ -123,7 +123,7 @@ const maxSize = 1 << 20
 // read once; a cycle is an error.
 func Load(path string) (*Template, error) {
 	t := &Template{path: path}
-	if err := t.load(path, nil, map[string]bool{}); err != nil {
+	if err := t.load(path, "", nil, map[string]bool{}); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -132,29 +132,31 @@ func Load(path string) (*Template, error) {
 // Path is the top file's path.
 func (t *Template) Path() string { return t.path }
 
-func (t *Template) load(path string, chain []string, done map[string]bool) error {
+// load reads path, included at site ("file:line", "" for the top file)
+// by the files of chain, and what it includes.
+func (t *Template) load(path, site string, chain []string, done map[string]bool) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
 	for _, p := range chain {
 		if p == abs {
-			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include cycle: %s", chain[len(chain)-1], strings.Join(append(chain, abs), " -> "))
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include cycle: %s", site, strings.Join(append(chain, abs), " -> "))
 		}
 	}
 	if done[abs] {
 		return nil
 	}
 	if len(chain) >= maxDepth {
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: includes nest deeper than %d files", path, maxDepth)
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: includes nest deeper than %d files", site, maxDepth)
 	}
 	data, err := smallfile.Read(path, maxSize)
 	if errors.Is(err, errdefs.ErrInvalidArgument) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}
 	if err != nil {
-		if len(chain) > 0 {
-			return fmt.Errorf("%s: include: %w", chain[len(chain)-1], err)
+		if site != "" {
+			return fmt.Errorf("%s: include: %w", site, err)
 		}
 		return err
 	}
@@ -162,20 +164,35 @@ func (t *Template) load(path string, chain []string, done map[string]bool) error
 	if err != nil {
 		return err
 	}
-	for _, inc := range p.file.Include {
+	for i, inc := range p.file.Include {
+		site := fmt.Sprintf("%s:%d", path, p.includeLine(i))
 		if inc == "" {
-			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include: empty path", path)
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: include: empty path", site)
 		}
 		if !filepath.IsAbs(inc) {
 			inc = filepath.Join(filepath.Dir(path), inc)
 		}
-		if err := t.load(inc, append(chain, abs), done); err != nil {
+		if err := t.load(inc, site, append(chain, abs), done); err != nil {
 			return err
 		}
 	}
 	done[abs] = true
 	t.files = append(t.files, p)
 	return nil
+}
+
+// includeLine is the line of the i-th file of include:.
+func (p *parsed) includeLine(i int) int {
+	m := p.node.Content[0]
+	for k := 0; k+1 < len(m.Content); k += 2 {
+		if m.Content[k].Value == "include" {
+			if v := m.Content[k+1]; v.Kind == yaml.SequenceNode && i < len(v.Content) {
+				return v.Content[i].Line
+			}
+			return m.Content[k].Line
+		}
+	}
+	return 0
 }
 
 // parse reads one file's content (name is for messages); includes are
@@ -185,11 +202,11 @@ func parse(name string, data []byte) (parsed, error) {
 		return parsed{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
 			"%s: a #cloud-config file, not an instance configuration: name it under cloud-config: in one", name)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return parsed{}, yamlfile.Error(name, err)
+	doc, err := yamlfile.ParseDocument(name, data)
+	if err != nil {
+		return parsed{}, err
 	}
-	p := parsed{path: name, node: &doc}
+	p := parsed{path: name, node: doc}
 	if doc.Kind == 0 { // empty file
 		return p, nil
 	}

@@ -113,8 +113,9 @@ func TestErrors(t *testing.T) {
 		{"two images", map[string]string{"a.yaml": "image: {alias: x, fingerprint: abc}\n"}, "a.yaml: image: give an alias or a fingerprint"},
 		{"relative volume path", map[string]string{"a.yaml": "image: x\nvolumes:\n  d: {path: srv}\n"}, "volume d: path must be an absolute path"},
 		{"volume and device", map[string]string{"a.yaml": "image: x\nvolumes:\n  d: {path: /d}\ndevices:\n  d: {type: none}\n"}, "volume d: a device of that name exists too"},
-		{"missing include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n"}, "a.yaml: include: open "},
-		{"cycle", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "include: [a.yaml]\n"}, "include cycle: "},
+		{"missing include", map[string]string{"a.yaml": "image: x\ninclude: [c.yaml,\n  b.yaml]\n", "c.yaml": ""}, "a.yaml:3: include: open "},
+		{"cycle", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\ninclude: [a.yaml]\n"}, "b.yaml:2: include cycle: "},
+		{"self", map[string]string{"a.yaml": "image: x\ninclude:\n  - a.yaml\n"}, "a.yaml:3: include cycle: "},
 		{"error in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\n\nbogus: 1\n"}, `b.yaml:3: unknown key "bogus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

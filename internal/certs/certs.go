@@ -25,10 +25,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/certs/atomicfile"
+	"github.com/lxkit/lxkit/internal/smallfile"
 )
 
 // Validity is how long a generated client certificate is valid.
@@ -192,7 +194,7 @@ func ParsePEM(data []byte) (*x509.Certificate, error) {
 
 // ReadCertificate reads the first certificate of the PEM file at path.
 func ReadCertificate(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readPEM(path)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +249,7 @@ func LoadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := readPEM(certPath)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -259,8 +261,18 @@ func LoadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
 	return pair, nil
 }
 
+// readPEM reads a certificate file: a regular file of at most maxKeyFile
+// bytes (not a FIFO, whose read would wait, nor /dev/zero).
+func readPEM(path string) ([]byte, error) {
+	data, err := smallfile.Read(path, maxKeyFile)
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return data, err
+}
+
 func readKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO is refused, not waited on
 	if err != nil {
 		return nil, err
 	}

@@ -122,6 +122,12 @@ Containers nested in containers that run LXD themselves are named by path:
 			return cmdutil.FlagErrorf("%s", msg)
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Left out, they have defaults; given empty, they name nothing.
+			for name, what := range map[string]string{"host": "remote", "project": "project"} {
+				if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed && fl.Value.String() == "" {
+					return cmdutil.FlagErrorf("--%s: empty: leave it out for the default %s", name, what)
+				}
+			}
 			return cmdutil.ValidateFormat(g.Format)
 		},
 	}

@@ -146,6 +146,10 @@ func TestRun(t *testing.T) {
 		{args: []string{"config", "set", "novalue"}, code: 2, stderr: "expected KEY=VALUE"},
 		{args: []string{"network", "frob"}, code: 2, stderr: "expected a subcommand: list, show, create"},
 		{args: []string{"profile", "show", "bad_host/p"}, code: 1, stderr: "Error: container path \"bad_host\": invalid instance name"},
+		// flags that name something, given empty, are not their default.
+		{args: []string{"--host", "", "status", "web"}, code: 2, stderr: "--host: empty: leave it out for the default remote"},
+		{args: []string{"--project=", "status", "web"}, code: 2, stderr: "--project: empty"},
+		{args: []string{"job", "run", "--name", "", "job.yaml"}, code: 2, stderr: "--name: empty"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -274,8 +274,11 @@ func imageFingerprint(t *testing.T, c *client.Client) string {
 	return alias.Target
 }
 
+// logger is what the cleanups need of a test: testscript's or testing's.
+type logger interface{ Log(...any) }
+
 // deleteAll deletes the containers a script made: name and name-*.
-func deleteAll(t testscript.T, c *client.Client, name string) {
+func deleteAll(t logger, c *client.Client, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := rest.New(c)
@@ -327,7 +330,7 @@ func deleteImages(t testscript.T, c *client.Client, name string) {
 	}
 }
 
-func deleteHostObjects(t testscript.T, c *client.Client, name, short string) {
+func deleteHostObjects(t logger, c *client.Client, name, short string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	mine := func(n string) bool {

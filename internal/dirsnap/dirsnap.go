@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"testing"
 	"time"
 )
 
@@ -40,6 +41,16 @@ func Take(dir string) (Snapshot, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Must snapshots dir, failing the test when it cannot.
+func Must(t testing.TB, dir string) Snapshot {
+	t.Helper()
+	s, err := Take(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // Diff lists, sorted, each path that differs between before and after,

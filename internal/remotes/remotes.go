@@ -37,8 +37,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/internal/certs/atomicfile"
+	"github.com/lxkit/lxkit/internal/smallfile"
+	"github.com/lxkit/lxkit/internal/yamlfile"
 )
 
 // Where a remote comes from (Remote.Source).
@@ -277,22 +280,30 @@ func (s *Store) incus() *source { return s.sources[2] }
 // readConfig reads a config.yml; a missing file is an empty one. The file
 // is only ever opened for reading.
 func readConfig(path string) (config, bool, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, maxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return config{}, false, nil
+	}
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		err = fmt.Errorf("%s: %w", path, err)
 	}
 	if err != nil {
 		return config{}, false, err
 	}
 	var c config
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		// yaml.v3 says "yaml: line N: ..." (or lists "line N: ..." on
-		// further lines for type errors): one line, with the file.
-		msg := strings.Join(strings.Fields(err.Error()), " ")
-		return config{}, false, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: %s", path, msg)
+	doc, err := yamlfile.ParseDocument(path, data)
+	if err != nil {
+		return config{}, false, err
+	}
+	if err := doc.Decode(&c); err != nil {
+		return config{}, false, yamlfile.Error(path, err)
 	}
 	return c, true, nil
 }
+
+// maxConfigSize bounds a config.yml: a few remotes take a few hundred
+// bytes.
+const maxConfigSize = 1 << 20
 
 // remotes returns src's remotes as its tool sees them: lxc and incus add
 // their built-in remotes (lxc: local, ubuntu, ubuntu-daily; incus: local),
@@ -423,31 +434,14 @@ func (s *Store) Default() string {
 }
 
 // ValidateName checks a name for a new remote: 1 to 64 ASCII letters,
-// digits, '-', '_' and '.', starting with a letter or digit. It is a file
-// name (servercerts/NAME.crt) and never needs quoting.
+// digits, '-', '_' and '.', starting with a letter or digit, as
+// host.ValidateNewName checks names. It is a file name
+// (servercerts/NAME.crt) and never needs quoting.
 func ValidateName(name string) error {
-	bad := func(why string) error {
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid remote name %q: %s", name, why)
-	}
-	if name == "" {
-		return bad("empty")
-	}
 	if len(name) > 64 {
-		return bad("longer than 64 characters")
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid remote name %q: longer than 64 characters", name)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-' || c == '_' || c == '.':
-			if i == 0 {
-				return bad("must start with a letter or digit")
-			}
-		default:
-			return bad("only letters, digits, '-', '_' and '.' are allowed")
-		}
-	}
-	return nil
+	return host.ValidateNewName("remote", name)
 }
 
 // validate checks a new remote's name, address and protocol; pinned says

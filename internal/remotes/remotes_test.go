@@ -429,10 +429,11 @@ func TestAddValidation(t *testing.T) {
 		want string
 	}{
 		{Remote{Name: "", Addr: "https://h"}, false, "empty"},
-		{Remote{Name: "a/b", Addr: "https://h"}, false, "only letters"},
-		{Remote{Name: "..", Addr: "https://h"}, false, "start with"},
-		{Remote{Name: "a:b", Addr: "https://h"}, false, "only letters"},
-		{Remote{Name: "é", Addr: "https://h"}, false, "only letters"},
+		{Remote{Name: "a/b", Addr: "https://h"}, false, "slash"},
+		{Remote{Name: "..", Addr: "https://h"}, false, "not a name"},
+		{Remote{Name: ".a", Addr: "https://h"}, false, "start with"},
+		{Remote{Name: "a:b", Addr: "https://h"}, false, "only ASCII letters"},
+		{Remote{Name: "é", Addr: "https://h"}, false, "only ASCII letters"},
 		{Remote{Name: strings.Repeat("a", 65), Addr: "https://h"}, false, "longer"},
 		{Remote{Name: "x", Addr: ""}, false, "expected https://"},
 		{Remote{Name: "x", Addr: "http://h:8443"}, false, "expected https://"},
@@ -670,14 +671,14 @@ func TestRenameWriteFails(t *testing.T) {
 	if err := s.SetDefault("build"); err != nil { // makes the lock file
 		t.Fatal(err)
 	}
-	before := snapshot(t, e.dir)
+	before := dirsnap.Must(t, e.dir)
 	writeConfigFile = func(string, []byte, fs.FileMode) error { return errors.New("disk full") }
 	t.Cleanup(func() { writeConfigFile = atomicfile.Write })
 	if err := s.Rename("build", "ci"); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Rename with a failing write: %v", err)
 	}
 	writeConfigFile = atomicfile.Write
-	after := snapshot(t, e.dir)
+	after := dirsnap.Must(t, e.dir)
 	// The files, not the directories (whose times the copy changed).
 	for _, d := range []string{e.dir, filepath.Join(e.dir, "servercerts")} {
 		delete(before, d)
@@ -815,8 +816,8 @@ func TestMalformedYAML(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tc.line) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("err = %q, want one line starting with %s and naming %s", err, path, tc.line)
+			if want := path + ":" + strings.TrimPrefix(tc.line, "line ") + ": "; !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q, want one line starting with %s", err, want)
 			}
 			if !errors.Is(err, errdefs.ErrInvalidArgument) {
 				t.Errorf("err = %v, want invalid argument", err)
@@ -892,26 +893,16 @@ func TestNeverWritesLXCOrIncus(t *testing.T) {
 	for _, d := range []string{e.lxc, e.incus} {
 		filepath.WalkDir(d, func(p string, _ fs.DirEntry, _ error) error { return os.Chtimes(p, old, old) })
 	}
-	before := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	before := []dirsnap.Snapshot{dirsnap.Must(t, e.lxc), dirsnap.Must(t, e.incus)}
 	exercise(t, e)
-	after := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	after := []dirsnap.Snapshot{dirsnap.Must(t, e.lxc), dirsnap.Must(t, e.incus)}
 	for i := range before {
 		assertSame(t, before[i], after[i])
 	}
 	// And lxkit's own file did change, so the operations did run.
-	if got := snapshot(t, e.dir); len(got) == 0 {
+	if got := dirsnap.Must(t, e.dir); len(got) == 0 {
 		t.Error("lxkit's directory is empty")
 	}
-}
-
-// snapshot is every file under dir (see dirsnap).
-func snapshot(t *testing.T, dir string) dirsnap.Snapshot {
-	t.Helper()
-	snap, err := dirsnap.Take(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
 }
 
 func assertSame(t *testing.T, before, after dirsnap.Snapshot) {
@@ -958,10 +949,10 @@ func TestRealConfigurations(t *testing.T) {
 	for _, r := range s.List() {
 		t.Logf("%s", row(r))
 	}
-	before := []dirsnap.Snapshot{snapshot(t, e.lxc), snapshot(t, e.incus)}
+	before := []dirsnap.Snapshot{dirsnap.Must(t, e.lxc), dirsnap.Must(t, e.incus)}
 	exercise(t, e)
-	assertSame(t, before[0], snapshot(t, e.lxc))
-	assertSame(t, before[1], snapshot(t, e.incus))
+	assertSame(t, before[0], dirsnap.Must(t, e.lxc))
+	assertSame(t, before[1], dirsnap.Must(t, e.incus))
 }
 
 func FuzzValidateName(f *testing.F) {

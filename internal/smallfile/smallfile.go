@@ -6,15 +6,17 @@ package smallfile
 import (
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/lxkit/lxkit/errdefs"
 )
 
 // Read reads path if it is a regular file of at most max bytes. Those
 // that are not are errors matching errdefs.ErrInvalidArgument that do
-// not name the path (callers do); the os errors name it themselves.
+// not name the path (callers do); the os errors name it themselves. A
+// FIFO is refused at once, writer or not: it is opened without blocking.
 func Read(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -26,9 +28,16 @@ func Read(path string, max int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "not a regular file")
 	}
+	if fi.Size() > max {
+		return nil, tooLarge(max)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err == nil && int64(len(b)) > max {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "larger than %d bytes", max)
+		return nil, tooLarge(max)
 	}
 	return b, err
+}
+
+func tooLarge(max int64) error {
+	return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "larger than %d bytes", max)
 }

@@ -26,19 +26,40 @@ func Decode(name string, data []byte, v any) error {
 }
 
 // Parse returns the mapping that the YAML document data holds, or nil for
-// an empty document, for a caller that changes it before DecodeNode.
+// an empty document, for a caller that changes it before DecodeNode. It
+// refuses what Check and CheckTree refuse.
 func Parse(name string, data []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Error(name, err)
-	}
-	if doc.Kind == 0 {
-		return nil, nil
+	doc, err := ParseDocument(name, data)
+	if err != nil || doc.Kind == 0 {
+		return nil, err
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: expected a mapping of keys", name, doc.Line)
 	}
 	return doc.Content[0], nil
+}
+
+// KeyLine is the line of the key that path names in the mapping m, key
+// under key ("instances", "web"), or 0 when there is none.
+func KeyLine(m *yaml.Node, path ...string) int {
+	line := 0
+	for _, key := range path {
+		if m == nil || m.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				line, next = m.Content[i].Line, m.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		m = next
+	}
+	return line
 }
 
 // DecodeNode decodes n, read from the file name, strictly into v, with

@@ -6,10 +6,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -64,7 +66,7 @@ func (h *Host) Addr() string {
 func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true})
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
+		return nil, h.unreachable(args, err)
 	}
 	if err := Classify(res.ExitCode, res.Stderr); err != nil {
 		return res.Stdout, h.missing(res.ExitCode, err)
@@ -85,12 +87,24 @@ func (h *Host) Stream(ctx context.Context, stdout io.Writer, args ...string) err
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
+		return h.unreachable(args, err)
 	}
 	if err := Classify(res.ExitCode, stderr.buf); err != nil {
 		return h.missing(res.ExitCode, err)
 	}
 	return nil
+}
+
+// unreachable is the error of a command that could not be run at all. A
+// missing container on the way to the host (Via's, on a nested path)
+// makes the host unavailable: as "not found" it would pass for what the
+// command asked about ("image alias testimage not found" when the
+// container that runs the daemon is missing).
+func (h *Host) unreachable(args []string, err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s %s: %v", h.name(), firstWord(args), err)
+	}
+	return fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
 }
 
 // tailBuffer keeps the last max bytes written to it.

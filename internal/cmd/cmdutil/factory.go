@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"github.com/lxkit/lxkit/client"
@@ -215,6 +216,10 @@ func cliOptions(h Host) (cli.Options, error) {
 		return cli.Options{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
 			"%s: --driver cli reaches HTTPS hosts only through remotes that lxc or incus know; use the REST driver", h.describe())
 	case h.Addr != "":
+		if filepath.Base(h.Addr) != "unix.socket" {
+			return cli.Options{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+				"%s: --driver cli finds a socket through LXD_DIR or INCUS_DIR, as DIR/unix.socket; use the REST driver for one named otherwise", h.Addr)
+		}
 		return cli.ForSocket(h.Addr), nil
 	}
 	if sock, err := client.DetectSocket(); err == nil {

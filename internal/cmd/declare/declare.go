@@ -263,7 +263,9 @@ not applied again: the copy has what they did.`,
 // NewCmdRender returns `lxkit render`.
 func NewCmdRender(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
 	return namesCmd(opts, "render -f FILE NAME...", "Print what a configuration file makes of instances",
-		"Print each instance's configuration, includes merged and properties expanded, without asking any host.",
+		`Print each instance's configuration, includes merged and properties expanded,
+without asking any host. Its cloud-config files are read and checked as up
+reads them.`,
 		`  lxkit render -f web.yaml web1 --format json`,
 		runF, func(ctx context.Context, opts *Options) error {
 			tpl, err := spec.Load(opts.File)
@@ -275,6 +277,9 @@ func NewCmdRender(opts *Options, runF func(context.Context, *Options) error) *co
 				s, err := tpl.Instance(name[strings.LastIndexByte(name, '/')+1:], opts.Properties)
 				if err != nil {
 					return err
+				}
+				if _, err := fleet.CloudConfig(s.CloudConfig); err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 				specs = append(specs, s)
 			}

@@ -20,7 +20,7 @@ type collection[T, Post any] interface {
 	List(ctx context.Context) ([]T, error)
 	Get(ctx context.Context, name string) (*T, error)
 	Exists(ctx context.Context, name string) (bool, error)
-	Create(ctx context.Context, post Post) error
+	Make(ctx context.Context, post Post) (made bool, err error)
 	Delete(ctx context.Context, name string) error
 	Rename(ctx context.Context, name, newName string) error
 }
@@ -248,6 +248,9 @@ func (k *kind[T, Post]) createCmd(f *cmdutil.Factory, runF runFunc) *cobra.Comma
 		if err != nil {
 			return err
 		}
+		if err := host.ValidateNewName(k.noun, opts.Names[0]); err != nil {
+			return err
+		}
 		if k.typeArg != "" {
 			opts.Type, rest = rest[0], rest[1:]
 		}
@@ -269,16 +272,15 @@ func (k *kind[T, Post]) create(ctx context.Context, o *Options) error {
 		return err
 	}
 	what := k.describe(o, o.Names[0])
-	if ok, err := c.Exists(ctx, o.Names[0]); err != nil {
+	made, err := c.Make(ctx, k.post(o))
+	switch {
+	case err != nil:
 		return k.explain(ctx, o, err)
-	} else if ok {
+	case made:
+		cmdutil.Success(o.IO, o.Globals, "Created %s", what)
+	default:
 		cmdutil.Success(o.IO, o.Globals, "The %s exists already: left as it is", what)
-		return nil
 	}
-	if err := c.Create(ctx, k.post(o)); err != nil {
-		return k.explain(ctx, o, err)
-	}
-	cmdutil.Success(o.IO, o.Globals, "Created %s", what)
 	return nil
 }
 
@@ -357,7 +359,10 @@ func (k *kind[T, Post]) renameCmd(f *cmdutil.Factory, runF runFunc) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			return opts.setNewName(rest[0])
+			if err := opts.setNewName(rest[0]); err != nil {
+				return err
+			}
+			return host.ValidateNewName(k.noun, opts.NewName)
 		}, runF, k.rename),
 	}
 }

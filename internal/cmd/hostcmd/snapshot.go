@@ -75,8 +75,10 @@ is left as it is.`,
 			return nil
 		},
 		RunE: runE(opts, func(_ *cobra.Command, args []string) error {
-			_, err := snapshots.setObjects(opts, args, len(args)-1)
-			return err
+			if _, err := snapshots.setObjects(opts, args, len(args)-1); err != nil || len(opts.Names) == 0 {
+				return err
+			}
+			return host.ValidateNewName("snapshot", opts.Names[0])
 		}, runF, snapshotCreateRun),
 	}
 }
@@ -97,13 +99,10 @@ func snapshotCreateRun(ctx context.Context, o *Options) error {
 		}
 		name = nextSnapshotName(list)
 	}
-	what := snapshots.describe(o, name)
-	if ok, err := snaps.Exists(ctx, name); err != nil {
+	if made, err := snaps.Make(ctx, api.InstanceSnapshotsPost{Name: name}); err != nil {
 		return snapshots.explain(ctx, o, err)
-	} else if ok {
-		cmdutil.Success(o.IO, o.Globals, "The %s exists already: left as it is", what)
-	} else if err := snaps.Create(ctx, api.InstanceSnapshotsPost{Name: name}); err != nil {
-		return snapshots.explain(ctx, o, err)
+	} else if !made {
+		cmdutil.Success(o.IO, o.Globals, "The %s exists already: left as it is", snapshots.describe(o, name))
 	}
 	out := struct {
 		Instance string `json:"instance"`

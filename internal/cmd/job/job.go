@@ -64,6 +64,9 @@ its part. See the README for the job file.`,
 		Args: cmdutil.ExactArgs(1, "a job file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
+			if cmd.Flags().Changed("name") && opts.Name == "" {
+				return cmdutil.FlagErrorf("--name: empty: leave it out for the default")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -133,16 +133,6 @@ func (d dirs) run(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// snapshot is every file under dir (see dirsnap).
-func snapshot(t *testing.T, dir string) dirsnap.Snapshot {
-	t.Helper()
-	snap, err := dirsnap.Take(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
-}
-
 const (
 	ownConfig = `default-remote: lab
 remotes:
@@ -175,7 +165,7 @@ aliases: {}
 
 func TestRenameSetURLGetDefault(t *testing.T) {
 	d := setupDirs(t, ownConfig, lxcConfig, incusConfig)
-	before := []dirsnap.Snapshot{snapshot(t, d.lxc), snapshot(t, d.incus)}
+	before := []dirsnap.Snapshot{dirsnap.Must(t, d.lxc), dirsnap.Must(t, d.incus)}
 	pin := func(name string) string {
 		data, _ := os.ReadFile(filepath.Join(d.own, "servercerts", name+".crt"))
 		return string(data)
@@ -258,7 +248,7 @@ remotes:
 	}
 
 	for i, dir := range []string{d.lxc, d.incus} {
-		for _, d := range dirsnap.Diff(before[i], snapshot(t, dir)) {
+		for _, d := range dirsnap.Diff(before[i], dirsnap.Must(t, dir)) {
 			t.Error(d)
 		}
 	}
