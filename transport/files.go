@@ -141,6 +141,9 @@ func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (
 	sum, err := download(tmp)
 	if err == nil {
 		err = os.Rename(filepath.Join(tmp, base), final)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil // nothing came that could be written (all skipped)
+		}
 	}
 	return sum, err
 }

@@ -16,6 +16,7 @@ import (
 const patience = 10 * time.Minute
 
 func TestDriver(t *testing.T) {
+	testhost.Integration(t)
 	for _, h := range testhost.Hosts() {
 		t.Run(h.Name, func(t *testing.T) {
 			t.Parallel()

@@ -27,8 +27,10 @@ import (
 	"github.com/lxkit/lxkit/internal/testhost"
 )
 
-// answerWithin bounds each command's answer to a bad name.
-const answerWithin = 2 * time.Second
+// answerWithin bounds each command's answer to a bad name: a hang or
+// work without bound fails, while the CLI driver's several lxc calls on
+// a machine busy with other tests still fit (the slowest is logged).
+const answerWithin = 10 * time.Second
 
 // badName is a hostile name for an object, by what makes it hostile.
 type badName struct{ label, value string }
@@ -258,13 +260,6 @@ func TestHostileNames(t *testing.T) {
 							for _, line := range k.commands(bad.value) {
 								args := append([]string{"--host", fx.socket, "--driver", drv}, line...)
 								res := runLxkit(fx, args...)
-								if res.took > answerWithin && res.code != 0 {
-									// Other tests share the CPUs and the daemons: a
-									// slow answer is timed once more. Work without
-									// bound, or a hang, is slow both times.
-									t.Logf("%q answered in %v: again", strings.Join(line, " "), res.took)
-									res = runLxkit(fx, args...)
-								}
 								if res.took > slowest {
 									slowest, slowestRun = res.took, strings.Join(args, " ")
 								}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,15 +32,11 @@ type Keep func(name string) bool
 var others = regexp.MustCompile(`^lxk`)
 
 // NotOthers keeps every object but those of other tests (names that
-// start with "lxk", as Name's do, and images without an alias, which some publish), unless
-// their name starts with own. Developers run tests of several packages
-// against the same daemons at once, and those tests make and delete
-// their objects meanwhile; under CI=true packages run one at a time, so
-// NotOthers keeps everything there.
+// start with "lxk", as Name's do, and images without an alias, which some
+// publish), unless their name starts with own: tests of several packages
+// run against the same daemons at once (make test runs packages side by
+// side), and make and delete their objects meanwhile.
 func NotOthers(own string) Keep {
-	if os.Getenv("CI") == "true" {
-		return func(string) bool { return true }
-	}
 	return func(name string) bool {
 		return name != "" && (strings.HasPrefix(name, own) || !others.MatchString(name))
 	}
