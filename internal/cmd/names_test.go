@@ -82,10 +82,10 @@ type nameKind struct {
 // project, a volume of pool default, and a remote in lxkit's own
 // configuration.
 type fixtures struct {
-	own                                    string
-	container, profile, project, volume    string
-	remote, remotesDir, jobFile, labelFile string
-	socket                                 string
+	own                                 string
+	container, profile, project, volume string
+	remote, remotesDir, jobFile         string
+	socket                              string
 }
 
 func nameKinds(fx fixtures) []nameKind {
