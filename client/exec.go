@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,7 +99,13 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	stopControl := s.control(ctx, streams)
 	done, waitErr := c.Wait(context.WithoutCancel(ctx), s.op)
 	stopControl()
-	outputs.Wait()
+	// The daemons end the output streams before the operation (a hostile
+	// one might send one endless message).
+	if !within(&outputs, c.respTimeout) {
+		s.closeAll()
+		outputs.Wait()
+		s.errs.add(errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the output of the command in %s did not end within %s of the command (daemon stopped or misbehaving?)", c.addr, name, c.respTimeout))
+	}
 
 	code := exitCode(done)
 	switch {
@@ -236,10 +243,15 @@ func (s *execSession) control(ctx context.Context, streams ExecIO) (stop func())
 	if grace <= 0 {
 		grace = 2 * time.Second
 	}
+	conn.SetReadLimit(s.c.maxAnswer)
 	go func() {
-		// Drain control frames so that pings and the close are answered.
+		// Drain control frames so that pings and the close are answered;
+		// messages (the daemons send none) are skipped unread.
 		for {
 			if _, _, err := conn.NextReader(); err != nil {
+				if errors.Is(err, websocket.ErrReadLimit) {
+					s.errs.add(s.c.tooLarge("a message on the exec control socket", s.c.maxAnswer))
+				}
 				return
 			}
 		}
@@ -300,15 +312,15 @@ func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket
 // websocket opens one of an operation's websockets.
 func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
 	u := c.wsBase + "/1.0/operations/" + url.PathEscape(opID) + "/websocket?secret=" + url.QueryEscape(secret)
-	conn, resp, err := c.ws.DialContext(ctx, u, nil)
+	conn, resp, err := c.dialWebsocket(ctx, u, "an exec websocket")
 	if err != nil {
 		if resp != nil {
 			defer resp.Body.Close()
-			if _, derr := decodeAnswer(resp); derr != nil {
+			if _, derr := c.decodeAnswer(resp); derr != nil {
 				return nil, derr
 			}
 		}
-		return nil, c.transportError(ctx, err)
+		return nil, c.websocketError(ctx, "an exec websocket", err)
 	}
 	conn.SetPingHandler(func(data string) error {
 		// The daemons ping each exec socket as it connects and close it
@@ -324,6 +336,39 @@ func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket
 	return conn, nil
 }
 
+// websocketError classifies a failed websocket handshake.
+func (c *Client) websocketError(ctx context.Context, what string, err error) error {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, errdefs.ErrInternal): // an answer too large
+		return err
+	case errors.As(err, &ne) && ne.Timeout():
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: no answer to the handshake of %s within %s (daemon stopped or overloaded?)", c.addr, what, c.timeout)
+	}
+	return c.transportError(ctx, err)
+}
+
+// within waits for wg, at most d (d <= 0: forever), and reports whether
+// it is done.
+func within(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if d <= 0 {
+		<-done
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // readStream copies the messages of a websocket to w until the daemon ends
 // the stream. A nil w discards. Write errors are returned once the stream
 // has been drained, so that the daemon is never blocked by a failed writer.
@@ -331,20 +376,37 @@ func readStream(conn *websocket.Conn, w io.Writer) error {
 	if w == nil {
 		w = io.Discard
 	}
-	var werr error
+	out := &writeErr{w: w}
 	for {
 		// The stream ends with a close frame, a dropped connection, or (older
-		// daemons) an empty text message.
+		// daemons) an empty text message. A message is copied as it
+		// arrives, in constant memory however long it is.
 		mt, r, err := conn.NextReader()
 		if err != nil || mt == websocket.TextMessage {
 			break
 		}
-		if werr == nil {
-			_, werr = io.Copy(w, r)
+		if out.err == nil {
+			if _, err := io.Copy(out, r); err != nil && out.err == nil {
+				break // the stream broke mid-message
+			}
 		}
 	}
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	return werr
+	return out.err
+}
+
+// writeErr keeps the first error of w, to tell it from a stream's.
+type writeErr struct {
+	w   io.Writer
+	err error
+}
+
+func (w *writeErr) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // writeStream copies r to a websocket and then marks the end of input.
