@@ -257,7 +257,9 @@ func (b *answerBody) Read(p []byte) (int, error) {
 	if !b.whole {
 		b.x.dog.disarm()
 	}
-	if err != nil && err != io.EOF {
+	// Go's transport may end the body of a cancelled request with a
+	// plain io.EOF: the end counts only while the request stands.
+	if err != nil && (err != io.EOF || b.x.ctx.Err() != nil) {
 		err = b.x.failure(err)
 	}
 	return n, err
