@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -214,17 +215,21 @@ func sftpDaemon(t *testing.T, tr string, wrap func(io.ReadWriteCloser) io.ReadWr
 }
 
 // freezing stops reading after left bytes, as a daemon stopped
-// mid-transfer, until it is closed.
+// mid-transfer, until it is closed or thawed.
 type freezing struct {
 	io.ReadWriteCloser
 	left   int
 	closed chan struct{}
 	once   sync.Once
+	thaw   <-chan struct{}
 }
 
 func (f *freezing) Read(p []byte) (int, error) {
 	if f.left <= 0 {
-		<-f.closed
+		select {
+		case <-f.closed:
+		case <-f.thaw:
+		}
 		return 0, io.EOF
 	}
 	n, err := f.ReadWriteCloser.Read(p[:min(len(p), f.left)])
@@ -241,7 +246,22 @@ func TestSFTPStalls(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), 4<<20)
 	for _, tr := range hostile.Transports {
 		t.Run(tr, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			var servers []*hostile.Server
+			var clients []*Client
+			thaw := make(chan struct{})
+			defer func() {
+				close(thaw) // the frozen server's handler ends
+				for _, s := range servers {
+					s.Close()
+				}
+				for _, c := range clients {
+					closeIdle(c)
+				}
+				settled(t, before)
+			}()
 			connect := func(s *hostile.Server) *Client {
+				servers = append(servers, s)
 				opts := []Option{WithResponseTimeout(shortTimeout)}
 				if s.Cert != nil {
 					opts = append(opts, WithTLS(TLSOptions{ServerCert: s.Cert}))
@@ -250,6 +270,7 @@ func TestSFTPStalls(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				clients = append(clients, c)
 				return c
 			}
 			// A session that works, slowly used: idle time is not a stall.
@@ -275,15 +296,15 @@ func TestSFTPStalls(t *testing.T) {
 
 			// Stopped mid-transfer.
 			s = sftpDaemon(t, tr, func(rwc io.ReadWriteCloser) io.ReadWriteCloser {
-				return &freezing{ReadWriteCloser: rwc, left: 1 << 20, closed: make(chan struct{})}
+				return &freezing{ReadWriteCloser: rwc, left: 1 << 20, closed: make(chan struct{}), thaw: thaw}
 			})
 			sess, err = connect(s).SFTP(context.Background(), "c1", SFTPOptions{WritePacket: 128 << 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sess.Close()
 			start = time.Now()
 			err = sess.PutFile("/f", bytes.NewReader(data), FilePut{UID: -1, GID: -1})
+			sess.Close()
 			wantError(t, err, errdefs.ErrUnavailable, s.Addr, "the SFTP session with c1 stalled: no answer for 1s")
 			if took := time.Since(start); took > shortTimeout+2*time.Second {
 				t.Errorf("the stall mid-transfer took %s", took)

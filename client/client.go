@@ -360,7 +360,11 @@ func (c *Client) RequireTrust() error {
 
 // Query sends a request whose answer is synchronous and decodes its metadata
 // into out (when out is not nil). body is encoded as JSON when not nil. It
-// returns the answer's ETag. An error answer is a *errdefs.StatusError.
+// returns the answer's ETag. An error answer is a *errdefs.StatusError. An
+// answer larger than the client's limit (WithMaxAnswerSize) or not JSON
+// matches errdefs.ErrInternal; one that does not come in time
+// (WithResponseTimeout, WithReadTimeout) or a connection lost under it,
+// errdefs.ErrUnavailable.
 func (c *Client) Query(ctx context.Context, method, path string, body, out any) (etag string, err error) {
 	resp, err := c.send(ctx, method, path, body, "")
 	if err != nil {
