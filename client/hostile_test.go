@@ -125,10 +125,7 @@ func TestHostileHugeDocument(t *testing.T) {
 		// A large answer within the limit is read whole, in pieces.
 		const size = 3 << 20
 		hostileCase(t, hostile.HugeDocument(size, false), func(t *testing.T, s *hostile.Server, opts ...Option) {
-			c, err := New(context.Background(), s.Addr, append(opts, WithMaxAnswerSize(testLimit))...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dial(t, s, append(opts, WithMaxAnswerSize(testLimit))...)
 			defer closeIdle(c)
 			if ext := c.Server().APIExtensions; len(ext) != 1 || len(ext[0]) < size-200 || strings.Trim(ext[0], "a") != "" {
 				t.Errorf("the answer was not read whole: %d extensions", len(ext))
@@ -190,25 +187,20 @@ func TestHostileEndlessHeaders(t *testing.T) {
 	})
 }
 
-func TestHostileEventsEndlessFrame(t *testing.T) {
-	h := hostile.Events(func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) })
-	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closeIdle(c)
-		bounded(t, 2*time.Second, 4<<20, func() {
-			_, err = collect(context.Background(), c, api.EventOptions{})
-		})
-		wantError(t, err, errdefs.ErrInternal, s.Addr, "an event is larger than 64 MiB")
-	})
+// dial connects to s, and fails the test when it cannot.
+func dial(t *testing.T, s *hostile.Server, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(context.Background(), s.Addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
-func TestHostileEventsEndlessFragments(t *testing.T) {
-	// One message in frames of 64 KiB that never ends: each frame is
-	// small, the message is not.
-	h := hostile.Events(func(conn *websocket.Conn) {
+func TestHostileEvents(t *testing.T) {
+	endlessFragments := func(conn *websocket.Conn) {
+		// One message in frames of 64 KiB that never ends: each frame is
+		// small, the message is not.
 		w, err := conn.NextWriter(websocket.TextMessage)
 		if err != nil {
 			return
@@ -219,48 +211,35 @@ func TestHostileEventsEndlessFragments(t *testing.T) {
 				return
 			}
 		}
-	})
-	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, append(opts, WithMaxAnswerSize(testLimit))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closeIdle(c)
-		bounded(t, 5*time.Second, 4*testLimit, func() {
-			_, err = collect(context.Background(), c, api.EventOptions{})
+	}
+	for _, tc := range []struct {
+		name  string
+		h     http.Handler
+		opts  []Option
+		most  time.Duration
+		alloc uint64
+		class error
+		words string
+	}{
+		{"endless frame", hostile.Events(func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) }), nil,
+			2 * time.Second, 4 << 20, errdefs.ErrInternal, "an event is larger than 64 MiB"},
+		{"endless fragments", hostile.Events(endlessFragments), []Option{WithMaxAnswerSize(testLimit)},
+			5 * time.Second, 4 * testLimit, errdefs.ErrInternal, "an event is larger than 4 MiB"},
+		{"endless handshake", http.HandlerFunc(hostile.EndlessHeaders), nil,
+			5 * time.Second, 16 << 20, errdefs.ErrInternal, "the answer to the handshake of the events websocket is larger than 1 MiB"},
+		{"silent handshake", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }), []Option{WithConnectTimeout(time.Second)},
+			3 * time.Second, 1 << 20, errdefs.ErrUnavailable, "no answer to the handshake of the events websocket within 1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hostileCase(t, tc.h, func(t *testing.T, s *hostile.Server, opts ...Option) {
+				c := dial(t, s, append(opts, tc.opts...)...)
+				defer closeIdle(c)
+				var err error
+				bounded(t, tc.most, tc.alloc, func() { _, err = collect(context.Background(), c, api.EventOptions{}) })
+				wantError(t, err, tc.class, s.Addr, tc.words)
+			})
 		})
-		wantError(t, err, errdefs.ErrInternal, s.Addr, "an event is larger than 4 MiB")
-	})
-}
-
-func TestHostileEventsHandshake(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hostile.EndlessHeaders(w, r) })
-	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closeIdle(c)
-		bounded(t, 5*time.Second, 16<<20, func() {
-			_, err = collect(context.Background(), c, api.EventOptions{})
-		})
-		wantError(t, err, errdefs.ErrInternal, s.Addr, "the answer to the handshake of the events websocket is larger than 1 MiB")
-	})
-}
-
-func TestHostileEventsSilentHandshake(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, append(opts, WithConnectTimeout(time.Second))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closeIdle(c)
-		bounded(t, 3*time.Second, 1<<20, func() {
-			_, err = collect(context.Background(), c, api.EventOptions{})
-		})
-		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "no answer to the handshake of the events websocket within 1s")
-	})
+	}
 }
 
 // countWriter counts what is written to it.
@@ -277,13 +256,11 @@ func TestHostileExecControlFrame(t *testing.T) {
 		},
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dial(t, s, opts...)
 		defer closeIdle(c)
 		var out strings.Builder
 		var code int
+		var err error
 		bounded(t, 5*time.Second, 4<<20, func() {
 			code, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"true"}}, ExecIO{Stdout: &out})
 		})
@@ -302,12 +279,10 @@ func TestHostileExecEndlessOutput(t *testing.T) {
 		"1": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.BinaryMessage) },
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
-		c, err := New(context.Background(), s.Addr, append(opts, WithResponseTimeout(respTimeout))...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
 		defer closeIdle(c)
 		var out countWriter
+		var err error
 		took := bounded(t, runFor+respTimeout+3*time.Second, 16<<20, func() {
 			_, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"yes"}}, ExecIO{Stdout: &out})
 		})
