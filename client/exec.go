@@ -102,9 +102,9 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	// The daemons end the output streams before the operation (a hostile
 	// one might send one endless message).
 	if !within(&outputs, c.respTimeout) {
-		s.closeAll()
-		outputs.Wait()
 		s.errs.add(errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the output of the command in %s did not end within %s of the command (daemon stopped or misbehaving?)", c.addr, name, c.respTimeout))
+		s.closeAll() // the streams' own errors come second
+		outputs.Wait()
 	}
 
 	code := exitCode(done)
@@ -376,7 +376,7 @@ func readStream(conn *websocket.Conn, w io.Writer) error {
 	if w == nil {
 		w = io.Discard
 	}
-	out := &writeErr{w: w}
+	var werr error
 	for {
 		// The stream ends with a close frame, a dropped connection, or (older
 		// daemons) an empty text message. A message is copied as it
@@ -385,28 +385,12 @@ func readStream(conn *websocket.Conn, w io.Writer) error {
 		if err != nil || mt == websocket.TextMessage {
 			break
 		}
-		if out.err == nil {
-			if _, err := io.Copy(out, r); err != nil && out.err == nil {
-				break // the stream broke mid-message
-			}
+		if werr == nil {
+			_, werr = io.Copy(w, r)
 		}
 	}
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	return out.err
-}
-
-// writeErr keeps the first error of w, to tell it from a stream's.
-type writeErr struct {
-	w   io.Writer
-	err error
-}
-
-func (w *writeErr) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	return n, err
+	return werr
 }
 
 // writeStream copies r to a websocket and then marks the end of input.
