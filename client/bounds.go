@@ -44,6 +44,9 @@ const (
 	// maxHeaderBytes bounds the headers of an answer: the daemons' are
 	// well under 1 KiB.
 	maxHeaderBytes = 1 << 20
+	// smallBody is the most a request body may hold to go out unwatched,
+	// in one write.
+	smallBody = 64 << 10
 )
 
 // WithMaxAnswerSize bounds, in bytes, every JSON answer the client reads
@@ -220,6 +223,10 @@ func lost(err error) bool {
 }
 
 func (c *Client) lostError(what string, err error) error {
+	var ue *url.Error // its URL may carry a websocket secret: the cause only
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s: connection to the daemon lost during %s", c.addr, what)
 }
 

@@ -260,7 +260,11 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	x := c.newExchange(req)
 	d := c.respTimeout
 	x.dog.arm(d, x.stalled(d)) // connecting and sending
-	if req.Body != nil && req.Body != http.NoBody {
+	// A large or streamed body is watched as it goes. A small one goes in
+	// the same write as the headers (Go's transport flushes the headers
+	// first for a body it does not know to be in memory), which the
+	// countdown above covers.
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > smallBody) {
 		req.Body = &sending{ReadCloser: req.Body, x: x, d: d}
 	}
 	wait := d + heldFor(req.URL)
@@ -272,8 +276,8 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	x.dog.disarm()
 	if err != nil {
 		c.log.Debug("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
-		if x.ctx.Err() != nil && x.caller.Err() == nil {
-			err = context.Cause(x.ctx)
+		if x.ctx.Err() != nil || lost(err) {
+			err = x.failure(err) // the watchdog's, the caller's, a lost connection
 		} else {
 			err = c.transportError(x.caller, err)
 		}

@@ -99,15 +99,18 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	stopControl := s.control(ctx, streams)
 	done, waitErr := c.Wait(context.WithoutCancel(ctx), s.op)
 	stopControl()
-	// The daemons end the output streams before the operation (a hostile
-	// one might send one endless message).
-	if !within(&outputs, c.respTimeout) {
+	code := exitCode(done)
+	switch {
+	case waitErr != nil && code < 0:
+		s.closeAll() // the daemon is lost or failed: its output is moot
+		outputs.Wait()
+	case !within(&outputs, c.respTimeout):
+		// The daemons end the output streams before the operation (a
+		// hostile one might send one endless message).
 		s.errs.add(errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the output of the command in %s did not end within %s of the command (daemon stopped or misbehaving?)", c.addr, name, c.respTimeout))
 		s.closeAll() // the streams' own errors come second
 		outputs.Wait()
 	}
-
-	code := exitCode(done)
 	switch {
 	case waitErr != nil && code < 0:
 		return execFailure(waitErr)

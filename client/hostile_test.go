@@ -248,7 +248,7 @@ type countWriter struct{ n atomic.Int64 }
 func (w *countWriter) Write(p []byte) (int, error) { w.n.Add(int64(len(p))); return len(p), nil }
 
 func TestHostileExecControlFrame(t *testing.T) {
-	h := hostile.Exec(200*time.Millisecond, map[string]func(*websocket.Conn){
+	h := hostile.Exec(200*time.Millisecond, nil, map[string]func(*websocket.Conn){
 		"control": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) },
 		"1": func(conn *websocket.Conn) {
 			conn.WriteMessage(websocket.BinaryMessage, []byte("hi\n"))
@@ -275,7 +275,7 @@ func TestHostileExecEndlessOutput(t *testing.T) {
 	// Output is a stream: an endless message flows through in constant
 	// memory, and once the command has ended it may go on only so long.
 	const runFor, respTimeout = 500 * time.Millisecond, time.Second
-	h := hostile.Exec(runFor, map[string]func(*websocket.Conn){
+	h := hostile.Exec(runFor, nil, map[string]func(*websocket.Conn){
 		"1": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.BinaryMessage) },
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
@@ -292,4 +292,36 @@ func TestHostileExecEndlessOutput(t *testing.T) {
 			t.Errorf("only %d MiB of output came through", out.n.Load()>>20)
 		}
 	})
+}
+
+func TestHostileExecDaemonStops(t *testing.T) {
+	// The daemon stops (or dies) while the command runs, its output
+	// streams open: Exec ends within the wait's bound, saying so.
+	const respTimeout = time.Second
+	fds := map[string]func(*websocket.Conn){"1": hostile.Drain, "2": hostile.Drain}
+	for _, tc := range []struct {
+		name  string
+		wait  http.Handler
+		most  time.Duration
+		words string
+	}{
+		{"stopped", hostile.Silent, 2*respTimeout + 2*time.Second, "no answer to GET /1.0/operations/op1/wait within 2s (daemon stopped or overloaded?)"},
+		{"died", hostile.Hangup, 2 * time.Second, "connection to the daemon lost during GET /1.0/operations/op1/wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hostileCase(t, hostile.Exec(time.Hour, tc.wait, fds), func(t *testing.T, s *hostile.Server, opts ...Option) {
+				c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
+				defer closeIdle(c)
+				var code int
+				var err error
+				bounded(t, tc.most, 4<<20, func() {
+					code, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"sleep", "1000"}}, ExecIO{})
+				})
+				wantError(t, err, errdefs.ErrUnavailable, s.Addr, tc.words)
+				if code != -1 {
+					t.Errorf("exit code %d, want -1: the command's end is unknown", code)
+				}
+			})
+		})
+	}
 }

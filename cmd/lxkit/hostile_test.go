@@ -107,7 +107,7 @@ func (r run) want(t *testing.T, most time.Duration, words ...string) {
 }
 
 func TestHostileHost(t *testing.T) {
-	endlessControl := hostile.Exec(100*time.Millisecond, map[string]func(*websocket.Conn){
+	endlessControl := hostile.Exec(100*time.Millisecond, nil, map[string]func(*websocket.Conn){
 		"control": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) },
 	})
 	for _, tc := range []struct {

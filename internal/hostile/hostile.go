@@ -263,16 +263,18 @@ func NotFound(w http.ResponseWriter) {
 // /1.0/instances/NAME/exec starts operation "op1" with websockets
 // "control", "0", "1" and "2", which fds serves (by default the output
 // streams 1 and 2 end at once, the others are drained until the client
-// hangs up); the operation succeeds (exit code 0) after runFor.
-func Exec(runFor time.Duration, fds map[string]func(*websocket.Conn)) http.Handler {
+// hangs up); the operation succeeds (exit code 0) after runFor. wait, when
+// not nil, answers the waits for the operation instead (Silent: a daemon
+// stopped mid-command, Hangup: one that dies).
+func Exec(runFor time.Duration, wait http.Handler, fds map[string]func(*websocket.Conn)) http.Handler {
 	var mu sync.Mutex
 	var end time.Time
 	op := func(done bool) string {
-		state := `"status":"Running","status_code":103`
+		state := `"status":"Running","status_code":103,"metadata":{`
 		if done {
-			state = `"status":"Success","status_code":200`
+			state = `"status":"Success","status_code":200,"metadata":{"return":0,`
 		}
-		return `{"id":"op1","class":"websocket",` + state + `,"metadata":{"return":0,"fds":{"control":"control","0":"0","1":"1","2":"2"}}}`
+		return `{"id":"op1","class":"websocket",` + state + `"fds":{"control":"control","0":"0","1":"1","2":"2"}}}`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -297,6 +299,8 @@ func Exec(runFor time.Duration, fds map[string]func(*websocket.Conn)) http.Handl
 				serve = Drain
 			}
 			Websocket(w, r, serve)
+		case p == "/1.0/operations/op1/wait" && wait != nil:
+			wait.ServeHTTP(w, r)
 		case p == "/1.0/operations/op1/wait":
 			held, _ := strconv.Atoi(r.URL.Query().Get("timeout"))
 			select {
