@@ -166,6 +166,7 @@ func (w *watchdog) fire() {
 type exchange struct {
 	c      *Client
 	what   string          // "GET /1.0", for messages
+	held   time.Duration   // heldFor the request's URL
 	caller context.Context // the caller's context
 	ctx    context.Context // the request's
 	cancel context.CancelCauseFunc
@@ -173,7 +174,7 @@ type exchange struct {
 }
 
 func (c *Client) newExchange(req *http.Request) *exchange {
-	x := &exchange{c: c, what: req.Method + " " + req.URL.Path, caller: req.Context()}
+	x := &exchange{c: c, what: req.Method + " " + req.URL.Path, held: heldFor(req.URL), caller: req.Context()}
 	x.ctx, x.cancel = context.WithCancelCause(x.caller)
 	x.dog.bite = x.cancel
 	return x
@@ -279,11 +280,21 @@ func (b *answerBody) Close() error {
 }
 
 // readAnswer reads a whole answer into memory within the read timeout
-// and the size limit.
+// (plus the time the daemon was asked to hold it: Incus 6.0.4 sends the
+// headers of an operation wait at once, its body at the wait's end) and
+// the size limit.
 func (c *Client) readAnswer(resp *http.Response, what string) ([]byte, error) {
 	if b, ok := resp.Body.(*answerBody); ok {
 		b.whole = true
-		b.x.dog.arm(c.readTimeout, b.x.slow(c.readTimeout))
+		d := c.readTimeout
+		switch {
+		case d <= 0:
+		case b.x.held < 0: // held until the operation ends: no bound
+			d = 0
+		default:
+			d += b.x.held
+		}
+		b.x.dog.arm(d, b.x.slow(d))
 	}
 	buf, err := readAll(resp.Body, resp.ContentLength, c.maxAnswer)
 	if errors.Is(err, errTooLarge) {

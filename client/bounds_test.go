@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
@@ -79,6 +80,30 @@ func TestLongPollGetsItsTime(t *testing.T) {
 	wantError(t, err, errdefs.ErrUnavailable, "no answer to GET /1.0/operations/op1/wait within 2s")
 	if took := time.Since(start); took < 2*time.Second || took > 4*time.Second {
 		t.Errorf("the silent wait ended after %s, want 2s", took)
+	}
+}
+
+func TestIncusWaitGetsItsTimeToo(t *testing.T) {
+	// Incus 6.0.4 sends the headers of an operation wait at once and its
+	// body when the wait ends: the body gets the time asked for too.
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		held, _ := time.ParseDuration(r.URL.Query().Get("timeout") + "s")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(held):
+		case <-r.Context().Done():
+			return
+		}
+		w.Write([]byte(`{"type":"error","error":"context deadline exceeded","error_code":500}`))
+	})
+	c, err := New(context.Background(), sock, WithResponseTimeout(shortTimeout), WithReadTimeout(shortTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Query(context.Background(), http.MethodGet, "/1.0/operations/op1/wait?timeout=2.5", nil, nil)
+	if !errors.Is(err, errdefs.ErrInternal) || !strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Fatalf("a wait of 2.5 s whose body came at its end: %v, want the daemon's answer", err)
 	}
 }
 

@@ -267,7 +267,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > smallBody) {
 		req.Body = &sending{ReadCloser: req.Body, x: x, d: d}
 	}
-	wait := d + heldFor(req.URL)
+	wait := d + x.held
 	if d <= 0 || wait < d {
 		wait = 0 // no bound, or a wait held until its operation ends
 	}
