@@ -14,11 +14,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -48,6 +51,10 @@ type Client struct {
 	tls      TLSOptions
 	timeout  time.Duration
 	dialHook func()
+	// Bounds on a hostile or stalled daemon (bounds.go).
+	maxAnswer   int64
+	respTimeout time.Duration
+	readTimeout time.Duration
 }
 
 // Option configures a Client.
@@ -69,7 +76,8 @@ func WithTLS(o TLSOptions) Option { return func(c *Client) { c.tls = o } }
 func WithDialHook(f func()) Option { return func(c *Client) { c.dialHook = f } }
 
 // WithConnectTimeout bounds how long connecting to an HTTPS daemon may take
-// (TCP and TLS handshake each). The default is 10 seconds.
+// (TCP and TLS handshake each), and the whole handshake of a websocket
+// (events, exec) over either transport. The default is 10 seconds.
 func WithConnectTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // New connects to the daemon at addr and reads GET /1.0 once. addr is any
@@ -83,7 +91,8 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{addr: ep.String(), log: slog.New(slog.DiscardHandler), timeout: 10 * time.Second}
+	c := &Client{addr: ep.String(), log: slog.New(slog.DiscardHandler), timeout: 10 * time.Second,
+		maxAnswer: DefaultMaxAnswerSize, respTimeout: DefaultResponseTimeout, readTimeout: DefaultReadTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -121,12 +130,13 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		// in the pool unwritten and stall every client of the daemon until
 		// IdleConnTimeout closed it (the 90 s stalls seen in CI). On the
 		// socket a dial costs microseconds: one connection per request.
-		DisableKeepAlives: ep.Socket != "",
+		DisableKeepAlives:      ep.Socket != "",
+		MaxResponseHeaderBytes: maxHeaderBytes,
 		// Large buffers: whole files stream through these connections.
 		WriteBufferSize: 256 << 10,
 		ReadBufferSize:  256 << 10,
 	}}
-	c.ws = &websocket.Dialer{NetDialContext: dial, TLSClientConfig: tc, HandshakeTimeout: c.timeout}
+	c.ws = &websocket.Dialer{NetDialContext: websocketDial(dial), TLSClientConfig: tc, HandshakeTimeout: c.timeout}
 	if err := c.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -240,16 +250,46 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	return http.NewRequestWithContext(ctx, method, c.base+api.WithProject(path, c.project), body)
 }
 
-// do sends a request and returns the raw response, after turning transport
-// failures into classified errors.
+// do sends a request and returns the answer with its body still to read,
+// after turning transport failures into classified errors. The daemon
+// must take the request and start answering within the response timeout
+// (plus the time an operation wait asks it to hold the request); the
+// caller must close the body, which is bounded as answerBody says.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	x := c.newExchange(req)
+	d := c.respTimeout
+	x.dog.arm(d, x.stalled(d)) // connecting and sending
+	// A large or streamed body is watched as it goes. A small one goes in
+	// the same write as the headers (Go's transport flushes the headers
+	// first for a body it does not know to be in memory), which the
+	// countdown above covers.
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > smallBody) {
+		req.Body = &sending{ReadCloser: req.Body, x: x, d: d}
+	}
+	wait := d + x.held
+	if d <= 0 || wait < d {
+		wait = 0 // no bound, or a wait held until its operation ends
+	}
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { x.dog.arm(wait, x.noAnswer(wait)) }}
+	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(x.ctx, trace)))
+	x.dog.disarm()
 	if err != nil {
 		c.log.Debug("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
-		return nil, c.transportError(req.Context(), err)
+		if x.ctx.Err() != nil || lost(err) {
+			err = x.failure(err) // the watchdog's, the caller's, a lost connection
+		} else {
+			err = c.transportError(x.caller, err)
+		}
+		x.done()
+		return nil, err
 	}
 	c.log.Debug("request", "method", req.Method, "path", req.URL.RequestURI(), "status", resp.StatusCode, "took", time.Since(start))
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		x.done() // the connection is the caller's now; the context no longer matters
+		return resp, nil
+	}
+	resp.Body = &answerBody{rc: resp.Body, x: x}
 	return resp, nil
 }
 
@@ -272,6 +312,8 @@ func connectError(addr string, timeout time.Duration, err error) error {
 	}
 	var ne net.Error
 	switch {
+	case lost(err):
+		return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s: connection to the daemon lost", addr)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection refused: daemon not answering (is it running, and listening there?)", addr)
 	case errors.Is(err, syscall.EACCES):
@@ -322,7 +364,11 @@ func (c *Client) RequireTrust() error {
 
 // Query sends a request whose answer is synchronous and decodes its metadata
 // into out (when out is not nil). body is encoded as JSON when not nil. It
-// returns the answer's ETag. An error answer is a *errdefs.StatusError.
+// returns the answer's ETag. An error answer is a *errdefs.StatusError. An
+// answer larger than the client's limit (WithMaxAnswerSize) or not JSON
+// matches errdefs.ErrInternal; one that does not come in time
+// (WithResponseTimeout, WithReadTimeout) or a connection lost under it,
+// errdefs.ErrUnavailable.
 func (c *Client) Query(ctx context.Context, method, path string, body, out any) (etag string, err error) {
 	resp, err := c.send(ctx, method, path, body, "")
 	if err != nil {
@@ -365,28 +411,42 @@ func (c *Client) send(ctx context.Context, method, path string, body any, ifMatc
 	if err != nil {
 		return nil, err
 	}
-	defer closeBody(resp)
-	a, err := decodeAnswer(resp)
+	defer resp.Body.Close()
+	a, err := c.decodeAnswer(resp)
 	if err != nil {
 		return nil, c.refusal(err)
 	}
 	return a, nil
 }
 
-// closeBody reads what is left of a body (a JSON decoder stops before the
-// final newline or chunk) so that the connection goes back to the pool.
+// closeBody reads what is left of a body (up to 64 KiB) so that the
+// connection goes back to the pool, and closes it.
 func closeBody(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 }
 
-func decodeAnswer(resp *http.Response) (*answer, error) {
+// decodeAnswer reads the JSON envelope of an answer, within the client's
+// bounds. An error answer is a *errdefs.StatusError; an answer that is not
+// the daemons' JSON is errdefs.ErrInternal.
+func (c *Client) decodeAnswer(resp *http.Response) (*answer, error) {
+	what := "the answer"
+	if resp.Request != nil {
+		what = "the answer to " + resp.Request.Method + " " + resp.Request.URL.Path
+	}
+	buf, err := c.readAnswer(resp, what)
+	if err != nil {
+		return nil, err
+	}
 	var a answer
-	if err := json.NewDecoder(resp.Body).Decode(&a.Response); err != nil {
-		if resp.StatusCode >= 400 {
+	if err := json.Unmarshal(buf, &a.Response); err != nil {
+		switch mt := mediaType(resp.Header); {
+		case resp.StatusCode >= 400: // from something in front of the daemon, say
 			return nil, &errdefs.StatusError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		case mt != "" && mt != "application/json" && mt != "text/plain": // Go's servers sniff JSON as text/plain
+			return nil, errdefs.Wrap(errdefs.ErrInternal, nil, "%s: %s is %s, not JSON (is it an LXD or Incus server?)", c.addr, what, mt)
 		}
-		return nil, fmt.Errorf("decoding answer (HTTP %d): %w", resp.StatusCode, err)
+		return nil, errdefs.Wrap(errdefs.ErrInternal, err, "%s: %s is not the JSON of an LXD or Incus server", c.addr, what)
 	}
 	if a.Type == "error" || resp.StatusCode >= 400 {
 		code := a.ErrorCode
@@ -397,6 +457,13 @@ func decodeAnswer(resp *http.Response) (*answer, error) {
 	}
 	a.etag = resp.Header.Get("ETag")
 	return &a, nil
+}
+
+// mediaType is the media type of an answer's Content-Type, or "" without
+// one.
+func mediaType(h http.Header) string {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return strings.ToLower(mt)
 }
 
 // Do sends a request that may start a background operation. When the
@@ -428,13 +495,15 @@ func (c *Client) Start(ctx context.Context, method, path string, body any, ifMat
 }
 
 // Wait waits for an operation to end. When ctx ends first, Wait cancels the
-// operation (if the daemon allows it) and returns ctx's error.
+// operation (if the daemon allows it) and returns ctx's error. It asks the
+// daemon every half response timeout (15 s by default), so a daemon that
+// stops answering is noticed within 1.5 times that timeout.
 func (c *Client) Wait(ctx context.Context, op *api.Operation) (*api.Operation, error) {
 	cur := op
 	for !cur.Done() {
 		var next api.Operation
 		asked := time.Now()
-		_, err := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=30", nil, &next)
+		_, err := c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout="+strconv.Itoa(c.waitPoll()), nil, &next)
 		if ctx.Err() != nil {
 			c.cancel(op)
 			return cur, ctx.Err()
@@ -491,8 +560,8 @@ func (c *Client) raw(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		defer closeBody(resp)
-		_, err := decodeAnswer(resp)
+		defer resp.Body.Close()
+		_, err := c.decodeAnswer(resp)
 		return nil, c.refusal(err)
 	}
 	return resp, nil

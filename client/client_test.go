@@ -77,7 +77,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func TestGarbageAnswerIsAnError(t *testing.T) {
 	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>not json")) })
 	_, err := connect(t, sock).Query(context.Background(), "GET", "/1.0/instances", nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "decoding") {
+	if !errors.Is(err, errdefs.ErrInternal) || !strings.Contains(err.Error(), "text/html, not JSON") || !strings.Contains(err.Error(), sock) {
 		t.Errorf("garbage answer: %v", err)
 	}
 	sock = fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })

@@ -26,9 +26,10 @@ var (
 // Events calls fn for each event of the types opts asks for, in the
 // client's project (or every project with opts.AllProjects), until ctx
 // ends, fn returns an error or the stream breaks; see driver.EventSource.
-// It returns ctx.Err() when ctx ends, fn's error as it is, and for a
+// It returns ctx.Err() when ctx ends, fn's error as it is, for a
 // stream that breaks (or stays silent for 45 seconds) an error matching
-// errdefs.ErrUnavailable. A type that is not one of api.EventTypes is
+// errdefs.ErrUnavailable, and for an event larger than the client's answer
+// limit (WithMaxAnswerSize) one matching errdefs.ErrInternal. A type that is not one of api.EventTypes is
 // errdefs.ErrInvalidArgument.
 //
 // Events returns no sign of when the subscription is in place: events of
@@ -60,9 +61,12 @@ func (c *Client) Events(ctx context.Context, opts api.EventOptions, fn func(api.
 
 	for {
 		extend() // a slow fn is no silent daemon
-		_, data, err := conn.ReadMessage()
+		data, err := c.message(conn, "an event")
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, errdefs.ErrInternal) {
+			return err
 		}
 		if err != nil {
 			return errdefs.Wrap(errdefs.ErrUnavailable, brokenCause(err, idle), "%s: the event stream broke", c.addr)
@@ -80,19 +84,35 @@ func (c *Client) Events(ctx context.Context, opts api.EventOptions, fn func(api.
 // dialEvents opens the events websocket at path (with its query).
 func (c *Client) dialEvents(ctx context.Context, path string) (*websocket.Conn, error) {
 	start := time.Now()
-	conn, resp, err := c.ws.DialContext(ctx, c.wsBase+path, nil)
+	conn, resp, err := c.dialWebsocket(ctx, c.wsBase+path, "the events websocket")
 	if err != nil {
 		c.log.Debug("events failed", "path", path, "err", err)
 		if resp != nil {
 			defer resp.Body.Close()
-			if _, derr := decodeAnswer(resp); derr != nil {
+			if _, derr := c.decodeAnswer(resp); derr != nil {
 				return nil, c.refusal(derr)
 			}
 		}
-		return nil, c.transportError(ctx, err)
+		return nil, c.websocketError(ctx, "the events websocket", err)
 	}
 	c.log.Debug("events", "path", path, "took", time.Since(start))
 	return conn, nil
+}
+
+// message reads one whole message of a websocket whose read limit is the
+// client's answer limit; a larger one (what) is an error matching
+// errdefs.ErrInternal, refused as soon as its frames announce it.
+func (c *Client) message(conn *websocket.Conn, what string) ([]byte, error) {
+	conn.SetReadLimit(c.maxAnswer)
+	_, r, err := conn.NextReader()
+	var data []byte
+	if err == nil {
+		data, err = readAll(r, -1, c.maxAnswer)
+	}
+	if errors.Is(err, websocket.ErrReadLimit) || errors.Is(err, errTooLarge) {
+		return nil, c.tooLarge(what, c.maxAnswer)
+	}
+	return data, err
 }
 
 // keepAlive answers the daemon's pings, pings it every ping, and makes

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/hostile"
 )
 
 const startedEvent = `{"type":"lifecycle","timestamp":"2026-01-01T00:00:00Z","metadata":{"action":"instance-started","source":"/1.0/instances/c1"},"project":"default"}`
@@ -27,13 +28,7 @@ func eventsDaemon(t *testing.T, queries chan<- url.Values, serve func(*websocket
 		if queries != nil {
 			queries <- r.URL.Query()
 		}
-		var up websocket.Upgrader
-		conn, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		serve(conn)
+		hostile.Websocket(w, r, serve)
 	})
 }
 

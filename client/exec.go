@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,9 +99,18 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	stopControl := s.control(ctx, streams)
 	done, waitErr := c.Wait(context.WithoutCancel(ctx), s.op)
 	stopControl()
-	outputs.Wait()
-
 	code := exitCode(done)
+	switch {
+	case waitErr != nil && code < 0:
+		s.closeAll() // the daemon is lost or failed: its output is moot
+		outputs.Wait()
+	case !within(&outputs, c.respTimeout):
+		// The daemons end the output streams before the operation (a
+		// hostile one might send one endless message).
+		s.errs.add(errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the output of the command in %s did not end within %s of the command (daemon stopped or misbehaving?)", c.addr, name, c.respTimeout))
+		s.closeAll() // the streams' own errors come second
+		outputs.Wait()
+	}
 	switch {
 	case waitErr != nil && code < 0:
 		return execFailure(waitErr)
@@ -236,10 +246,15 @@ func (s *execSession) control(ctx context.Context, streams ExecIO) (stop func())
 	if grace <= 0 {
 		grace = 2 * time.Second
 	}
+	conn.SetReadLimit(s.c.maxAnswer)
 	go func() {
-		// Drain control frames so that pings and the close are answered.
+		// Drain control frames so that pings and the close are answered;
+		// messages (the daemons send none) are skipped unread.
 		for {
 			if _, _, err := conn.NextReader(); err != nil {
+				if errors.Is(err, websocket.ErrReadLimit) {
+					s.errs.add(s.c.tooLarge("a message on the exec control socket", s.c.maxAnswer))
+				}
 				return
 			}
 		}
@@ -300,15 +315,15 @@ func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket
 // websocket opens one of an operation's websockets.
 func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket.Conn, error) {
 	u := c.wsBase + "/1.0/operations/" + url.PathEscape(opID) + "/websocket?secret=" + url.QueryEscape(secret)
-	conn, resp, err := c.ws.DialContext(ctx, u, nil)
+	conn, resp, err := c.dialWebsocket(ctx, u, "an exec websocket")
 	if err != nil {
 		if resp != nil {
 			defer resp.Body.Close()
-			if _, derr := decodeAnswer(resp); derr != nil {
+			if _, derr := c.decodeAnswer(resp); derr != nil {
 				return nil, derr
 			}
 		}
-		return nil, c.transportError(ctx, err)
+		return nil, c.websocketError(ctx, "an exec websocket", err)
 	}
 	conn.SetPingHandler(func(data string) error {
 		// The daemons ping each exec socket as it connects and close it
@@ -324,6 +339,39 @@ func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket
 	return conn, nil
 }
 
+// websocketError classifies a failed websocket handshake.
+func (c *Client) websocketError(ctx context.Context, what string, err error) error {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, errdefs.ErrInternal): // an answer too large
+		return err
+	case errors.As(err, &ne) && ne.Timeout():
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: no answer to the handshake of %s within %s (daemon stopped or overloaded?)", c.addr, what, c.timeout)
+	}
+	return c.transportError(ctx, err)
+}
+
+// within waits for wg, at most d (d <= 0: forever), and reports whether
+// it is done.
+func within(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if d <= 0 {
+		<-done
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // readStream copies the messages of a websocket to w until the daemon ends
 // the stream. A nil w discards. Write errors are returned once the stream
 // has been drained, so that the daemon is never blocked by a failed writer.
@@ -334,7 +382,8 @@ func readStream(conn *websocket.Conn, w io.Writer) error {
 	var werr error
 	for {
 		// The stream ends with a close frame, a dropped connection, or (older
-		// daemons) an empty text message.
+		// daemons) an empty text message. A message is copied as it
+		// arrives, in constant memory however long it is.
 		mt, r, err := conn.NextReader()
 		if err != nil || mt == websocket.TextMessage {
 			break

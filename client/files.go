@@ -53,7 +53,9 @@ func filesPath(instance, path string) string {
 
 // GetFile opens a file in an instance for reading. The caller must close
 // the returned reader. For a directory the reader holds the daemon's JSON
-// listing.
+// listing, no larger than the client's answer limit (WithMaxAnswerSize).
+// Each read must get bytes within the response timeout
+// (WithResponseTimeout); the time between reads is the caller's.
 func (c *Client) GetFile(ctx context.Context, instance, path string) (io.ReadCloser, FileInfo, error) {
 	req, err := c.request(ctx, http.MethodGet, filesPath(instance, path), nil)
 	if err != nil {
@@ -69,7 +71,29 @@ func (c *Client) GetFile(ctx context.Context, instance, path string) (io.ReadClo
 	if m, err := strconv.ParseUint(resp.Header.Get(c.header("mode")), 8, 32); err == nil {
 		info.Mode = unixmode.From(uint32(m))
 	}
+	if info.Type == FileTypeDirectory {
+		return &capped{ReadCloser: resp.Body, left: c.maxAnswer, err: c.tooLarge("the listing of "+instance+":"+path, c.maxAnswer)}, info, nil
+	}
 	return resp.Body, info, nil
+}
+
+// capped is a body that may hold no more than left bytes: past them,
+// reads fail with err.
+type capped struct {
+	io.ReadCloser
+	left int64
+	err  error
+}
+
+func (r *capped) Read(p []byte) (int, error) {
+	if int64(len(p)) > r.left+1 {
+		p = p[:r.left+1]
+	}
+	n, err := r.ReadCloser.Read(p)
+	if r.left -= int64(n); r.left < 0 {
+		return 0, r.err
+	}
+	return n, err
 }
 
 // PutFile creates or replaces a file in an instance with the contents of

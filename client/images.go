@@ -151,7 +151,7 @@ func (c *Client) ImportImage(ctx context.Context, files []string, fp string, pro
 	if err != nil {
 		return fmt.Errorf("importing image %.12s: %w", fp, err)
 	}
-	a, err := decodeAnswer(resp)
+	a, err := c.decodeAnswer(resp)
 	closeBody(resp)
 	if err != nil {
 		return fmt.Errorf("importing image %.12s: %w", fp, c.refusal(err))

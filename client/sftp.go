@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/unixmode"
@@ -40,7 +44,7 @@ func (c *Client) SFTPConn(ctx context.Context, instance string) (io.ReadWriteClo
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
-		_, err := decodeAnswer(resp)
+		_, err := c.decodeAnswer(resp)
 		if err == nil {
 			err = fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
@@ -52,16 +56,119 @@ func (c *Client) SFTPConn(ctx context.Context, instance string) (io.ReadWriteClo
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %w (upgraded to %q)", instance, ErrNoSFTP, resp.Header.Get("Upgrade"))
 	}
-	return conn, nil
+	return c.watchSFTP(conn, instance), nil
+}
+
+// sftpWatch is an SFTP connection that the daemon must keep answering:
+// while it owes an answer to a request, some bytes must arrive within the
+// response timeout, else the connection is closed and the calls on it
+// fail with the reason (stalled). Every SFTP request gets one answer,
+// so counting packets each way tells what is owed.
+type sftpWatch struct {
+	io.ReadWriteCloser
+	dog     watchdog
+	d       time.Duration
+	why     func() error
+	mu      sync.Mutex
+	out, in packets
+	cause   atomic.Pointer[error]
+}
+
+func (c *Client) watchSFTP(conn io.ReadWriteCloser, instance string) *sftpWatch {
+	w := &sftpWatch{ReadWriteCloser: conn, d: c.respTimeout}
+	w.why = func() error {
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: the SFTP session with %s stalled: no answer for %s (daemon stopped or overloaded?)", c.addr, instance, w.d)
+	}
+	w.dog.bite = func(err error) {
+		w.cause.Store(&err)
+		w.ReadWriteCloser.Close()
+	}
+	return w
+}
+
+func (w *sftpWatch) Write(p []byte) (int, error) {
+	n, err := w.ReadWriteCloser.Write(p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	waiting := w.out.n > w.in.n
+	w.out.feed(p[:n])
+	if !waiting && w.out.n > w.in.n {
+		w.dog.arm(w.d, w.why)
+	}
+	return n, err
+}
+
+func (w *sftpWatch) Read(p []byte) (int, error) {
+	n, err := w.ReadWriteCloser.Read(p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.in.feed(p[:n])
+	if w.out.n > w.in.n {
+		if n > 0 {
+			w.dog.arm(w.d, w.why)
+		}
+	} else {
+		w.dog.disarm()
+	}
+	return n, err
+}
+
+func (w *sftpWatch) Close() error {
+	w.dog.disarm()
+	return w.ReadWriteCloser.Close()
+}
+
+// stalled is the error of a connection the watchdog closed, or nil.
+func (w *sftpWatch) stalled() error {
+	if p := w.cause.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// packets counts the SFTP packets of a byte stream: each is a 4-byte
+// length and that many bytes.
+type packets struct {
+	n    int64 // whole packets seen
+	left int64 // bytes of the current packet still to come
+	hdr  [4]byte
+	got  int // bytes of the length seen
+}
+
+func (c *packets) feed(p []byte) {
+	for len(p) > 0 {
+		if c.left > 0 {
+			k := min(c.left, int64(len(p)))
+			c.left -= k
+			p = p[k:]
+			if c.left == 0 {
+				c.n++
+			}
+			continue
+		}
+		k := copy(c.hdr[c.got:], p)
+		c.got += k
+		p = p[k:]
+		if c.got == len(c.hdr) {
+			c.got = 0
+			if c.left = int64(binary.BigEndian.Uint32(c.hdr[:])); c.left == 0 {
+				c.n++
+			}
+		}
+	}
 }
 
 // SFTPSession is an SFTP session with one instance's file system, on a
 // connection of its own. It is bound to the context it was opened with:
-// when that ends, the connection closes and the calls in flight fail.
+// when that ends, the connection closes and the calls in flight fail. A
+// daemon that leaves a request unanswered for the client's response
+// timeout (WithResponseTimeout) closes it too, and the calls fail with an
+// error matching errdefs.ErrUnavailable.
 type SFTPSession struct {
 	ctx      context.Context
 	instance string
 	sc       *sftp.Client
+	conn     *sftpWatch
 	stop     func() bool
 }
 
@@ -85,10 +192,11 @@ func (c *Client) SFTP(ctx context.Context, instance string, opts SFTPOptions) (*
 		// shorter answer for the end of the file.
 		sopts = append(sopts, sftp.MaxPacketUnchecked(opts.WritePacket), sftp.UseConcurrentReads(false))
 	}
-	conn, err := c.SFTPConn(ctx, instance)
+	rwc, err := c.SFTPConn(ctx, instance)
 	if err != nil {
 		return nil, err
 	}
+	conn := rwc.(*sftpWatch)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	sc, err := sftp.NewClientPipe(conn, conn, sopts...)
 	if err != nil {
@@ -97,9 +205,12 @@ func (c *Client) SFTP(ctx context.Context, instance string, opts SFTPOptions) (*
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if cause := conn.stalled(); cause != nil {
+			return nil, cause
+		}
 		return nil, fmt.Errorf("%s: %w (handshake: %w)", instance, ErrNoSFTP, err)
 	}
-	return &SFTPSession{ctx: ctx, instance: instance, sc: sc, stop: stop}, nil
+	return &SFTPSession{ctx: ctx, instance: instance, sc: sc, conn: conn, stop: stop}, nil
 }
 
 // Client returns the pkg/sftp client of the session, for what the session
@@ -120,6 +231,9 @@ func (s *SFTPSession) err(op, path string, err error) error {
 	}
 	if s.ctx.Err() != nil {
 		return s.ctx.Err()
+	}
+	if cause := s.conn.stalled(); cause != nil {
+		return cause
 	}
 	msg := fmt.Sprintf("%s %s:%s", op, s.instance, path)
 	var st *sftp.StatusError

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
 	"github.com/lxkit/lxkit/internal/cmd/declare"
 	execcmd "github.com/lxkit/lxkit/internal/cmd/exec"
@@ -128,6 +129,9 @@ Containers nested in containers that run LXD themselves are named by path:
 					return cmdutil.FlagErrorf("--%s: empty: leave it out for the default %s", name, what)
 				}
 			}
+			if g.RequestTimeout <= 0 {
+				return cmdutil.FlagErrorf("--request-timeout %s: give a positive duration, e.g. 2m", g.RequestTimeout)
+			}
 			return cmdutil.ValidateFormat(g.Format)
 		},
 	}
@@ -147,6 +151,7 @@ Containers nested in containers that run LXD themselves are named by path:
 	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, json or yaml")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress or informational lines")
 	pf.BoolVar(&g.Debug, "debug", false, "log requests to the daemon on stderr")
+	pf.DurationVar(&g.RequestTimeout, "request-timeout", client.DefaultResponseTimeout, "how long an API host may keep lxkit waiting: for an answer to start, for a whole answer, for a transfer to move on")
 	pf.StringVar(&g.Project, "project", "", "the project to work in on the host (default: the remote's, else the daemon's default); containers inside containers use their daemon's default")
 
 	root.AddGroup(

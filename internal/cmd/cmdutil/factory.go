@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
@@ -39,6 +40,11 @@ type Globals struct {
 	Quiet    bool   // no progress or informational lines
 	Debug    bool   // log requests to stderr
 	Project  string // the project to work in; empty is the remote's, else the daemon's default
+	// RequestTimeout bounds each wait for an API host: for an answer to
+	// start, for a whole JSON answer, for a transfer to move on (see
+	// client.WithResponseTimeout and WithReadTimeout). Zero is the
+	// client's defaults.
+	RequestTimeout time.Duration
 }
 
 // Drivers of --driver.
@@ -158,16 +164,20 @@ func projectExists(ctx context.Context, d driver.Driver, project string) error {
 	return nil
 }
 
-// ClientOptions are the options of every client a command opens: with
-// --debug, a logger on stderr. The client logs method, path, status and
-// duration: never bodies (where passwords and tokens travel), and
-// websocket secrets never go through it.
+// ClientOptions are the options of every client a command opens: its
+// --request-timeout, and with --debug a logger on stderr. The client logs
+// method, path, status and duration: never bodies (where passwords and
+// tokens travel), and websocket secrets never go through it.
 func (f *Factory) ClientOptions() []client.Option {
-	if !f.Globals.Debug {
-		return nil
+	var opts []client.Option
+	if d := f.Globals.RequestTimeout; d > 0 {
+		opts = append(opts, client.WithResponseTimeout(d), client.WithReadTimeout(d))
 	}
-	h := slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})
-	return []client.Option{client.WithLogger(slog.New(h))}
+	if f.Globals.Debug {
+		h := slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})
+		opts = append(opts, client.WithLogger(slog.New(h)))
+	}
+	return opts
 }
 
 // host resolves --host with the remotes store.

@@ -1,0 +1,340 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/hostile"
+)
+
+// A hostile server at --host (or a broken or stopped daemon) must end in a
+// clear error, with bounded memory and time, over a unix socket and over
+// HTTPS, and leave no goroutine behind.
+
+// hostileCase runs f over each transport against a server of h, and checks
+// that no goroutine outlives it: f must end every stream it opens.
+func hostileCase(t *testing.T, h http.Handler, f func(t *testing.T, s *hostile.Server, opts ...Option)) {
+	for _, tr := range hostile.Transports {
+		t.Run(tr, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			s := hostile.Serve(t, tr, h)
+			var opts []Option
+			if s.Cert != nil {
+				opts = append(opts, WithTLS(TLSOptions{ServerCert: s.Cert}))
+			}
+			f(t, s, opts...)
+			s.Close()
+			settled(t, before)
+		})
+	}
+}
+
+// settled waits up to 5 s for the number of goroutines to fall back to
+// before, and fails showing them when it does not.
+func settled(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bounded runs f and fails when it takes longer than most, or allocates
+// more than maxAlloc bytes (the whole process's allocations: the server's
+// count too).
+func bounded(t *testing.T, most time.Duration, maxAlloc uint64, f func()) time.Duration {
+	t.Helper()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	f()
+	took := time.Since(start)
+	runtime.ReadMemStats(&m1)
+	if took > most {
+		t.Errorf("took %s, want at most %s", took, most)
+	}
+	alloc := m1.TotalAlloc - m0.TotalAlloc
+	if alloc > maxAlloc {
+		t.Errorf("allocated %d MiB, want at most %d MiB", alloc>>20, maxAlloc>>20)
+	}
+	t.Logf("took %s, allocated %.1f MiB", took.Round(time.Millisecond), float64(alloc)/(1<<20))
+	return took
+}
+
+// wantError fails unless err matches class and says every one of words.
+func wantError(t *testing.T, err, class error, words ...string) {
+	t.Helper()
+	if !errors.Is(err, class) {
+		t.Fatalf("got %v (%T), want an error matching %v", err, err, class)
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+// closeIdle ends the client's kept-alive connections, for settled.
+func closeIdle(c *Client) { c.http.CloseIdleConnections() }
+
+const testLimit = 4 << 20
+
+func TestHostileEndlessBody(t *testing.T) {
+	hostileCase(t, hostile.EndlessBody, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		var err error
+		bounded(t, 10*time.Second, 4*testLimit, func() {
+			_, err = New(context.Background(), s.Addr, append(opts, WithMaxAnswerSize(testLimit))...)
+		})
+		wantError(t, err, errdefs.ErrInternal, s.Addr, "the answer to GET /1.0 is larger than 4 MiB")
+	})
+}
+
+func TestHostileHugeDocument(t *testing.T) {
+	t.Run("announced", func(t *testing.T) {
+		// Refused from its Content-Length, before reading it.
+		hostileCase(t, hostile.HugeDocument(1<<30, true), func(t *testing.T, s *hostile.Server, opts ...Option) {
+			var err error
+			bounded(t, 2*time.Second, 1<<20, func() { _, err = New(context.Background(), s.Addr, opts...) })
+			wantError(t, err, errdefs.ErrInternal, s.Addr, "larger than 64 MiB")
+		})
+	})
+	t.Run("chunked", func(t *testing.T) {
+		hostileCase(t, hostile.HugeDocument(1<<30, false), func(t *testing.T, s *hostile.Server, opts ...Option) {
+			var err error
+			bounded(t, 10*time.Second, 4*testLimit, func() {
+				_, err = New(context.Background(), s.Addr, append(opts, WithMaxAnswerSize(testLimit))...)
+			})
+			wantError(t, err, errdefs.ErrInternal, s.Addr, "larger than 4 MiB")
+		})
+	})
+	t.Run("under the limit", func(t *testing.T) {
+		// A large answer within the limit is read whole, in pieces.
+		const size = 3 << 20
+		hostileCase(t, hostile.HugeDocument(size, false), func(t *testing.T, s *hostile.Server, opts ...Option) {
+			c := dial(t, s, append(opts, WithMaxAnswerSize(testLimit))...)
+			defer closeIdle(c)
+			if ext := c.Server().APIExtensions; len(ext) != 1 || len(ext[0]) < size-200 || strings.Trim(ext[0], "a") != "" {
+				t.Errorf("the answer was not read whole: %d extensions", len(ext))
+			}
+		})
+	})
+}
+
+func TestHostileWrongContentType(t *testing.T) {
+	hostileCase(t, hostile.WrongType, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		_, err := New(context.Background(), s.Addr, opts...)
+		wantError(t, err, errdefs.ErrInternal, s.Addr, "the answer to GET /1.0 is text/html, not JSON", "LXD or Incus")
+	})
+}
+
+func TestHostileOneByteASecond(t *testing.T) {
+	hostileCase(t, hostile.Trickle(time.Second), func(t *testing.T, s *hostile.Server, opts ...Option) {
+		var err error
+		took := bounded(t, 1500*time.Millisecond+2*time.Second, 1<<20, func() {
+			_, err = New(context.Background(), s.Addr, append(opts, WithReadTimeout(1500*time.Millisecond))...)
+		})
+		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "the answer to GET /1.0 took more than 1.5s")
+		if took < 1500*time.Millisecond {
+			t.Errorf("gave up after %s, before the read timeout", took)
+		}
+	})
+}
+
+func TestHostileSilentDaemon(t *testing.T) {
+	// A stopped daemon: the connection is accepted, nothing answers.
+	hostileCase(t, hostile.Silent, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		var err error
+		took := bounded(t, time.Second+2*time.Second, 1<<20, func() {
+			_, err = New(context.Background(), s.Addr, append(opts, WithResponseTimeout(time.Second))...)
+		})
+		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "no answer to GET /1.0 within 1s", "daemon stopped")
+		if took < time.Second {
+			t.Errorf("gave up after %s, before the response timeout", took)
+		}
+	})
+}
+
+func TestHostileConnectionLost(t *testing.T) {
+	for name, h := range map[string]http.Handler{"mid-answer": hostile.Dropped, "before answering": hostile.Hangup} {
+		t.Run(name, func(t *testing.T) {
+			hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
+				_, err := New(context.Background(), s.Addr, opts...)
+				wantError(t, err, errdefs.ErrUnavailable, s.Addr, "connection to the daemon lost")
+			})
+		})
+	}
+}
+
+func TestHostileEndlessHeaders(t *testing.T) {
+	hostileCase(t, hostile.EndlessHeaders, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		var err error
+		bounded(t, 5*time.Second, 16<<20, func() { _, err = New(context.Background(), s.Addr, opts...) })
+		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "exceeded")
+	})
+}
+
+// dial connects to s, and fails the test when it cannot.
+func dial(t *testing.T, s *hostile.Server, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(context.Background(), s.Addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestHostileEvents(t *testing.T) {
+	endlessFragments := func(conn *websocket.Conn) {
+		// One message in frames of 64 KiB that never ends: each frame is
+		// small, the message is not.
+		w, err := conn.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return
+		}
+		buf := []byte(strings.Repeat("a", 64<<10))
+		for {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		h     http.Handler
+		opts  []Option
+		most  time.Duration
+		alloc uint64
+		class error
+		words string
+	}{
+		{"endless frame", hostile.Events(func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) }), nil,
+			2 * time.Second, 4 << 20, errdefs.ErrInternal, "an event is larger than 64 MiB"},
+		{"endless fragments", hostile.Events(endlessFragments), []Option{WithMaxAnswerSize(testLimit)},
+			5 * time.Second, 4 * testLimit, errdefs.ErrInternal, "an event is larger than 4 MiB"},
+		{"endless handshake", http.HandlerFunc(hostile.EndlessHeaders), nil,
+			5 * time.Second, 16 << 20, errdefs.ErrInternal, "the answer to the handshake of the events websocket is larger than 1 MiB"},
+		{"silent handshake", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }), []Option{WithConnectTimeout(time.Second)},
+			3 * time.Second, 1 << 20, errdefs.ErrUnavailable, "no answer to the handshake of the events websocket within 1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hostileCase(t, tc.h, func(t *testing.T, s *hostile.Server, opts ...Option) {
+				c := dial(t, s, append(opts, tc.opts...)...)
+				defer closeIdle(c)
+				var err error
+				bounded(t, tc.most, tc.alloc, func() { _, err = collect(context.Background(), c, api.EventOptions{}) })
+				wantError(t, err, tc.class, s.Addr, tc.words)
+			})
+		})
+	}
+}
+
+// countWriter counts what is written to it, and samples the heap in use
+// every 64 MiB.
+type countWriter struct {
+	n       atomic.Int64
+	maxHeap uint64
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	if n := w.n.Add(int64(len(p))); n>>26 != (n-int64(len(p)))>>26 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		w.maxHeap = max(w.maxHeap, m.HeapInuse)
+	}
+	return len(p), nil
+}
+
+func TestHostileExecControlFrame(t *testing.T) {
+	h := hostile.Exec(200*time.Millisecond, nil, map[string]func(*websocket.Conn){
+		"control": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) },
+		"1": func(conn *websocket.Conn) {
+			conn.WriteMessage(websocket.BinaryMessage, []byte("hi\n"))
+			hostile.End(conn)
+		},
+	})
+	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		c := dial(t, s, opts...)
+		defer closeIdle(c)
+		var out strings.Builder
+		var code int
+		var err error
+		bounded(t, 5*time.Second, 4<<20, func() {
+			code, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"true"}}, ExecIO{Stdout: &out})
+		})
+		wantError(t, err, errdefs.ErrInternal, s.Addr, "a message on the exec control socket is larger than 64 MiB")
+		if code != 0 || out.String() != "hi\n" {
+			t.Errorf("exit code %d, output %q: want the command's", code, out.String())
+		}
+	})
+}
+
+func TestHostileExecEndlessOutput(t *testing.T) {
+	// Output is a stream: an endless message flows through in constant
+	// memory, and once the command has ended it may go on only so long.
+	const runFor, respTimeout = 500 * time.Millisecond, time.Second
+	h := hostile.Exec(runFor, nil, map[string]func(*websocket.Conn){
+		"1": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.BinaryMessage) },
+	})
+	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
+		c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
+		defer closeIdle(c)
+		var out countWriter
+		var err error
+		// What the process allocates grows with the stream under -race
+		// (TLS records): what it holds must not.
+		took := bounded(t, runFor+respTimeout+3*time.Second, 1<<40, func() {
+			_, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"yes"}}, ExecIO{Stdout: &out})
+		})
+		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "the output of the command in c1 did not end within 1s")
+		t.Logf("%d MiB of output in %s, at most %.1f MiB of heap in use", out.n.Load()>>20, took, float64(out.maxHeap)/(1<<20))
+		if out.n.Load() < 64<<20 || out.maxHeap > 32<<20 {
+			t.Errorf("%d MiB of output came through with up to %d MiB of heap in use; want more than 64 MiB in less than 32 MiB", out.n.Load()>>20, out.maxHeap>>20)
+		}
+	})
+}
+
+func TestHostileExecDaemonStops(t *testing.T) {
+	// The daemon stops (or dies) while the command runs, its output
+	// streams open: Exec ends within the wait's bound, saying so.
+	const respTimeout = time.Second
+	fds := map[string]func(*websocket.Conn){"1": hostile.Drain, "2": hostile.Drain}
+	for _, tc := range []struct {
+		name  string
+		wait  http.Handler
+		most  time.Duration
+		words string
+	}{
+		{"stopped", hostile.Silent, 2*respTimeout + 2*time.Second, "no answer to GET /1.0/operations/op1/wait within 2s (daemon stopped or overloaded?)"},
+		{"died", hostile.Hangup, 2 * time.Second, "connection to the daemon lost during GET /1.0/operations/op1/wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hostileCase(t, hostile.Exec(time.Hour, tc.wait, fds), func(t *testing.T, s *hostile.Server, opts ...Option) {
+				c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
+				defer closeIdle(c)
+				var code int
+				var err error
+				bounded(t, tc.most, 4<<20, func() {
+					code, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"sleep", "1000"}}, ExecIO{})
+				})
+				wantError(t, err, errdefs.ErrUnavailable, s.Addr, tc.words)
+				if code != -1 {
+					t.Errorf("exit code %d, want -1: the command's end is unknown", code)
+				}
+			})
+		})
+	}
+}
