@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build hosts nested-image demo test unit race vet bench
+.PHONY: all build hosts nested-image demo test unit race vet bench faults
 
 all: build
 
@@ -37,6 +37,11 @@ test:
 # Unit tests only: no daemon needed (-short skips the integration tests).
 unit: vet
 	$(GO) test -count=1 -short ./...
+
+# The fault tests alone (part of make test): the fault daemons killed,
+# stopped and cut off in the middle of lxkit's work (internal/faults).
+faults: hosts
+	$(GO) test -count=1 -v -timeout 20m ./internal/faults/
 
 # The unit tests with the race detector.
 race:

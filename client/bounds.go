@@ -223,6 +223,12 @@ func lost(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
 }
 
+// lostWebsocket reports a websocket read that ended because the
+// connection did: closed without a close message (1006) or cut.
+func lostWebsocket(err error) bool {
+	return websocket.IsCloseError(err, websocket.CloseAbnormalClosure) || lost(err)
+}
+
 func (c *Client) lostError(what string, err error) error {
 	var ue *url.Error // its URL may carry a websocket secret: the cause only
 	if errors.As(err, &ue) {

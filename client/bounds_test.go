@@ -281,7 +281,7 @@ func TestSFTPStalls(t *testing.T) {
 					s.Close()
 				}
 				for _, c := range clients {
-					closeIdle(c)
+					c.CloseIdleConnections()
 				}
 				settled(t, before)
 			}()

@@ -244,6 +244,10 @@ func (c *Client) Kind() string { return c.server.Load().Environment.Server }
 // Addr returns the address the client talks to.
 func (c *Client) Addr() string { return c.addr }
 
+// CloseIdleConnections closes the connections kept alive for the next
+// request, as http.Client's does; the next request opens a new one.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // request builds a request for path (which may carry a query) with the
 // client's project added.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {

@@ -68,6 +68,9 @@ func (c *Client) Events(ctx context.Context, opts api.EventOptions, fn func(api.
 		if errors.Is(err, errdefs.ErrInternal) {
 			return err
 		}
+		if lostWebsocket(err) {
+			return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s: events: connection to the daemon lost", c.addr)
+		}
 		if err != nil {
 			return errdefs.Wrap(errdefs.ErrUnavailable, brokenCause(err, idle), "%s: the event stream broke", c.addr)
 		}
@@ -154,7 +157,7 @@ func hangUp(conn *websocket.Conn) {
 func brokenCause(err error, idle time.Duration) error {
 	var ne interface{ Timeout() bool }
 	if errors.As(err, &ne) && ne.Timeout() {
-		return errors.New("no message or keepalive for " + idle.String())
+		return errors.New("no message or keepalive for " + idle.String() + " (daemon stopped or overloaded?)")
 	}
 	return err
 }

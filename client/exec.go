@@ -117,6 +117,9 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	case ctx.Err() != nil:
 		return code, ctx.Err()
 	}
+	if err := s.errs.first(); lostWebsocket(err) {
+		return code, c.lostError("the output of the command in "+name, err)
+	}
 	return code, s.errs.first()
 }
 
@@ -375,17 +378,25 @@ func within(wg *sync.WaitGroup, d time.Duration) bool {
 // readStream copies the messages of a websocket to w until the daemon ends
 // the stream. A nil w discards. Write errors are returned once the stream
 // has been drained, so that the daemon is never blocked by a failed writer.
+// A stream that ends any other way than the daemon's end of it (the
+// connection dropped or cut) returns its read error: output is missing.
 func readStream(conn *websocket.Conn, w io.Writer) error {
 	if w == nil {
 		w = io.Discard
 	}
-	var werr error
+	var werr, rerr error
 	for {
-		// The stream ends with a close frame, a dropped connection, or (older
-		// daemons) an empty text message. A message is copied as it
+		// LXD 5.0.2 and Incus 6.0.4 end a stream with an empty text
+		// message; a close frame ends it too. A message is copied as it
 		// arrives, in constant memory however long it is.
 		mt, r, err := conn.NextReader()
-		if err != nil || mt == websocket.TextMessage {
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				rerr = err
+			}
+			break
+		}
+		if mt == websocket.TextMessage {
 			break
 		}
 		if werr == nil {
@@ -393,7 +404,10 @@ func readStream(conn *websocket.Conn, w io.Writer) error {
 		}
 	}
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	return werr
+	if werr != nil {
+		return werr
+	}
+	return rerr
 }
 
 // writeStream copies r to a websocket and then marks the end of input.

@@ -48,3 +48,44 @@ func TestExecOutputSurvivesLatePong(t *testing.T) {
 		t.Fatalf("read %d bytes of %d: the output was dropped", got.Len(), len(output))
 	}
 }
+
+// TestExecStreamCut: a stream whose connection drops before the daemon's
+// end of it (a cut connection, a killed daemon) is output missing, an
+// error that says the connection was lost, not a short output.
+func TestExecStreamCut(t *testing.T) {
+	for _, end := range []string{"end message", "close frame", "dropped"} {
+		t.Run(end, func(t *testing.T) {
+			sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+				up := websocket.Upgrader{}
+				conn, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = conn.WriteMessage(websocket.BinaryMessage, []byte("some output"))
+				switch end {
+				case "end message":
+					_ = conn.WriteMessage(websocket.TextMessage, []byte{})
+				case "close frame":
+					_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				}
+				conn.Close()
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, err := connect(t, sock).websocket(ctx, "op", "secret")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var got bytes.Buffer
+			err = readStream(conn, &got)
+			if got.String() != "some output" {
+				t.Errorf("read %q", got.String())
+			}
+			if cut := end == "dropped"; cut != lostWebsocket(err) {
+				t.Errorf("%s: readStream: %v; want a lost connection: %v", end, err, cut)
+			}
+		})
+	}
+}

@@ -88,9 +88,6 @@ func wantError(t *testing.T, err, class error, words ...string) {
 	}
 }
 
-// closeIdle ends the client's kept-alive connections, for settled.
-func closeIdle(c *Client) { c.http.CloseIdleConnections() }
-
 const testLimit = 4 << 20
 
 func TestHostileEndlessBody(t *testing.T) {
@@ -126,7 +123,7 @@ func TestHostileHugeDocument(t *testing.T) {
 		const size = 3 << 20
 		hostileCase(t, hostile.HugeDocument(size, false), func(t *testing.T, s *hostile.Server, opts ...Option) {
 			c := dial(t, s, append(opts, WithMaxAnswerSize(testLimit))...)
-			defer closeIdle(c)
+			defer c.CloseIdleConnections()
 			if ext := c.Server().APIExtensions; len(ext) != 1 || len(ext[0]) < size-200 || strings.Trim(ext[0], "a") != "" {
 				t.Errorf("the answer was not read whole: %d extensions", len(ext))
 			}
@@ -233,7 +230,7 @@ func TestHostileEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hostileCase(t, tc.h, func(t *testing.T, s *hostile.Server, opts ...Option) {
 				c := dial(t, s, append(opts, tc.opts...)...)
-				defer closeIdle(c)
+				defer c.CloseIdleConnections()
 				var err error
 				bounded(t, tc.most, tc.alloc, func() { _, err = collect(context.Background(), c, api.EventOptions{}) })
 				wantError(t, err, tc.class, s.Addr, tc.words)
@@ -268,7 +265,7 @@ func TestHostileExecControlFrame(t *testing.T) {
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
 		c := dial(t, s, opts...)
-		defer closeIdle(c)
+		defer c.CloseIdleConnections()
 		var out strings.Builder
 		var code int
 		var err error
@@ -291,7 +288,7 @@ func TestHostileExecEndlessOutput(t *testing.T) {
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
 		c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
-		defer closeIdle(c)
+		defer c.CloseIdleConnections()
 		var out countWriter
 		var err error
 		// What the process allocates grows with the stream under -race
@@ -324,7 +321,7 @@ func TestHostileExecDaemonStops(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hostileCase(t, hostile.Exec(time.Hour, tc.wait, fds), func(t *testing.T, s *hostile.Server, opts ...Option) {
 				c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
-				defer closeIdle(c)
+				defer c.CloseIdleConnections()
 				var code int
 				var err error
 				bounded(t, tc.most, 4<<20, func() {

@@ -244,6 +244,10 @@ func (s *SFTPSession) err(op, path string, err error) error {
 		return errdefs.Wrap(errdefs.ErrForbidden, err, "%s", msg)
 	case errors.As(err, &st) && st.FxCode() == sftp.ErrSSHFxOpUnsupported:
 		return errdefs.Wrap(errdefs.ErrNotImplemented, err, "%s", msg)
+	case errors.Is(err, sftp.ErrSSHFxConnectionLost):
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection to the daemon lost", msg)
+	case lost(err):
+		return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s: connection to the daemon lost", msg)
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }

@@ -60,6 +60,8 @@ var (
 	// was killed while unpacking the image) keeps its record but has no
 	// root; starting it fails with `Failed to handle idmapped storage:
 	// Failed expanding symlinks of "": lstat .../containers/NAME: no such
-	// file or directory`.
-	RootMissing = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{`failed expanding symlinks of ""`}}
+	// file or directory`. Killed a moment earlier, Incus 6.0.4 keeps the
+	// instance's record without its volume's: `Failed getting instance
+	// pool: Instance storage pool not found`. Both delete cleanly.
+	RootMissing = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{`failed expanding symlinks of ""`, "failed getting instance pool: instance storage pool not found"}}
 )

@@ -25,6 +25,8 @@ func TestQuirks(t *testing.T) {
 		{StartGaveUp, `Failed to start device "eth0"`, false},
 		{RootMissing, `Failed to handle idmapped storage: Failed expanding symlinks of "": lstat /var/lib/incus/containers/g2: no such file or directory`, true},
 		{RootMissing, `Failed to handle idmapped storage: permission denied`, false},
+		{RootMissing, `Starting instance: Failed getting instance pool: Instance storage pool not found`, true},
+		{RootMissing, `Storage pool not found`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

@@ -36,6 +36,9 @@ var classes = []struct {
 	{"broken pipe", errdefs.ErrUnavailable, lostConnection},
 	{"unexpected eof", errdefs.ErrUnavailable, lostConnection},
 	{": eof", errdefs.ErrUnavailable, lostConnection},
+	// incus file push and pull go through SFTP: its client's error for a
+	// connection that ended is just that (incus 6.0.4).
+	{"connection lost", errdefs.ErrUnavailable, lostConnection},
 	{"no such file or directory", errdefs.ErrNotFound, ""},
 	{"not found", errdefs.ErrNotFound, ""},
 	{"doesn't exist", errdefs.ErrNotFound, ""},
@@ -61,8 +64,9 @@ const lostConnection = "connection to the daemon lost"
 // class, from its exit code and standard error. The message is the last
 // "Error: " line; anything printed before it (progress, the first-run
 // hint) is noise. Exit code 127 (no such command) is ErrUnavailable,
-// never ErrNotFound, which would say the container is missing. A zero exit code is success whatever stderr says. An
-// unknown message is ErrInternal, with the message kept.
+// never ErrNotFound, which would say the container is missing. A zero
+// exit code is success whatever stderr says. An unknown message is
+// ErrInternal, with the message kept.
 func Classify(code int, stderr []byte) error {
 	if code == 0 {
 		return nil
