@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/quirk"
 )
 
 // Collection is a kind of named object under one API path, such as
@@ -177,22 +180,73 @@ func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bo
 	if err := c.checkNew(name); err != nil {
 		return false, err
 	}
-	if ok, err := c.Exists(ctx, name); err != nil || ok {
+	if ok, err := c.Exists(ctx, name); err != nil {
 		return false, err
+	} else if ok { // perhaps still being made by another caller
+		return false, c.awaitMaking(ctx, name)
 	}
 	if _, err := c.h.c.Do(ctx, http.MethodPost, c.path, post, ""); err != nil {
-		// Created meanwhile by someone else? A conflict alone does not
-		// say so: LXD 5.0 and Incus 6.0 say "already exists" of a volume
-		// path they failed to make. A "not found" (of the pool, the
-		// instance) does say no.
-		if !errors.Is(err, errdefs.ErrNotFound) {
+		// Made meanwhile by another caller? Only the daemon's words for
+		// that say so, and only if the object is there once its maker's
+		// operation has ended (LXD 5.0 and Incus 6.0 also say "already
+		// exists" of a volume path they failed to make). Any other failure
+		// is this create's, even when the daemon left the object's record
+		// behind: it may be half made.
+		if errors.Is(err, errdefs.ErrConflict) || quirk.MadeMeanwhile.In(err) {
 			if ok, _ := c.Exists(ctx, name); ok {
-				return false, nil
+				// Its maker may fail yet, and remove it.
+				if werr := c.awaitMaking(ctx, name); werr != nil {
+					return false, werr
+				}
+				if ok, _ := c.Exists(ctx, name); ok {
+					return false, nil
+				}
 			}
 		}
 		return false, fmt.Errorf("creating %s %s: %w", c.kind, name, err)
 	}
 	return true, nil
+}
+
+// awaitMaking waits while a running operation of the daemon makes the
+// object: another caller's snapshot shows as soon as its record is
+// written, before its data is copied. LXD 5.0.2 names the owner of the
+// object in the operation's resources (the instance, or
+// /1.0/storage_volumes/NAME for a volume), Incus 6.0.4 the object too.
+func (c *Collection[T, Put, Post]) awaitMaking(ctx context.Context, name string) error {
+	object := c.path + "/" + url.PathEscape(name)
+	owner, _ := strings.CutSuffix(c.path, "/snapshots")
+	ops, err := c.h.Operations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if op.StatusCode != api.OperationRunning || !makes(op, object, owner) {
+			continue
+		}
+		if err := c.h.AwaitOperation(ctx, op.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makes reports whether op is one that makes the object at path (or a
+// snapshot of owner): a create or a snapshot, not an exec on the owner.
+func makes(op api.Operation, object, owner string) bool {
+	if !strings.HasPrefix(op.Description, "Creating") && !strings.HasPrefix(op.Description, "Snapshotting") {
+		return false
+	}
+	lxdVolume := "/1.0/storage_volumes/" + path.Base(owner)
+	for _, rs := range op.Resources {
+		for _, r := range rs {
+			r, _, _ = strings.Cut(r, "?")
+			if r == object || r == owner || (strings.Contains(owner, "/volumes/") && r == lxdVolume) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkNew checks the name of an object to make.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
@@ -80,6 +81,38 @@ func (h *Host) RestoreSnapshot(ctx context.Context, instance, snapshot string, s
 		return fmt.Errorf("restoring %s to snapshot %s: %w", instance, snapshot, err)
 	}
 	return nil
+}
+
+// AwaitOperation waits until an operation, of this caller or another,
+// is no longer running (ended in whatever way, or gone); only ctx's end is
+// an error.
+func (h *Host) AwaitOperation(ctx context.Context, id string) error {
+	path := "/1.0/operations/" + url.PathEscape(id)
+	for {
+		asked := time.Now()
+		var cur api.Operation
+		_, err := h.c.Query(ctx, http.MethodGet, path+"/wait?timeout=10", nil, &cur)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			// Incus 6.0.4 answers the wait of a failed operation, and a
+			// wait whose timeout ran out, with an error: read it.
+			if _, err := h.c.Query(ctx, http.MethodGet, path, nil, &cur); err != nil {
+				return nil // gone
+			}
+		}
+		if cur.StatusCode != api.OperationRunning {
+			return nil
+		}
+		if time.Since(asked) < time.Second { // an answer that came at once
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }
 
 // Operations returns the daemon's operations, running and recently

@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,7 +111,9 @@ func (q queryAPI) Query(ctx context.Context, method, path string, body, out any)
 	if err != nil {
 		return "", err
 	}
-	if out != nil {
+	// lxc and incus print nothing for an empty answer (metadata {}, as
+	// GET /1.0/operations answers when none runs): out stays as it is.
+	if out != nil && len(bytes.TrimSpace(stdout)) > 0 {
 		if err := json.Unmarshal(stdout, out); err != nil {
 			return "", errdefs.Wrap(errdefs.ErrInternal, err, "%s %s: decoding the answer of %s", method, path, q.h.Addr())
 		}

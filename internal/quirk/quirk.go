@@ -39,6 +39,14 @@ var (
 	// constraint failed: instances.project_id, instances.name".
 	CreateRace = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"failed creating instance record"}}
 
+	// MadeMeanwhile: another caller made the object of that name a moment
+	// before (the daemon's check for the name came first, its record
+	// second): "already exists" and "already in use" (profiles, volumes,
+	// volume snapshots), a UNIQUE constraint of the database, or an
+	// instance snapshot refused while another's snapshot "create"
+	// operation holds the instance.
+	MadeMeanwhile = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"already exists", "already in use", "unique constraint failed", `is busy running a "create" operation`}}
+
 	// Busy: another operation (a stop's clean-up, a create) holds the
 	// instance: `Instance is busy running a "stop" operation`.
 	Busy = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"is busy running a"}}

@@ -27,6 +27,12 @@ func TestQuirks(t *testing.T) {
 		{RootMissing, `Failed to handle idmapped storage: permission denied`, false},
 		{RootMissing, `Starting instance: Failed getting instance pool: Instance storage pool not found`, true},
 		{RootMissing, `Storage pool not found`, false},
+		{MadeMeanwhile, `Error inserting "p" into database: The profile already exists`, true},
+		{MadeMeanwhile, `Snapshot "s0" already in use`, true},
+		{MadeMeanwhile, `Failed to create "instances_snapshots" entry: UNIQUE constraint failed: instances_snapshots.instance_id, instances_snapshots.name`, true},
+		{MadeMeanwhile, `Failed creating instance snapshot record "s0": Instance is busy running a "create" operation`, true},
+		{MadeMeanwhile, `Instance is busy running a "stop" operation`, false},
+		{MadeMeanwhile, `context deadline exceeded`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

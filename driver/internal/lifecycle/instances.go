@@ -76,12 +76,8 @@ func (d *Driver) awaitCreate(ctx context.Context, name string) error {
 		}) {
 			continue
 		}
-		for {
-			var cur api.Operation
-			_, err := d.c.Query(ctx, http.MethodGet, "/1.0/operations/"+url.PathEscape(op.ID)+"/wait?timeout=10", nil, &cur)
-			if err != nil || cur.StatusCode != api.OperationRunning {
-				break // ended (a failed one answers with its error), or gone
-			}
+		if err := host.New(d.c).AwaitOperation(ctx, op.ID); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()
