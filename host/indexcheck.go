@@ -322,6 +322,11 @@ func (r *streamReader) get(ctx context.Context, p string, max int64, out any) er
 	// The daemons read a document whole (and keep it in memory): so does
 	// the check, up to max.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err == nil && ctx.Err() != nil {
+		// Go's transport can end the body of a request cancelled over TLS
+		// with io.EOF: the deadline, not the document's end.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return r.failed(ctx, p, err)
 	}

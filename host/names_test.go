@@ -66,3 +66,32 @@ func TestCreateConflictWithoutObject(t *testing.T) {
 		t.Errorf("Create of a;b = %v after %d POSTs; want ErrInvalidArgument before any", err, a.posts)
 	}
 }
+
+// halfMadeAPI has an object's record from the first POST on, and fails
+// that POST: as the wait of a snapshot create that Incus 6.0.4 answered
+// with "context deadline exceeded" after 30 s, its record written and its
+// data not yet copied (a restore then failed with "Snapshot not found").
+type halfMadeAPI struct{ posted bool }
+
+func (*halfMadeAPI) Addr() string { return "fake" }
+
+func (a *halfMadeAPI) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	if !a.posted || strings.HasPrefix(path, "/1.0/operations") {
+		return "", &errdefs.StatusError{Status: http.StatusNotFound, Message: "not found"}
+	}
+	return "", nil
+}
+
+func (a *halfMadeAPI) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	a.posted = true
+	return nil, &errdefs.StatusError{Status: http.StatusInternalServerError, Message: "context deadline exceeded"}
+}
+
+// TestCreateFailureIsNotSuccess: a create that failed is an error even
+// though the daemon shows the object's record afterwards.
+func TestCreateFailureIsNotSuccess(t *testing.T) {
+	made, err := New(&halfMadeAPI{}).Snapshots("c").Make(context.Background(), api.InstanceSnapshotsPost{Name: "s0"})
+	if err == nil || made || !strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Errorf("Make = %v, %v; want the failure", made, err)
+	}
+}
