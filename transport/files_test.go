@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lxkit/lxkit/internal/dirsnap"
 	"github.com/lxkit/lxkit/internal/tarx"
 )
 
@@ -34,27 +35,13 @@ type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errLost }
 
-// entries lists a folder's names.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
-}
-
 func TestDownloadCutShortLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	if err := DownloadFile(ctx, cutShort{}, "/big", filepath.Join(dir, "big")); !errors.Is(err, errLost) {
 		t.Fatalf("DownloadFile: %v, want the lost connection", err)
 	}
-	if names := entries(t, dir); len(names) != 0 {
+	if names := dirsnap.Names(t, dir); len(names) != 0 {
 		t.Errorf("a download cut short left %v", names)
 	}
 	// An older file of that name stays as it was.
@@ -68,7 +55,7 @@ func TestDownloadCutShortLeavesNothing(t *testing.T) {
 	if b, err := os.ReadFile(old); err != nil || string(b) != "old content" {
 		t.Errorf("the older file became %q, %v", b, err)
 	}
-	if names := entries(t, dir); len(names) != 1 {
+	if names := dirsnap.Names(t, dir); len(names) != 1 {
 		t.Errorf("left %v", names)
 	}
 
@@ -76,7 +63,7 @@ func TestDownloadCutShortLeavesNothing(t *testing.T) {
 	if _, err := DownloadFolder(ctx, cutShort{}, "/srv/tree", dest); !errors.Is(err, errLost) {
 		t.Fatalf("DownloadFolder: %v, want the lost connection", err)
 	}
-	if names := entries(t, dest); len(names) != 0 {
+	if names := dirsnap.Names(t, dest); len(names) != 0 {
 		t.Errorf("a folder download cut short left %v", names)
 	}
 }

@@ -53,6 +53,20 @@ func Must(t testing.TB, dir string) Snapshot {
 	return s
 }
 
+// Names lists the names in dir, failing the test when it cannot.
+func Names(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
 // Diff lists, sorted, each path that differs between before and after,
 // with both records ("" where missing).
 func Diff(before, after Snapshot) []string {

@@ -18,7 +18,9 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/dirsnap"
 	"github.com/lxkit/lxkit/internal/testcmd"
+	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -127,7 +129,7 @@ func killRound(t *testing.T, d daemon, drv string, src source) {
 		return command(lxkit(ctx, nil, "apply", filepath.Join(work, "fleet.yaml"), "--parallel", "3"))
 	})
 	round.underWay(t, map[string]func() bool{
-		"fleet instance": func() bool { return len(listPrefixed(t, setup, prefix+"-f")) > 0 },
+		"fleet instance": func() bool { return len(testdrivers.Named(t, setup, prefix+"-f")) > 0 },
 	})
 	start("library push", func(ctx context.Context) error { return pushFile(ctx, tr, bigLocal, &pushed) })
 	start("lxkit pull", func(ctx context.Context) error {
@@ -151,7 +153,7 @@ func killRound(t *testing.T, d daemon, drv string, src source) {
 
 	// Nothing that looks complete was left by the downloads.
 	for _, dir := range []string{pulled, pulledDir} {
-		if names := entries(t, dir); len(names) > 0 {
+		if names := dirsnap.Names(t, dir); len(names) > 0 {
 			t.Errorf("%s holds %v after a download cut short", dir, names)
 		}
 	}
@@ -169,7 +171,7 @@ func killRound(t *testing.T, d daemon, drv string, src source) {
 	if r := lxkit(ctx, nil, "apply", filepath.Join(work, "fleet.yaml"), "--parallel", "3"); r.Code != 0 {
 		t.Fatalf("apply after the restart: %v\n%s", command(r), r.Stdout)
 	}
-	got := listPrefixed(t, setup, prefix+"-f")
+	got := testdrivers.Named(t, setup, prefix+"-f")
 	if len(got) != 6 {
 		t.Errorf("after apply again: %v; want the fleet's 6 instances", got)
 	}
@@ -218,34 +220,6 @@ func partial(dir string) bool {
 		}
 	}
 	return false
-}
-
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
-}
-
-func listPrefixed(t *testing.T, d driver.Driver, prefix string) []string {
-	t.Helper()
-	all, err := d.List(testhost.Context(t, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, i := range all {
-		if strings.HasPrefix(i.Name, prefix) {
-			names = append(names, i.Name)
-		}
-	}
-	return names
 }
 
 // cleanup deletes the round's instances and job containers.

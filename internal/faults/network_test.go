@@ -20,6 +20,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/internal/dirsnap"
 	"github.com/lxkit/lxkit/internal/testcmd"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
@@ -79,7 +80,7 @@ func TestHTTPSCut(t *testing.T) {
 			t.Logf("cut %d connections", p.cut())
 			round.ended(t, time.Now(), deadline, lostConnection, "says the connection to the daemon was lost")
 			for _, dir := range []string{pulled, pulledDir} {
-				if names := entries(t, dir); len(names) > 0 {
+				if names := dirsnap.Names(t, dir); len(names) > 0 {
 					t.Errorf("%s holds %v after a download cut short", dir, names)
 				}
 			}
@@ -171,7 +172,7 @@ func stoppedRound(t *testing.T, d daemon) {
 	time.Sleep(time.Until(stopped.Add(stopFor)))
 	cont()
 
-	if names := entries(t, pulled); len(names) > 0 {
+	if names := dirsnap.Names(t, pulled); len(names) > 0 {
 		t.Errorf("%s holds %v after a download given up", pulled, names)
 	}
 	// It works again.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/internal/testcmd"
+	"github.com/lxkit/lxkit/internal/testdrivers"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -83,7 +83,7 @@ func TestConcurrentApply(t *testing.T) {
 				t.Errorf("apply %d: exit %d (%v) after %s: %s", i, r.Code, r.Err, r.Took.Round(time.Millisecond), r.Stderr)
 			}
 		}
-		got := listPrefixed(t, d, prefix)
+		got := testdrivers.Named(t, d, prefix+"-")
 		if len(got) != 4 {
 			t.Fatalf("after %d applies at once: %d instances %v; want the fleet's 4", callers, len(got), got)
 		}
@@ -185,26 +185,10 @@ func launch(t *testing.T, d driver.Driver, prefix string) string {
 	return name
 }
 
-func listPrefixed(t *testing.T, d driver.Driver, prefix string) []string {
-	t.Helper()
-	all, err := d.List(testhost.Context(t, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, i := range all {
-		if strings.HasPrefix(i.Name, prefix+"-") {
-			names = append(names, i.Name)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
 func deletePrefixed(t *testing.T, d driver.Driver, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, name := range listPrefixed(t, d, prefix) {
+	for _, name := range testdrivers.Named(t, d, prefix+"-") {
 		if err := d.Delete(ctx, name); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}

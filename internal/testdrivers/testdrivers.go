@@ -4,6 +4,8 @@
 package testdrivers
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,4 +48,21 @@ func each(t *testing.T, parallel bool, f func(t *testing.T, d driver.Driver)) {
 			})
 		})
 	}
+}
+
+// Named lists, sorted, the names of d's instances that start with prefix.
+func Named(t testing.TB, d driver.Driver, prefix string) []string {
+	t.Helper()
+	all, err := d.List(testhost.Context(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, i := range all {
+		if strings.HasPrefix(i.Name, prefix) {
+			names = append(names, i.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
