@@ -29,7 +29,7 @@ import (
 const deadline = 30 * time.Second
 
 // TestDaemonKilled kills each fault daemon with SIGKILL while lxkit is in
-// the middle of: a streamed exec printing for 20 s, a 1 GiB push, a 1 GiB
+// the middle of: a streamed exec printing (for minutes), a 1 GiB push, a 1 GiB
 // pull, a pull of a folder of 2,000 files, an apply of a 6-instance fleet
 // (--parallel 3), a job and a monitor, all at once, through the REST
 // driver and then the CLI driver. Each must end within 30 s with an error
@@ -95,11 +95,11 @@ func killRound(t *testing.T, d daemon, drv string, src source) {
 	write(t, work, "fleet.yaml", fleet)
 	write(t, work, "inst.yaml", "image: "+testhost.Image+"\n")
 	job := strings.TrimPrefix(prefix, "lxkit-") + "-job"
-	write(t, work, "job.yaml", "name: "+job+"\nimage: "+testhost.Image+"\nsteps:\n  - echo started; sleep 60\n")
+	write(t, work, "job.yaml", "name: "+job+"\nimage: "+testhost.Image+"\nsteps:\n  - echo started; sleep 300\n")
 	pulled, pulledDir := mkdir(t, work, "pulled"), mkdir(t, work, "pulled-dir")
 
 	base := countResources()
-	round := &ops{ctx: ctx}
+	round := newOps(t, ctx)
 	start := round.start
 	// Signs that each operation is in its middle.
 	var execLines, pushed atomic.Int64
@@ -110,7 +110,7 @@ func killRound(t *testing.T, d daemon, drv string, src source) {
 	// monitor; then the apply, whose instances come quickly; then the
 	// transfers, each a few seconds long; the kill comes as soon as each
 	// is under way.
-	start("library exec", func(ctx context.Context) error { return printFor20s(ctx, tr, &execLines) })
+	start("library exec", func(ctx context.Context) error { return printing(ctx, tr, &execLines) })
 	start("library events", func(ctx context.Context) error {
 		return host.New(dr.API()).Events(ctx, api.EventOptions{}, func(api.Event) error { return nil })
 	})

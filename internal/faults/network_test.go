@@ -50,14 +50,14 @@ func TestHTTPSCut(t *testing.T) {
 			// Connections kept alive for the next request are no leak.
 			c.CloseIdleConnections()
 			base := countResources()
-			round := &ops{ctx: ctx}
+			round := newOps(t, ctx)
 			var execLines, pushed atomic.Int64
 			var events atomic.Int64
 			round.start("library events", func(ctx context.Context) error {
 				return host.New(dr.API()).Events(ctx, api.EventOptions{}, func(api.Event) error { events.Add(1); return nil })
 			})
 			round.start("library exec", func(ctx context.Context) error {
-				return printFor20s(ctx, tr, &execLines)
+				return printing(ctx, tr, &execLines)
 			})
 			round.start("library push", func(ctx context.Context) error {
 				return pushFile(ctx, tr, bigLocal, &pushed)
@@ -139,7 +139,7 @@ func stoppedRound(t *testing.T, d daemon) {
 			append([]string{"--host", d.Socket()}, args...)...)
 	}
 
-	round := &ops{ctx: ctx}
+	round := newOps(t, ctx)
 	var execLines, events atomic.Int64
 	monitorSaw := newSignal()
 	round.start("library events", func(ctx context.Context) error {
@@ -149,7 +149,7 @@ func stoppedRound(t *testing.T, d daemon) {
 		return command(lxkit(ctx, monitorSaw.on(""), "monitor"))
 	})
 	round.start("library exec", func(ctx context.Context) error {
-		return printFor20s(ctx, tr, &execLines)
+		return printing(ctx, tr, &execLines)
 	})
 	round.start("library pull", func(ctx context.Context) error {
 		return transport.DownloadFile(ctx, tr, "/root/big", filepath.Join(pulled, "big"))
@@ -289,10 +289,11 @@ func (p *proxy) cut() int {
 	return n
 }
 
-// printFor20s runs a command in the container that prints a line every
-// 0.1 s for 20 s, counting the output's writes.
-func printFor20s(ctx context.Context, tr transport.Transport, lines *atomic.Int64) error {
-	res, err := tr.Exec(ctx, transport.Command{Args: []string{"sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); sleep 0.1; done"},
+// printing runs a command in the container that prints a line every
+// 0.1 s for 5 minutes (well past the fault, on a loaded machine too),
+// counting the output's writes.
+func printing(ctx context.Context, tr transport.Transport, lines *atomic.Int64) error {
+	res, err := tr.Exec(ctx, transport.Command{Args: []string{"sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); sleep 0.1; done"},
 		Stdout: writerFunc(func(p []byte) { lines.Add(1) })})
 	if err == nil {
 		err = res.Err()

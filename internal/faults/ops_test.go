@@ -24,6 +24,25 @@ type ops struct {
 	list []*op
 }
 
+// newOps returns a round whose operations run under ctx. When the test
+// ends they are cancelled and waited for (up to a minute), so that none
+// writes into the test's folders while they are removed.
+func newOps(t *testing.T, ctx context.Context) *ops {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &ops{ctx: ctx}
+	t.Cleanup(func() {
+		cancel()
+		for _, o := range r.list {
+			select {
+			case <-o.done:
+			case <-time.After(time.Minute):
+				t.Errorf("%s: still running a minute after it was cancelled", o.name)
+			}
+		}
+	})
+	return r
+}
+
 // start runs f in a goroutine of its own.
 func (r *ops) start(name string, f func(ctx context.Context) error) {
 	o := &op{name: name, done: make(chan struct{})}
