@@ -249,7 +249,7 @@ func TestHostileFiles(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("%d kind x case pairs: worst CPU time %v (%s), worst peak RSS %.1f MiB (%s)",
+	t.Logf("figure: %d kind x case pairs: worst CPU time %v (%s), worst peak RSS %.1f MiB (%s)",
 		tried, worstTime.Round(time.Millisecond), worstTimeCase, float64(worstRSS)/(1<<20), worstRSSCase)
 }
 

@@ -236,6 +236,7 @@ func TestHostileNames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the LXD and Incus daemons")
 	}
+	t.Parallel() // beside TestScripts: each leaves the other's objects alone
 	testhost.Each(t, func(t *testing.T, c *client.Client) {
 		fx := makeFixtures(t, c)
 		keep := testhost.NotOthers(fx.own)
@@ -278,7 +279,7 @@ func TestHostileNames(t *testing.T) {
 				}
 			})
 		}
-		t.Logf("%d kind x name cases per driver, slowest answer %v (%q)", cases/2, slowest, slowestRun)
+		t.Logf("figure: %d kind x name cases per driver, slowest answer %v (%q)", cases/2, slowest, slowestRun)
 	})
 }
 

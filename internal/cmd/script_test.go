@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the LXD and Incus daemons")
 	}
+	t.Parallel() // beside TestHostileNames
 	for _, h := range testhost.Hosts() {
 		t.Run(h.Name, func(t *testing.T) {
 			t.Parallel()

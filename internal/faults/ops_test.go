@@ -86,6 +86,8 @@ func (r *ops) underWay(t *testing.T, signs map[string]func() bool) {
 // says).
 func (r *ops) ended(t *testing.T, since time.Time, within time.Duration, want func(error) bool, says string) {
 	t.Helper()
+	var slowest time.Duration
+	var slowestName string
 	for _, o := range r.list {
 		select {
 		case <-o.done:
@@ -93,15 +95,20 @@ func (r *ops) ended(t *testing.T, since time.Time, within time.Duration, want fu
 			t.Errorf("%s: still running %s after the fault", o.name, within)
 			continue
 		}
+		took := o.at.Sub(since)
 		switch {
 		case o.err == nil:
 			t.Errorf("%s: no error after the fault", o.name)
 		case !want(o.err):
 			t.Errorf("%s: %v; want an error that %s", o.name, o.err, says)
 		default:
-			t.Logf("%s: ended %s after the fault: %v", o.name, o.at.Sub(since).Round(time.Millisecond), o.err)
+			t.Logf("%s: ended %s after the fault: %v", o.name, took.Round(time.Millisecond), o.err)
+		}
+		if took > slowest {
+			slowest, slowestName = took, o.name
 		}
 	}
+	t.Logf("figure: %d operations ended within %s of the fault (the last: %s)", len(r.list), slowest.Round(time.Millisecond), slowestName)
 }
 
 // command is a command's failure as an error, nil when it exited 0.

@@ -168,7 +168,7 @@ func TestStreamedExecsUnderLoad(t *testing.T) {
 			}
 			wg.Wait()
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			t.Logf("%s: %d streamed execs, 8 at a time: %d lost, %d hung; latency p50 %s, p99 %s, max %s",
+			t.Logf("figure: %s: %d streamed execs, 8 at a time: %d lost, %d hung; latency p50 %s, p99 %s, max %s",
 				h.Name, n, lost, hung, lat[n/2].Round(time.Millisecond), lat[n*99/100].Round(time.Millisecond), lat[n-1].Round(time.Millisecond))
 		})
 	}

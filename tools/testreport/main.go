@@ -1,7 +1,8 @@
 // Command testreport reads `go test -json` on its standard input and
 // prints what a person wants from a long test run: each package's result
 // as `go test` prints it, the whole output of every test that failed, and
-// at the end the slowest tests and the total time. It exits 1 when a test
+// at the end the figures the tests logged (lines with "figure: "), the
+// slowest tests and the total time. It exits 1 when a test
 // or a package failed, or when the input holds no result at all.
 //
 //	go test -json ./... | go run ./tools/testreport -slowest 10
@@ -35,6 +36,7 @@ type report struct {
 	elapsed  map[testKey]float64
 	parents  map[testKey]bool // tests that have subtests
 	failed   []testKey
+	figures  []string // "package Test: what", as logged
 	pkgFails int
 	pkgs     int
 }
@@ -82,6 +84,9 @@ func (r *report) read(in io.Reader, out io.Writer) error {
 			}
 		case e.Action == "output":
 			r.output[k] = append(r.output[k], e.Output)
+			if _, fig, ok := strings.Cut(e.Output, "figure: "); ok {
+				r.figures = append(r.figures, fmt.Sprintf("%s %s: %s", short(e.Package), e.Test, strings.TrimSpace(fig)))
+			}
 		case e.Action == "pass" || e.Action == "fail":
 			r.elapsed[k] = e.Elapsed
 			if i := strings.LastIndex(e.Test, "/"); i > 0 {
@@ -108,6 +113,13 @@ func (r *report) summary(out io.Writer, n int, took time.Duration) {
 	sort.Slice(leaves, func(i, j int) bool { return r.elapsed[leaves[i]] > r.elapsed[leaves[j]] })
 	if len(leaves) > n {
 		leaves = leaves[:n]
+	}
+	if len(r.figures) > 0 {
+		sort.Strings(r.figures)
+		fmt.Fprintf(out, "\nFigures:\n")
+		for _, f := range r.figures {
+			fmt.Fprintf(out, "  %s\n", f)
+		}
 	}
 	fmt.Fprintf(out, "\nThe %d slowest tests:\n", len(leaves))
 	for _, k := range leaves {
