@@ -162,13 +162,27 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		args = append(args, "--env", k+"="+req.Environment[k])
 	}
 	args = append(args, "--")
-	args = append(args, req.Command...)
-	size := cmd.Size
-	if cmd.TTY && size.Width == 0 {
-		size = transport.WindowSize{Width: 80, Height: 24}
+	run := transport.Command{Stdin: cmd.Stdin, Stdout: out.Stdout(), Stderr: out.Stderr(),
+		TTY: cmd.TTY, Size: cmd.Size, Resize: cmd.Resize}
+	var stdout, stderr *readyFilter
+	if cmd.TTY {
+		if run.Size.Width == 0 {
+			run.Size = transport.WindowSize{Width: 80, Height: 24}
+		}
+		args = append(args, req.Command...)
+	} else {
+		// Held until lxc reads both streams (see readyGate).
+		gate := newReadyGate("lxkit-ready-"+req.Environment[marker.Var]+";", cmd.Stdin)
+		defer gate.close()
+		stdout, stderr = gate.filter(run.Stdout), gate.filter(run.Stderr)
+		run.Stdin, run.Stdout, run.Stderr = gate, stdout, stderr
+		args = append(append(args, "/bin/sh", "-c", readyScript, string(gate.marker)), req.Command...)
 	}
-	res, err := t.h.Exec(ctx, transport.Command{Args: t.h.argv(args...), Stdin: cmd.Stdin,
-		Stdout: out.Stdout(), Stderr: out.Stderr(), TTY: cmd.TTY, Size: size, Resize: cmd.Resize})
+	run.Args = t.h.argv(args...)
+	res, err := t.h.Exec(ctx, run)
+	if stdout != nil {
+		err = errors.Join(err, stdout.flush(), stderr.flush())
+	}
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", t.name, err)
 	}
@@ -178,25 +192,34 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 	return res.ExitCode, nil
 }
 
-// captureScript runs "$@" with stdout and stderr in files named after $0.
-// It looks the program up in PATH itself, as the exec API does: a shell
-// such as busybox ash would otherwise run its own applet of that name.
-const captureScript = `exec >"$0.out" 2>"$0.err" || exit 125
-case $1 in
+// lookupScript looks the program $1 up in PATH itself, as the exec API
+// does: a shell such as busybox ash would otherwise run its own applet of
+// that name. It runs it with exec, so that it is the command's own
+// process.
+const lookupScript = `case $1 in
 */*) ;;
 *)
-  c=$1 p=
+  lxkit_p=
   IFS=:
-  for d in $PATH; do
-    if [ -f "$d/$c" ] && [ -x "$d/$c" ]; then p=$d/$c; break; fi
+  for lxkit_d in $PATH; do
+    if [ -f "$lxkit_d/$1" ] && [ -x "$lxkit_d/$1" ]; then lxkit_p=$lxkit_d/$1; break; fi
   done
   unset IFS
-  if [ -z "$p" ]; then echo "$c: command not found" >&2; exit 127; fi
+  if [ -z "$lxkit_p" ]; then echo "$1: command not found" >&2; exit 127; fi
   shift
-  set -- "$p" "$@"
+  set -- "$lxkit_p" "$@"
   ;;
 esac
 exec "$@"`
+
+// captureScript runs "$@" with stdout and stderr in files named after $0.
+const captureScript = `exec >"$0.out" 2>"$0.err" || exit 125
+` + lookupScript
+
+// readyScript writes $0 on stdout and stderr, reads one line of input,
+// and only then runs "$@" (see execStreamed).
+const readyScript = `printf %s "$0"; printf %s "$0" >&2; read -r lxkit_go || exit 125
+` + lookupScript
 
 // execRecorded runs a command whose output is only captured without any
 // exec stream, which LXD 5.0 and Incus 6.0 can leave unanswered or cut
