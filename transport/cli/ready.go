@@ -24,8 +24,10 @@ type readyGate struct {
 	sent   bool
 }
 
+// newReadyGate returns the gate of the marker line (marker and a newline:
+// lxc's own error after it stays a line of its own, see execFailure).
 func newReadyGate(marker string, input io.Reader) *readyGate {
-	return &readyGate{marker: []byte(marker), seen: make(chan struct{}), done: make(chan struct{}), input: input}
+	return &readyGate{marker: []byte(marker + "\n"), seen: make(chan struct{}), done: make(chan struct{}), input: input}
 }
 
 // Read gives the go-ahead line once both markers are through, then the

@@ -13,7 +13,7 @@ import (
 // however the writes split it, a stream that starts otherwise passes
 // whole, and the go-ahead line comes only once both streams showed it.
 func TestReadyFilter(t *testing.T) {
-	const m = "lxkit-ready-0123;"
+	const m = "lxkit-ready-0123\n"
 	for _, tc := range []struct {
 		name           string
 		stdout, stderr []string
@@ -22,13 +22,14 @@ func TestReadyFilter(t *testing.T) {
 		ready          bool
 	}{
 		{"one write each", []string{m + "hello\n"}, []string{m + "oops\n"}, "hello\n", "oops\n", true},
-		{"split marker", []string{"lxkit-", "ready-01", "23;", "he", "llo"}, []string{m[:1], m[1:]}, "hello", "", true},
+		{"split marker", []string{"lxkit-", "ready-01", "23\n", "he", "llo"}, []string{m[:1], m[1:]}, "hello", "", true},
 		{"lxc's own error", nil, []string{"Error: Instance not found\n"}, "", "Error: Instance not found\n", false},
 		{"cut inside the marker", []string{"lxkit-re"}, []string{m}, "lxkit-re", "", false},
 		{"marker-like output", []string{m + m}, []string{m + "lxkit-ready-0123"}, m, "lxkit-ready-0123", true},
+		{"lxc's error after the marker", []string{m}, []string{m + "Error: websocket: close 1006\n"}, "", "Error: websocket: close 1006\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newReadyGate(m, strings.NewReader("input"))
+			g := newReadyGate(strings.TrimSuffix(m, "\n"), strings.NewReader("input"))
 			var out, errs bytes.Buffer
 			fo, fe := g.filter(&out), g.filter(&errs)
 			for _, w := range []struct {

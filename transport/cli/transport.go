@@ -172,11 +172,12 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		args = append(args, req.Command...)
 	} else {
 		// Held until lxc reads both streams (see readyGate).
-		gate := newReadyGate("lxkit-ready-"+req.Environment[marker.Var]+";", cmd.Stdin)
+		ready := "lxkit-ready-" + req.Environment[marker.Var]
+		gate := newReadyGate(ready, cmd.Stdin)
 		defer gate.close()
 		stdout, stderr = gate.filter(run.Stdout), gate.filter(run.Stderr)
 		run.Stdin, run.Stdout, run.Stderr = gate, stdout, stderr
-		args = append(append(args, "/bin/sh", "-c", readyScript, string(gate.marker)), req.Command...)
+		args = append(append(args, "/bin/sh", "-c", readyScript, ready), req.Command...)
 	}
 	run.Args = t.h.argv(args...)
 	res, err := t.h.Exec(ctx, run)
@@ -216,9 +217,9 @@ exec "$@"`
 const captureScript = `exec >"$0.out" 2>"$0.err" || exit 125
 ` + lookupScript
 
-// readyScript writes $0 on stdout and stderr, reads one line of input,
-// and only then runs "$@" (see execStreamed).
-const readyScript = `printf %s "$0"; printf %s "$0" >&2; read -r lxkit_go || exit 125
+// readyScript writes the line $0 on stdout and stderr, reads one line of
+// input, and only then runs "$@" (see readyGate).
+const readyScript = `printf '%s\n' "$0"; printf '%s\n' "$0" >&2; read -r lxkit_go || exit 125
 ` + lookupScript
 
 // execRecorded runs a command whose output is only captured without any
