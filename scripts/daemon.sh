@@ -24,8 +24,24 @@ case $name in
 esac
 if [ -n "$dir" ]; then
   mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
   export "$envvar=$dir"
   log=$dir/daemon.log
+fi
+# A daemon runs in /, not in the directory of whoever started it: its
+# rsync (the dir pool's snapshots and copies) fails with "getcwd(): No
+# such file or directory" once that directory is removed, as a test
+# clone is.
+cd /
+
+# A daemon running in a removed directory is restarted (SIGTERM leaves its
+# containers running).
+running=$(timeout 10 "$cli" query /1.0 2>/dev/null | sed -n 's/.*"server_pid": *\([0-9][0-9]*\).*/\1/p' || true)
+if [ -n "$running" ] && [[ "$(readlink "/proc/$running/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+  echo "lxkit hosts: $name (pid $running) runs in a removed directory, where its rsync fails: restarting it" >&2
+  kill -TERM "$running" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$running" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL "$running" 2>/dev/null || true
 fi
 
 pid=""
