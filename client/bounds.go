@@ -220,7 +220,8 @@ func (x *exchange) done() {
 // lost reports whether err is a connection that ended under a request.
 func lost(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, net.ErrClosed) // a body written on a connection whose reader saw it end
 }
 
 // lostWebsocket reports a websocket read that ended because the

@@ -73,3 +73,19 @@ var (
 	// pool: Instance storage pool not found`. Both delete cleanly.
 	RootMissing = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{`failed expanding symlinks of ""`, "failed getting instance pool: instance storage pool not found"}}
 )
+
+// StopUnfinished reports a container whose init has exited but whose stop
+// the daemon has not finished: its status reads "Stopped" while
+// volatile.last_state.power, which the daemon's stop hook sets first, is
+// still "RUNNING". Then the hook runs and the status reads "Running" until
+// it has cleaned up, and "Stopped" again. Seen on Incus 6.0.4 after a
+// graceful stop whose wait ran out while the container was shutting down:
+// the next stop request failed at once (`container is not running`),
+// before the hook had started, and a start sent on "Stopped" found the
+// container "Running" and did nothing (StopUnfinishedSeen).
+func StopUnfinished(status string, config map[string]string) bool {
+	return strings.EqualFold(status, "Stopped") && config["volatile.last_state.power"] == "RUNNING"
+}
+
+// StopUnfinishedSeen names the daemons StopUnfinished was seen on.
+const StopUnfinishedSeen = "Incus 6.0.4"

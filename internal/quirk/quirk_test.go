@@ -47,3 +47,21 @@ func TestQuirks(t *testing.T) {
 		t.Error("nil carries a quirk")
 	}
 }
+
+// The states Incus 6.0.4 showed while a stop was finished by its hook.
+func TestStopUnfinished(t *testing.T) {
+	for _, c := range []struct {
+		status, power string
+		want          bool
+	}{
+		{"Stopped", "RUNNING", true}, // init gone, the hook not run
+		{"Running", "STOPPED", false},
+		{"Stopped", "STOPPED", false},
+		{"Stopped", "", false}, // never started
+		{"Running", "RUNNING", false},
+	} {
+		if got := StopUnfinished(c.status, map[string]string{"volatile.last_state.power": c.power}); got != c.want {
+			t.Errorf("%s with power %q: %v, want %v", c.status, c.power, got, c.want)
+		}
+	}
+}

@@ -172,13 +172,18 @@ func TestExtractHostile(t *testing.T) {
 	}
 }
 
-// outsideDest snapshots parent without dest's contents.
+// outsideDest snapshots parent without dest's contents. Dest itself is
+// kept by its mode only: its time changes whenever an entry is made in it
+// (a run that crossed a second boundary failed on that).
 func outsideDest(t *testing.T, parent string) map[string]string {
 	m := snapshot(t, parent, true)
 	for k := range m {
 		if strings.HasPrefix(k, "dest/") {
 			delete(m, k)
 		}
+	}
+	if s, ok := m["dest"]; ok {
+		m["dest"], _, _ = strings.Cut(s, " ")
 	}
 	return m
 }

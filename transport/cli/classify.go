@@ -36,6 +36,9 @@ var classes = []struct {
 	{"broken pipe", errdefs.ErrUnavailable, lostConnection},
 	{"unexpected eof", errdefs.ErrUnavailable, lostConnection},
 	{": eof", errdefs.ErrUnavailable, lostConnection},
+	// Go's HTTP client writing a request body (lxc file push, LXD 5.0.2)
+	// on a connection its reader already closed, the daemon gone.
+	{"use of closed network connection", errdefs.ErrUnavailable, lostConnection},
 	// incus file push and pull go through SFTP: its client's error for a
 	// connection that ended is just that (incus 6.0.4).
 	{"connection lost", errdefs.ErrUnavailable, lostConnection},

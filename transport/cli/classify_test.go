@@ -38,6 +38,8 @@ func TestClassify(t *testing.T) {
 		{1, "Error: read unix @->/var/lib/lxd/unix.socket: read: connection reset by peer\n", errdefs.ErrUnavailable, ""},
 		{1, "Error: write unix @->/var/lib/lxd/unix.socket: write: broken pipe\n", errdefs.ErrUnavailable, ""},
 		{1, "Error: lxkit-x:/root/big: unexpected EOF\n", errdefs.ErrUnavailable, ""},
+		{1, `Error: Post "http://unix.socket/1.0/instances/x/files?path=%2Froot%2Fup": write unix @->/var/lib/lxd/unix.socket: use of closed network connection` + "\n",
+			errdefs.ErrUnavailable, `connection to the daemon lost: Post "http://unix.socket/1.0/instances/x/files?path=%2Froot%2Fup": write unix @->/var/lib/lxd/unix.socket: use of closed network connection`},
 		{1, "Error: connection lost\n", errdefs.ErrUnavailable, "connection to the daemon lost: connection lost"},
 		{1, "Error: something new\n", errdefs.ErrInternal, "something new"},
 		{1, "", errdefs.ErrInternal, "exit status 1"},

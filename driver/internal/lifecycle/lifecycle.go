@@ -353,17 +353,47 @@ func (d *Driver) Stop(ctx context.Context, name string, opts driver.StopOptions)
 // forceAttempts bounds the requests of a forced stop.
 const forceAttempts = 3
 
-// setStopped sends a stop and treats "already stopped" as success.
+// setStopped sends a stop and treats "already stopped" as success: after a
+// failed request, the container found stopped with its stop finished.
 func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceStatePut) error {
 	err := d.setInstanceState(ctx, name, req)
 	if err == nil {
 		return nil
 	}
-	if s, serr := d.Status(context.WithoutCancel(ctx), name); serr == nil && s == driver.StatusStopped {
+	if d.stopFinished(context.WithoutCancel(ctx), name) {
 		return nil
 	}
 	return fmt.Errorf("stopping %s: %w", name, err)
 }
+
+// stopFinished reports whether a container whose stop request failed is
+// stopped. One found stopped before the daemon's stop hook ran
+// (quirk.StopUnfinished) is watched until the hook is done, within
+// stopHookWait: a start sent meanwhile would find it "Running".
+func (d *Driver) stopFinished(ctx context.Context, name string) bool {
+	ctx, cancel := context.WithTimeout(ctx, stopHookWait)
+	defer cancel()
+	pending := false
+	for {
+		inst, _, err := d.instance(ctx, name)
+		switch {
+		case err != nil:
+			return pending
+		case quirk.StopUnfinished(inst.Status, inst.Config):
+			pending = true
+		case strings.EqualFold(inst.Status, driver.StatusStopped):
+			return true
+		case !pending:
+			return false
+		}
+		if sleep(ctx, 100*time.Millisecond) != nil {
+			return pending
+		}
+	}
+}
+
+// stopHookWait bounds the wait for a daemon's stop hook (see stopFinished).
+const stopHookWait = 30 * time.Second
 
 // Delete force-stops and deletes a container; a missing one is success.
 func (d *Driver) Delete(ctx context.Context, name string) error {
@@ -448,3 +478,15 @@ func nonNil(m map[string]string) map[string]string {
 // startPauses are the waits before a start the daemon gave up on is
 // asked for again.
 var startPauses = []time.Duration{time.Second, 3 * time.Second}
+
+// sleep waits for d, or less if ctx ends first (its error then).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -218,3 +218,59 @@ func TestStartAsksAgainAfterTheDaemonGaveUp(t *testing.T) {
 		t.Errorf("a lasting failure: %v after %d changes, want it after 1", err, f.changes)
 	}
 }
+
+// unfinishedStop is a host whose container "c" shuts down as Incus 6.0.4
+// showed it under load: the first stop's wait runs out, the second is
+// refused as not running, and the reads then go through states (status
+// and volatile.last_state.power) before the stop is finished.
+type unfinishedStop struct {
+	stops  int
+	states [][2]string // what the reads after the second stop show, the last one kept
+	reads  int
+}
+
+func (u *unfinishedStop) Addr() string { return "fake" }
+
+func (u *unfinishedStop) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	st := [2]string{"Running", "RUNNING"}
+	if u.stops >= 2 {
+		st = u.states[min(u.reads, len(u.states)-1)]
+		u.reads++
+	}
+	raw, _ := json.Marshal(api.Instance{Name: "c", Status: st[0], InstancePut: api.InstancePut{
+		Config: map[string]string{"volatile.last_state.power": st[1]}}})
+	return "", json.Unmarshal(raw, out)
+}
+
+func (u *unfinishedStop) Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error) {
+	u.stops++
+	if u.stops == 1 {
+		return nil, errors.New(`Failed shutting down instance, status is "Running": context deadline exceeded`)
+	}
+	return nil, errors.New(`container is not running: "c"`)
+}
+
+// TestStopWaitsForTheStopHook: a container found stopped before the
+// daemon's stop hook ran (quirk.StopUnfinished) is stopped only once the
+// hook is done; one found running again without it was not stopped.
+func TestStopWaitsForTheStopHook(t *testing.T) {
+	u := &unfinishedStop{states: [][2]string{
+		{"Stopped", "RUNNING"}, {"Stopped", "RUNNING"}, // the hook not yet run
+		{"Running", "RUNNING"}, {"Running", "STOPPED"}, // the hook cleaning up
+		{"Stopped", "STOPPED"}}}
+	if err := New(u, nil).Stop(context.Background(), "c", driver.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if u.reads != 5 || u.stops != 2 {
+		t.Errorf("returned after %d reads and %d stops, want 5 and 2", u.reads, u.stops)
+	}
+
+	// Still running, and no stop under way: the stop failed.
+	u = &unfinishedStop{states: [][2]string{{"Running", "RUNNING"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := New(u, nil).Stop(ctx, "c", driver.StopOptions{RetryCount: 1})
+	if err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Stop = %v, want the daemon's refusal", err)
+	}
+}
