@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,13 +245,20 @@ func TestHostileEvents(t *testing.T) {
 type countWriter struct {
 	n       atomic.Int64
 	maxHeap uint64
+	at      int64  // when not 0, reached is called once n passes it
+	reached func() // see at
 }
 
 func (w *countWriter) Write(p []byte) (int, error) {
-	if n := w.n.Add(int64(len(p))); n>>26 != (n-int64(len(p)))>>26 {
+	n := w.n.Add(int64(len(p)))
+	before := n - int64(len(p))
+	if n>>24 != before>>24 { // every 16 MiB
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		w.maxHeap = max(w.maxHeap, m.HeapInuse)
+	}
+	if w.at > 0 && before < w.at && n >= w.at {
+		w.reached()
 	}
 	return len(p), nil
 }
@@ -282,24 +290,42 @@ func TestHostileExecControlFrame(t *testing.T) {
 func TestHostileExecEndlessOutput(t *testing.T) {
 	// Output is a stream: an endless message flows through in constant
 	// memory, and once the command has ended it may go on only so long.
-	const runFor, respTimeout = 500 * time.Millisecond, time.Second
-	h := hostile.Exec(runFor, nil, map[string]func(*websocket.Conn){
+	// The command ends once 64 MiB came through, however long that took
+	// (50 MiB took 1.5 s over HTTPS under -race beside other packages).
+	const volume, respTimeout = 64 << 20, time.Second
+	var mu sync.Mutex
+	var ended chan struct{}
+	h := hostile.ExecUntil(func() <-chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = make(chan struct{})
+		return ended
+	}, nil, map[string]func(*websocket.Conn){
 		"1": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.BinaryMessage) },
 	})
 	hostileCase(t, h, func(t *testing.T, s *hostile.Server, opts ...Option) {
 		c := dial(t, s, append(opts, WithResponseTimeout(respTimeout))...)
 		defer c.CloseIdleConnections()
-		var out countWriter
+		var endedAt time.Time
+		out := countWriter{at: volume, reached: func() {
+			endedAt = time.Now()
+			mu.Lock()
+			close(ended)
+			mu.Unlock()
+		}}
 		var err error
 		// What the process allocates grows with the stream under -race
 		// (TLS records): what it holds must not.
-		took := bounded(t, runFor+respTimeout+3*time.Second, 1<<40, func() {
+		took := bounded(t, 5*time.Minute, 1<<40, func() {
 			_, err = c.Exec(context.Background(), "c1", api.InstanceExecPost{Command: []string{"yes"}}, ExecIO{Stdout: &out})
 		})
 		wantError(t, err, errdefs.ErrUnavailable, s.Addr, "the output of the command in c1 did not end within 1s")
 		t.Logf("%d MiB of output in %s, at most %.1f MiB of heap in use", out.n.Load()>>20, took, float64(out.maxHeap)/(1<<20))
-		if out.n.Load() < 64<<20 || out.maxHeap > 32<<20 {
+		if endedAt.IsZero() || out.maxHeap > 32<<20 {
 			t.Errorf("%d MiB of output came through with up to %d MiB of heap in use; want more than 64 MiB in less than 32 MiB", out.n.Load()>>20, out.maxHeap>>20)
+		}
+		if after := time.Since(endedAt); !endedAt.IsZero() && after > respTimeout+3*time.Second {
+			t.Errorf("the output went on for %s after the command ended; want about %s", after, respTimeout)
 		}
 	})
 }

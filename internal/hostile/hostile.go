@@ -267,8 +267,18 @@ func NotFound(w http.ResponseWriter) {
 // not nil, answers the waits for the operation instead (Silent: a daemon
 // stopped mid-command, Hangup: one that dies).
 func Exec(runFor time.Duration, wait http.Handler, fds map[string]func(*websocket.Conn)) http.Handler {
+	return ExecUntil(func() <-chan struct{} {
+		ended := make(chan struct{})
+		time.AfterFunc(runFor, func() { close(ended) })
+		return ended
+	}, wait, fds)
+}
+
+// ExecUntil is Exec whose command ends when the channel that start gives
+// for it (at its POST) is closed.
+func ExecUntil(start func() <-chan struct{}, wait http.Handler, fds map[string]func(*websocket.Conn)) http.Handler {
 	var mu sync.Mutex
-	var end time.Time
+	ended := make(<-chan struct{}) // never closed: no command yet
 	op := func(done bool) string {
 		state := `"status":"Running","status_code":103,"metadata":{`
 		if done {
@@ -276,15 +286,23 @@ func Exec(runFor time.Duration, wait http.Handler, fds map[string]func(*websocke
 		}
 		return `{"id":"op1","class":"websocket",` + state + `"fds":{"control":"control","0":"0","1":"1","2":"2"}}}`
 	}
+	isClosed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		mu.Lock()
-		left := time.Until(end)
+		cmd := ended
 		mu.Unlock()
 		switch p := r.URL.Path; {
 		case r.Method == http.MethodPost && strings.HasSuffix(p, "/exec"):
 			mu.Lock()
-			end = time.Now().Add(runFor)
+			ended = start()
 			mu.Unlock()
 			w.WriteHeader(http.StatusAccepted)
 			io.WriteString(w, `{"type":"async","status":"Operation created","status_code":100,"operation":"/1.0/operations/op1","metadata":`+op(false)+`}`)
@@ -304,13 +322,14 @@ func Exec(runFor time.Duration, wait http.Handler, fds map[string]func(*websocke
 		case p == "/1.0/operations/op1/wait":
 			held, _ := strconv.Atoi(r.URL.Query().Get("timeout"))
 			select {
-			case <-time.After(min(left, time.Duration(held)*time.Second)):
+			case <-cmd:
+			case <-time.After(time.Duration(held) * time.Second):
 			case <-r.Context().Done():
 				return
 			}
-			io.WriteString(w, `{"type":"sync","status":"Success","status_code":200,"metadata":`+op(left <= time.Duration(held)*time.Second)+`}`)
+			io.WriteString(w, `{"type":"sync","status":"Success","status_code":200,"metadata":`+op(isClosed(cmd))+`}`)
 		case p == "/1.0/operations/op1":
-			io.WriteString(w, `{"type":"sync","status":"Success","status_code":200,"metadata":`+op(left <= 0)+`}`)
+			io.WriteString(w, `{"type":"sync","status":"Success","status_code":200,"metadata":`+op(isClosed(cmd))+`}`)
 		default:
 			NotFound(w)
 		}
