@@ -192,15 +192,16 @@ func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bo
 		// exists" of a volume path they failed to make). Any other failure
 		// is this create's, even when the daemon left the object's record
 		// behind: it may be half made.
+		// Its maker may be at work still: Incus 6.0.4 refuses a snapshot
+		// while another's snapshot operation holds the instance, before
+		// that one's record shows; or its maker may fail yet, and remove
+		// it.
 		if errors.Is(err, errdefs.ErrConflict) || quirk.MadeMeanwhile.In(err) {
+			if werr := c.awaitMaking(ctx, name); werr != nil {
+				return false, werr
+			}
 			if ok, _ := c.Exists(ctx, name); ok {
-				// Its maker may fail yet, and remove it.
-				if werr := c.awaitMaking(ctx, name); werr != nil {
-					return false, werr
-				}
-				if ok, _ := c.Exists(ctx, name); ok {
-					return false, nil
-				}
+				return false, nil
 			}
 		}
 		return false, fmt.Errorf("creating %s %s: %w", c.kind, name, err)

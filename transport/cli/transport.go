@@ -226,7 +226,8 @@ const readyScript = `printf '%s\n' "$0"; printf '%s\n' "$0" >&2; read -r lxkit_g
 // exec stream, which LXD 5.0 and Incus 6.0 can leave unanswered or cut
 // when many run at once: the command runs through `lxc query` (no
 // websockets) with its output written to files in the container, which
-// then come back through the files API and are removed.
+// then come back through the files API (see readRecorded) and are
+// removed.
 func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, out *transport.Output) (int, error) {
 	files := "/tmp/.lxkit-exec-" + req.Environment[marker.Var]
 	req.Command = append([]string{"/bin/sh", "-c", captureScript, files}, req.Command...)
@@ -245,10 +246,9 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 		w      io.Writer
 	}{{".out", out.Stdout()}, {".err", out.Stderr()}} {
 		go func() {
-			rc, err := t.ReadFile(ctx, files+f.suffix)
+			data, err := t.readRecorded(ctx, files+f.suffix)
 			if err == nil {
-				_, err = io.Copy(f.w, rc)
-				rc.Close()
+				_, err = f.w.Write(data)
 			}
 			errs <- err
 		}()
@@ -259,6 +259,28 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 		}
 	}
 	return code, err
+}
+
+// readRecorded reads a file of the container with `lxc file pull PATH -`
+// whose output is captured, not streamed (Host.Run): through a REST
+// transport the daemon below then writes it to a file of its own, read
+// once the command has ended. ReadFile's streamed output would cross
+// Incus's exec websocket, whose stdout mirror (6.0.4, internal/linux
+// execWrapper.Read) ends the stream without reading what the command
+// wrote just before exiting when its 1 s poll has timed out just before:
+// the file came back empty with no error (TestNested/incus/Transport/
+// Concurrent, about 1 pull in 3000 under load; LXD 5.0.2 reads to EOF).
+func (t *Transport) readRecorded(ctx context.Context, path string) ([]byte, error) {
+	pull := func() ([]byte, error) {
+		return t.h.Run(ctx, nil, "file", "pull", t.h.Target(t.name)+path, "-")
+	}
+	data, err := pull()
+	// A pull that failed can be asked for again (see fileServerHiccup).
+	for tries := 1; err != nil && tries < 3 && fileServerHiccup(err) && ctx.Err() == nil; tries++ {
+		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
+		data, err = pull()
+	}
+	return data, t.fileError(path, err)
 }
 
 // queryExec runs a command through `lxc query` and returns its exit code.
