@@ -197,11 +197,9 @@ func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bo
 		// that one's record shows; or its maker may fail yet, and remove
 		// it.
 		if errors.Is(err, errdefs.ErrConflict) || quirk.MadeMeanwhile.In(err) {
-			if werr := c.awaitMaking(ctx, name); werr != nil {
-				return false, werr
-			}
+			werr := c.awaitMaking(ctx, name)
 			if ok, _ := c.Exists(ctx, name); ok {
-				return false, nil
+				return false, werr
 			}
 		}
 		return false, fmt.Errorf("creating %s %s: %w", c.kind, name, err)
