@@ -51,6 +51,7 @@ type Client struct {
 	tls      TLSOptions
 	timeout  time.Duration
 	dialHook func()
+	answered atomic.Bool // the daemon has answered a request
 	// Bounds on a hostile or stalled daemon (bounds.go).
 	maxAnswer   int64
 	respTimeout time.Duration
@@ -289,6 +290,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.log.Debug("request", "method", req.Method, "path", req.URL.RequestURI(), "status", resp.StatusCode, "took", time.Since(start))
+	c.answered.Store(true)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		x.done() // the connection is the caller's now; the context no longer matters
 		return resp, nil
@@ -300,6 +302,11 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if c.answered.Load() && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)) {
+		// It answered before: it went away under the caller (killed,
+		// restarting), between two requests of one operation.
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection to the daemon lost (it answered before, now it refuses connections)", c.addr)
 	}
 	return connectError(c.addr, c.timeout, err)
 }

@@ -231,3 +231,26 @@ func TestWaitOutlastsIncusTimeouts(t *testing.T) {
 		t.Errorf("Do = %+v, %v after %d waits; want the operation's success after 3", op, err, waits.Load())
 	}
 }
+
+// A daemon killed between two requests of one operation leaves its socket
+// file behind, refusing connections: the client, which it had answered,
+// says the connection was lost, as it does when one ends under a request.
+func TestRefusedAfterAnswering(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "unix.socket")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false) // as a killed daemon leaves it
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"type":"sync","status_code":200,"metadata":{"api_extensions":["x"],"environment":{"server":"lxd","server_version":"5.0.2"}}}`))
+	}))
+	srv.Listener = l
+	srv.Start()
+	c := connect(t, sock)
+	srv.Close()
+	_, err = c.Query(context.Background(), http.MethodGet, "/1.0/instances", nil, nil)
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "connection to the daemon lost (it answered before, now it refuses connections)") {
+		t.Errorf("refused after an answer: %v; want ErrUnavailable saying the connection was lost", err)
+	}
+}

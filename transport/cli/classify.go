@@ -24,10 +24,16 @@ var classes = []struct {
 	{"not trusted", errdefs.ErrUnauthorized, ""},
 	{"unauthorized", errdefs.ErrUnauthorized, ""},
 	{"permission denied", errdefs.ErrForbidden, ""},
+	// The daemon not answering: said as a lost connection by a host that
+	// had reached it before (classify).
 	{"unable to connect", errdefs.ErrUnavailable, ""},
 	{"connection refused", errdefs.ErrUnavailable, ""},
 	{"socket not accessible", errdefs.ErrUnavailable, ""},
 	{"is the server running", errdefs.ErrUnavailable, ""},
+	// No socket at all (lxc 5.0.2 dials it; incus 6.0.4 looks first):
+	// never "not found", which would pass for the object asked about.
+	{"connect: no such file or directory", errdefs.ErrUnavailable, ""},
+	{"doesn't appear to be started", errdefs.ErrUnavailable, ""},
 	// The daemon went away in the middle (killed, restarted, a cut
 	// connection): lxc and incus print the Go error of the broken read or
 	// write, or of the websocket's abnormal closure.
@@ -70,7 +76,13 @@ const lostConnection = "connection to the daemon lost"
 // never ErrNotFound, which would say the container is missing. A zero
 // exit code is success whatever stderr says. An unknown message is
 // ErrInternal, with the message kept.
-func Classify(code int, stderr []byte) error {
+func Classify(code int, stderr []byte) error { return classify(code, stderr, false) }
+
+// classify is Classify for a host that has or has not answered before
+// (reached). A daemon that answered and now refuses connections went away
+// between two commands (killed, restarting): for the operation that was
+// under way that is a lost connection, as it is in the middle of one.
+func classify(code int, stderr []byte, reached bool) error {
 	if code == 0 {
 		return nil
 	}
@@ -87,8 +99,11 @@ func Classify(code int, stderr []byte) error {
 	low := strings.ToLower(msg)
 	for _, c := range classes {
 		if strings.Contains(low, c.substr) {
-			if c.say != "" {
+			switch {
+			case c.say != "":
 				msg = c.say + ": " + msg
+			case reached && c.class == errdefs.ErrUnavailable:
+				msg = lostConnection + " (it answered before, now it refuses connections): " + msg
 			}
 			return errdefs.Wrap(c.class, nil, "%s", msg)
 		}

@@ -30,6 +30,8 @@ func TestClassify(t *testing.T) {
 		{1, "Error: ETag doesn't match: abc vs def\n", errdefs.ErrPreconditionFailed, ""},
 		{1, "Error: not authorized\n", errdefs.ErrForbidden, ""},
 		{1, "Error: Get \"http://unix.socket/1.0\": dial unix /var/lib/lxd/unix.socket: connect: connection refused\n", errdefs.ErrUnavailable, ""},
+		{1, "Error: Get \"http://unix.socket/1.0\": dial unix /x/unix.socket: connect: no such file or directory\n", errdefs.ErrUnavailable, ""},
+		{1, "Error: The incus daemon doesn't appear to be started (socket path: /x/unix.socket)\n", errdefs.ErrUnavailable, ""},
 		{1, "Error: LXD unix socket \"/x/unix.socket\" not accessible: permission denied\n", errdefs.ErrForbidden, ""},
 		{1, "Error: Invalid config: Unknown configuration key: user.x y\n", errdefs.ErrInvalidArgument, ""},
 		{1, "Error: Creating instance: Instance operation lock non-reusable operation\n", errdefs.ErrConflict, ""},
@@ -60,6 +62,22 @@ func TestClassify(t *testing.T) {
 		}
 		if c.msg != "" && err.Error() != c.msg {
 			t.Errorf("Classify(%d, %q) message %q; want %q", c.code, c.stderr, err.Error(), c.msg)
+		}
+	}
+}
+
+// Only a refusal changes its words for a host reached before; a lost
+// connection and other classes read the same either way.
+func TestClassifyReached(t *testing.T) {
+	cases := []struct{ stderr, want string }{
+		{"Error: dial unix /x/unix.socket: connect: connection refused\n", lostConnection + " (it answered before, now it refuses connections): dial unix /x/unix.socket: connect: connection refused"},
+		{"Error: The incus daemon doesn't appear to be started (socket path: /x/unix.socket)\n", lostConnection + " (it answered before, now it refuses connections): The incus daemon doesn't appear to be started (socket path: /x/unix.socket)"},
+		{"Error: websocket: close 1006 (abnormal closure): unexpected EOF\n", lostConnection + ": websocket: close 1006 (abnormal closure): unexpected EOF"},
+		{"Error: Instance not found\n", "Instance not found"},
+	}
+	for _, c := range cases {
+		if err := classify(1, []byte(c.stderr), true); err == nil || err.Error() != c.want {
+			t.Errorf("classify(%q, reached) = %v; want %q", c.stderr, err, c.want)
 		}
 	}
 }

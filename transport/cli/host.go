@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
@@ -34,6 +35,8 @@ type Host struct {
 	// Project, when set, is passed to every command (--project) but
 	// query, whose path names it (QueryTarget).
 	Project string
+
+	reached atomic.Bool // a command has succeeded: the daemon answered
 }
 
 // Target returns how the command names an instance: "remote:name".
@@ -68,7 +71,7 @@ func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 	if err != nil {
 		return nil, h.unreachable(args, err)
 	}
-	if err := Classify(res.ExitCode, res.Stderr); err != nil {
+	if err := h.classify(res.ExitCode, res.Stderr); err != nil {
 		return res.Stdout, h.missing(res.ExitCode, err)
 	}
 	return res.Stdout, nil
@@ -89,10 +92,20 @@ func (h *Host) Stream(ctx context.Context, stdout io.Writer, args ...string) err
 	if err != nil {
 		return h.unreachable(args, err)
 	}
-	if err := Classify(res.ExitCode, stderr.buf); err != nil {
+	if err := h.classify(res.ExitCode, stderr.buf); err != nil {
 		return h.missing(res.ExitCode, err)
 	}
 	return nil
+}
+
+// classify is Classify, remembering whether the daemon has answered: once
+// it has, a refused connection means it went away under the caller.
+func (h *Host) classify(code int, stderr []byte) error {
+	err := classify(code, stderr, h.reached.Load())
+	if err == nil {
+		h.reached.Store(true)
+	}
+	return err
 }
 
 // unreachable is the error of a command that could not be run at all. A

@@ -41,3 +41,35 @@ type cancelled struct{ transport.Transport }
 func (cancelled) Exec(context.Context, transport.Command) (*transport.Result, error) {
 	return nil, context.Canceled
 }
+
+// answers is a command whose results come from a list, one per run.
+type answers struct {
+	transport.Transport
+	results []transport.Result
+}
+
+func (a *answers) Exec(context.Context, transport.Command) (*transport.Result, error) {
+	r := a.results[0]
+	a.results = a.results[1:]
+	return &r, nil
+}
+
+// A daemon that answered and then refuses connections went away under
+// the caller (killed between two commands of one operation): that is a
+// lost connection, while a daemon never reached is only not answering.
+func TestHostRefusedAfterAnswering(t *testing.T) {
+	refused := transport.Result{ExitCode: 1, Stderr: []byte(`Error: Get "http://unix.socket/1.0": dial unix /var/lib/lxd/unix.socket: connect: connection refused` + "\n")}
+	h := &Host{Via: &answers{results: []transport.Result{refused, {Stdout: []byte("{}")}, refused}}, Command: "lxc"}
+	ctx := context.Background()
+	_, err := h.Run(ctx, nil, "list")
+	if !errors.Is(err, errdefs.ErrUnavailable) || strings.Contains(err.Error(), lostConnection) {
+		t.Errorf("refused before any answer: %v; want ErrUnavailable, not a lost connection", err)
+	}
+	if _, err := h.Run(ctx, nil, "list"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Run(ctx, nil, "list")
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), lostConnection) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("refused after an answer: %v; want ErrUnavailable saying %q and keeping the daemon's words", err, lostConnection)
+	}
+}
