@@ -103,6 +103,8 @@ func classify(code int, stderr []byte, reached bool) error {
 			case c.say != "":
 				msg = c.say + ": " + msg
 			case reached && c.class == errdefs.ErrUnavailable:
+				// The unavailable rows with no words of their own are
+				// the refusals: keep any new one of another kind apart.
 				msg = lostConnection + " (it answered before, now it refuses connections): " + msg
 			}
 			return errdefs.Wrap(c.class, nil, "%s", msg)

@@ -331,7 +331,7 @@ func (t *Transport) execFailure(res *transport.Result) error {
 	if !bytes.HasPrefix(tail[i+1:], []byte("Error: ")) {
 		return nil
 	}
-	err := Classify(1, tail[i+1:])
+	err := t.h.classify(1, tail[i+1:])
 	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrConflict, errdefs.ErrUnavailable,
 		errdefs.ErrForbidden, errdefs.ErrUnauthorized} {
 		if errors.Is(err, class) {
@@ -389,7 +389,7 @@ func (t *Transport) pull(ctx context.Context, path string) (io.ReadCloser, error
 			Args:   t.h.argv("file", "pull", t.h.Target(t.name)+path, "-"),
 			Stdout: first, Stderr: &stderr})
 		if err == nil {
-			err = t.fileError(path, Classify(res.ExitCode, stderr.Bytes()))
+			err = t.fileError(path, t.h.classify(res.ExitCode, stderr.Bytes()))
 		}
 		r.err = err
 		pw.CloseWithError(err)
