@@ -5,23 +5,8 @@ package api
 
 import (
 	"encoding/json"
-	"net/url"
-	"strings"
 	"time"
 )
-
-// WithProject returns an API path (which may carry a query) that acts in
-// project; an empty project leaves it as it is.
-func WithProject(path, project string) string {
-	if project == "" {
-		return path
-	}
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	return path + sep + "project=" + url.QueryEscape(project)
-}
 
 // Response is the envelope of every answer from the daemon.
 type Response struct {

@@ -30,6 +30,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Server kinds, as GET /1.0 reports them in environment.server.
@@ -252,7 +253,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 // request builds a request for path (which may carry a query) with the
 // client's project added.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	return http.NewRequestWithContext(ctx, method, c.base+api.WithProject(path, c.project), body)
+	return http.NewRequestWithContext(ctx, method, c.base+hostapi.WithProject(path, c.project), body)
 }
 
 // do sends a request and returns the answer with its body still to read,

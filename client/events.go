@@ -25,7 +25,7 @@ var (
 
 // Events calls fn for each event of the types opts asks for, in the
 // client's project (or every project with opts.AllProjects), until ctx
-// ends, fn returns an error or the stream breaks; see driver.EventSource.
+// ends, fn returns an error or the stream breaks; see hostapi.EventSource.
 // It returns ctx.Err() when ctx ends, fn's error as it is, for a
 // stream that breaks (or stays silent for 45 seconds) an error matching
 // errdefs.ErrUnavailable, and for an event larger than the client's answer

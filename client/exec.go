@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // ExitCommandNotFound is the exit code of a command that does not exist,
@@ -129,7 +129,7 @@ func (c *Client) startExec(ctx context.Context, name string, req api.InstanceExe
 	if req.Environment == nil {
 		req.Environment = map[string]string{}
 	}
-	op, err := c.Start(ctx, http.MethodPost, instancePath(name, "exec"), req, "")
+	op, err := c.Start(ctx, http.MethodPost, hostapi.InstancePath(name, "exec"), req, "")
 	if err != nil {
 		code, err := execFailure(err)
 		return nil, code, err
@@ -145,11 +145,11 @@ func (c *Client) startExec(ctx context.Context, name string, req api.InstanceExe
 // operation with that return code).
 func execFailure(err error) (int, error) {
 	var se *errdefs.StatusError
-	if errors.As(err, &se) && strings.Contains(strings.ToLower(se.Message), "command not found") {
+	if errors.As(err, &se) && hostapi.CommandNotFound.In(se) {
 		return ExitCommandNotFound, nil
 	}
 	var oe *errdefs.OperationError
-	if errors.As(err, &oe) && strings.Contains(strings.ToLower(oe.Err), "command not found") {
+	if errors.As(err, &oe) && hostapi.CommandNotFound.In(oe) {
 		return ExitCommandNotFound, nil
 	}
 	return -1, err

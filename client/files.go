@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/unixmode"
 )
 
@@ -48,7 +49,7 @@ func (c *Client) header(key string) string {
 }
 
 func filesPath(instance, path string) string {
-	return instancePath(instance, "files") + "?path=" + url.QueryEscape(path)
+	return hostapi.InstancePath(instance, "files") + "?path=" + url.QueryEscape(path)
 }
 
 // GetFile opens a file in an instance for reading. The caller must close

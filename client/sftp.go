@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/unixmode"
 	"github.com/pkg/sftp"
 )
@@ -32,7 +33,7 @@ var ErrNoSFTP = errors.New("no SFTP upgrade")
 // An answer other than the upgrade is an error that matches ErrNoSFTP and,
 // when the daemon sent one, its *errdefs.StatusError.
 func (c *Client) SFTPConn(ctx context.Context, instance string) (io.ReadWriteCloser, error) {
-	req, err := c.request(ctx, http.MethodGet, instancePath(instance, "sftp"), nil)
+	req, err := c.request(ctx, http.MethodGet, hostapi.InstancePath(instance, "sftp"), nil)
 	if err != nil {
 		return nil, err
 	}

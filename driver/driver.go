@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -43,37 +44,7 @@ type Driver interface {
 	Transport(name string) transport.Transport
 	// API returns the host's REST API as the driver reaches it, for what
 	// lies beyond containers (package host: images, profiles, storage...).
-	API() API
-}
-
-// API is a host's REST API as both drivers reach it: over HTTP, or
-// through `lxc query` / `incus query`.
-type API interface {
-	// Addr names the host in messages.
-	Addr() string
-	// Query sends a request and decodes the answer's metadata into out;
-	// requests that start background operations go through Do.
-	Query(ctx context.Context, method, path string, body, out any) (etag string, err error)
-	// Do sends a request (with If-Match when ifMatch is not empty) and
-	// waits for the background operation it starts, if any.
-	Do(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error)
-}
-
-// EventSource is an API that streams the host's events (GET /1.0/events).
-// Both drivers' APIs implement it: the REST client over the events
-// websocket, the CLI driver with `lxc monitor` or `incus monitor`.
-type EventSource interface {
-	// Events calls fn for each event of the types opts asks for, one at a
-	// time on the caller's goroutine, until ctx ends, fn returns an error
-	// or the stream breaks. It returns ctx.Err() when ctx ends, fn's error
-	// as it is, and for a stream that breaks an error matching
-	// errdefs.ErrUnavailable that names the host. A type that is not one
-	// of api.EventTypes is errdefs.ErrInvalidArgument.
-	//
-	// Events that happen before the subscription is in place (which
-	// Events does not report) are not seen. fn should return quickly: a
-	// daemon drops a listener that falls behind.
-	Events(ctx context.Context, opts api.EventOptions, fn func(api.Event) error) error
+	API() hostapi.API
 }
 
 // Statuses that Driver.Status returns.

@@ -16,7 +16,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/quirk"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/smallfile"
 	"github.com/lxkit/lxkit/internal/yamlfile"
 	"github.com/lxkit/lxkit/spec"
@@ -343,7 +343,7 @@ func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) 
 		return m.d.Delete(ctx, c.Instance)
 	case Start:
 		err := m.d.Start(ctx, c.Instance)
-		if quirk.RootMissing.In(err) {
+		if hostapi.RootMissing.In(err) {
 			// Its create was cut short (the daemon died): make it anew.
 			return m.Rebuild(ctx, c.Spec, driver.StopOptions{Force: true})
 		}

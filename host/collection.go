@@ -11,7 +11,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/quirk"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Collection is a kind of named object under one API path, such as
@@ -196,7 +196,7 @@ func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bo
 		// while another's snapshot operation holds the instance, before
 		// that one's record shows; or its maker may fail yet, and remove
 		// it.
-		if errors.Is(err, errdefs.ErrConflict) || quirk.MadeMeanwhile.In(err) {
+		if errors.Is(err, errdefs.ErrConflict) || hostapi.MadeMeanwhile.In(err) {
 			werr := c.awaitMaking(ctx, name)
 			if ok, _ := c.Exists(ctx, name); ok {
 				return false, werr
@@ -233,7 +233,7 @@ func (c *Collection[T, Put, Post]) awaitMaking(ctx context.Context, name string)
 // makes reports whether op is one that makes the object at path (or a
 // snapshot of owner): a create or a snapshot, not an exec on the owner.
 func makes(op api.Operation, object, owner string) bool {
-	if !strings.HasPrefix(op.Description, "Creating") && !strings.HasPrefix(op.Description, "Snapshotting") {
+	if !hostapi.MakesObject(op.Description) {
 		return false
 	}
 	lxdVolume := "/1.0/storage_volumes/" + path.Base(owner)
@@ -298,7 +298,7 @@ func (c *Collection[T, Put, Post]) Delete(ctx context.Context, name string) erro
 	if err == nil || errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}
-	if strings.Contains(err.Error(), "in use") {
+	if hostapi.InUse.In(err) {
 		// The daemons answer 400; what the caller must do is free it.
 		users := ""
 		if t, _, gerr := c.get(ctx, name); gerr == nil && c.usedBy != nil && len(c.usedBy(t)) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // VolumeSnapshots are the snapshots of a custom volume.
@@ -90,13 +91,13 @@ func (h *Host) CopyInstance(ctx context.Context, source, dst string, opts CopyIn
 		}
 	}
 	var cur api.Instance
-	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(dst), nil, &cur); err == nil {
+	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(dst), nil, &cur); err == nil {
 		return nil
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
 	var src api.Instance
-	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/instances/"+url.PathEscape(source), nil, &src); err != nil {
+	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(source), nil, &src); err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return errdefs.Wrap(errdefs.ErrNotFound, nil, "instance %s not found on %s", source, h.c.Addr())
 		}

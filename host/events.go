@@ -4,21 +4,21 @@ import (
 	"context"
 
 	"github.com/lxkit/lxkit/api"
-	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Events calls fn for each event of the host of the types opts asks for,
 // until ctx ends (Events then returns ctx.Err()), fn returns an error
 // (returned as it is) or the stream breaks (an error matching
-// errdefs.ErrUnavailable that names the host); see driver.EventSource.
+// errdefs.ErrUnavailable that names the host); see hostapi.EventSource.
 // An API that cannot stream events gives errdefs.ErrNotImplemented; a
 // type that is not one of api.EventTypes, errdefs.ErrInvalidArgument.
 //
 // Events that happen before the subscription is in place are not seen;
 // nothing tells when it is.
 func (h *Host) Events(ctx context.Context, opts api.EventOptions, fn func(api.Event) error) error {
-	src, ok := h.c.(driver.EventSource)
+	src, ok := h.c.(hostapi.EventSource)
 	if !ok {
 		return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: this API (%T) cannot stream events", h.c.Addr(), h.c)
 	}

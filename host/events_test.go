@@ -17,6 +17,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/internal/testsshd"
 	"github.com/lxkit/lxkit/transport/local"
@@ -345,7 +346,7 @@ func TestEventsRefusesUnknownTypes(t *testing.T) {
 }
 
 // noEvents is an API that cannot stream events.
-type noEvents struct{ driver.API }
+type noEvents struct{ hostapi.API }
 
 func (noEvents) Addr() string { return "nowhere" }
 

@@ -10,26 +10,12 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/imagefile"
 )
 
-// imageFiler is an API that moves an image's files between this machine
-// and the host. Both drivers' APIs are: the REST client with GET
-// /1.0/images/FP/export and POST /1.0/images, the CLI driver with `lxc
-// image export` and `lxc image import` on the machine that runs lxc, the
-// files going through its transport.
-type imageFiler interface {
-	// ExportImage writes the files of the image with the full
-	// fingerprint fp into dir and returns their paths: the unified
-	// tarball, or the metadata file then the rootfs.
-	ExportImage(ctx context.Context, fp, dir string, progress func(bytes int64)) ([]string, error)
-	// ImportImage makes an image of files (the unified tarball, or the
-	// metadata file then the rootfs) whose fingerprint is fp.
-	ImportImage(ctx context.Context, files []string, fp string, progress func(bytes int64)) error
-}
-
-func (im *Images) filer() (imageFiler, error) {
-	f, ok := im.h.c.(imageFiler)
+func (im *Images) filer() (hostapi.ImageFiler, error) {
+	f, ok := im.h.c.(hostapi.ImageFiler)
 	if !ok {
 		return nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s cannot move image files", im.h.c.Addr())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Images manages a host's image store: images by alias or fingerprint,
@@ -361,7 +362,7 @@ func (im *Images) CopyTo(ctx context.Context, dst *Host, ref string, opts CopyOp
 // secret asks for a one-time download secret for an image; cancel drops
 // it if it was not used.
 func (im *Images) secret(ctx context.Context, fp string) (secret string, cancel func(), err error) {
-	st, ok := im.h.c.(starter)
+	st, ok := im.h.c.(hostapi.Starter)
 	if !ok {
 		return "", nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s cannot start operations without waiting", im.h.c.Addr())
 	}
@@ -385,16 +386,10 @@ func (im *Images) secret(ctx context.Context, fp string) (secret string, cancel 
 	return secret, cancel, nil
 }
 
-// starter is an API that can start an operation without waiting for it
-// (both drivers' are).
-type starter interface {
-	Start(ctx context.Context, method, path string, body any, ifMatch string) (*api.Operation, error)
-}
-
 // run posts to /1.0/images and follows the operation to its end,
 // reporting the daemon's progress lines.
 func (im *Images) run(ctx context.Context, body api.ImagesPost, progress func(Progress)) (*api.Operation, error) {
-	st, ok := im.h.c.(starter)
+	st, ok := im.h.c.(hostapi.Starter)
 	if !ok || progress == nil {
 		return im.h.c.Do(ctx, http.MethodPost, "/1.0/images", body, "")
 	}

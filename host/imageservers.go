@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -101,7 +100,7 @@ func checkRemoteRef(ref string) error {
 // not have ref gives an error matching errdefs.ErrNotFound; a certificate
 // the daemon could not verify, errdefs.ErrCertificate; a server it could
 // not reach, errdefs.ErrUnavailable; files that are not what the index
-// says, errdefs.ErrIntegrity (see PullError).
+// says, errdefs.ErrIntegrity (see hostapi.PullError).
 func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref string, opts CopyOptions) (string, error) {
 	src, err := src.check()
 	if err != nil {
@@ -156,60 +155,4 @@ func (im *Images) CopyFromServer(ctx context.Context, src ImageServer, ref strin
 		return fp, derr
 	}
 	return fp, im.moveAliases(ctx, fp, opts.Aliases)
-}
-
-// pullClasses map what the daemons say when they fail to get an image
-// from a server to error classes, first match wins. The messages come
-// from the daemons' image server clients, LXD 5.0.2's and Incus 6.0.4's
-// alike.
-var pullClasses = []struct {
-	substr string
-	class  error
-	hint   string // a format for the server's URL; not-found names the image
-}{
-	// "Hash mismatch for URL: GOT != WANT": a file that is not the one
-	// the index describes (more bytes, fewer, others).
-	{"hash mismatch", errdefs.ErrIntegrity, "the daemon refused a file from %s: it is not the one the server's index describes"},
-	// "Image fingerprint doesn't match. Got GOT expected WANT": a split
-	// image's files that do not make the index's combined fingerprint.
-	{"fingerprint doesn't match", errdefs.ErrIntegrity, "the daemon refused the image from %s: its files do not make the fingerprint the server's index gives"},
-	// "Unable to fetch URL: 404 Not Found" (LXD), "...: resource not
-	// found" (Incus): a document or file the server lacks.
-	{"unable to fetch", errdefs.ErrNotFound, "%s does not have a file the daemon asked it for"},
-	{"x509:", errdefs.ErrCertificate, "the daemon could not verify the certificate of %s (for a self-signed server, give its certificate, PEM)"},
-	{"certificate", errdefs.ErrCertificate, "the daemon could not use or verify the certificate of %s"},
-	{"unable to connect", errdefs.ErrUnavailable, "the daemon could not reach %s"},
-	{"connection refused", errdefs.ErrUnavailable, "the daemon could not reach %s"},
-	{"no such host", errdefs.ErrUnavailable, "the daemon could not resolve the name of %s"},
-	{"i/o timeout", errdefs.ErrUnavailable, "the daemon timed out reaching %s"},
-	{"couldn't be found", errdefs.ErrNotFound, ""},
-	{"doesn't exist", errdefs.ErrNotFound, ""},
-	{"not found", errdefs.ErrNotFound, ""},
-}
-
-// PullError classifies err, a daemon's failure to get the image ref from
-// the image server at serverURL (copying it, or creating an instance from
-// it), by what the daemon said: ErrNotFound for an image (or a file) the
-// server does not have, ErrCertificate for a certificate the daemon could
-// not verify, ErrUnavailable for a server it could not reach,
-// ErrIntegrity for files that are not what the server's index says they
-// are. It keeps err's message
-// and adds what it means; another failure is returned as it is. err
-// should be the driver's error as it came, which says only what the
-// daemon (or its command) said and the request it answered.
-func PullError(err error, serverURL, ref string) error {
-	var oe *errdefs.OperationError
-	if err == nil || errors.As(err, &oe) && oe.Status == "Cancelled" {
-		return err
-	}
-	low := strings.ToLower(err.Error())
-	for _, c := range pullClasses {
-		if strings.Contains(low, c.substr) {
-			if c.hint == "" {
-				return errdefs.Wrap(c.class, err, "image %s not found on %s", ref, serverURL)
-			}
-			return errdefs.Wrap(c.class, err, c.hint, serverURL)
-		}
-	}
-	return err
 }

@@ -12,57 +12,6 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 )
 
-// What the daemons say when a pull fails (LXD 5.0.2 and Incus 6.0.4,
-// through REST as an operation's error, through their command as its
-// classified failure), and what lxkit makes of it.
-func TestPullError(t *testing.T) {
-	const url = "https://127.0.0.1:8999/x"
-	op := func(msg string) error {
-		return &errdefs.OperationError{ID: "1", Description: "Downloading image", Status: "Failure", Err: msg}
-	}
-	cli := func(msg string) error {
-		return fmt.Errorf("POST /1.0/images: %w", errdefs.Wrap(errdefs.ErrInternal, nil, "%s", msg))
-	}
-	for _, c := range []struct {
-		err   error
-		class error
-		says  string
-	}{
-		{op(`Failed getting remote image info: Failed getting image: Failed parsing stream: Get "` + url + `/streams/v1/index.json": x509: certificate signed by unknown authority`),
-			errdefs.ErrCertificate, "verify the certificate of " + url},
-		{cli(`Failed getting remote image info: Failed getting image: Failed parsing stream: Get "` + url + `/streams/v1/index.json": tls: failed to verify certificate: x509: certificate signed by unknown authority`),
-			errdefs.ErrCertificate, "verify the certificate of " + url},
-		{op(`Failed to connect to simple streams server "` + url + `": Invalid remote certificate`), errdefs.ErrCertificate, "use or verify the certificate of " + url},
-		{op("Failed getting remote image info: Failed getting image: The requested image couldn't be found"), errdefs.ErrNotFound, "image web not found on " + url},
-		{cli("Failed getting remote image info: Failed getting image: The requested image couldn't be found"), errdefs.ErrNotFound, "image web not found"},
-		{op("Failed getting remote image info: Image not found"), errdefs.ErrNotFound, "not found"},
-		{op(`Failed getting remote image info: Failed getting image: Failed parsing stream: Get "https://127.0.0.1:1/streams/v1/index.json": Unable to connect to: 127.0.0.1:1 ([dial tcp 127.0.0.1:1: connect: connection refused])`),
-			errdefs.ErrUnavailable, "could not reach " + url},
-		{op("Remote image with size 5 exceeds allowed bugdget of 1"), nil, "bugdget"},
-		{op("Hash mismatch for " + url + "/images/ab/x.tar.gz: 1d76139f != 109e13ce"), errdefs.ErrIntegrity, "not the one the server's index describes"},
-		{cli("Hash mismatch for " + url + "/images/ab/x.tar.gz: 1d76139f != 109e13ce"), errdefs.ErrIntegrity, "refused a file from " + url},
-		{op("Image fingerprint doesn't match. Got 27a3a5cb expected de75b387"), errdefs.ErrIntegrity, "do not make the fingerprint"},
-		{op("Unable to fetch https://127.0.0.1:35805/etc/passwd: 404 Not Found"), errdefs.ErrNotFound, url + " does not have a file"},
-		{cli("Unable to fetch https://127.0.0.1:38435/etc/passwd: resource not found"), errdefs.ErrNotFound, "does not have a file"},
-		{&errdefs.OperationError{Status: "Cancelled", Err: "image not found, cancelled"}, errdefs.ErrCanceled, ""},
-		{context.Canceled, context.Canceled, ""},
-	} {
-		got := PullError(c.err, url, "web")
-		if c.class == nil {
-			if got != c.err {
-				t.Errorf("%v: classified as %v", c.err, got)
-			}
-			continue
-		}
-		if !errors.Is(got, c.class) || !strings.Contains(got.Error(), c.says) || !strings.Contains(got.Error(), c.err.Error()) {
-			t.Errorf("PullError(%v) = %v, want %v saying %q and the daemon's words", c.err, got, c.class, c.says)
-		}
-	}
-	if PullError(nil, url, "web") != nil {
-		t.Error("PullError(nil) is not nil")
-	}
-}
-
 // pullAPI answers a pull as a daemon would, and records what it was asked.
 type pullAPI struct {
 	post    *api.ImagesPost

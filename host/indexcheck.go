@@ -287,14 +287,25 @@ func (r *streamReader) refuse(p, format string, args ...any) error {
 
 // failed is the error for a request to p that did not complete.
 func (r *streamReader) failed(ctx context.Context, p string, err error) error {
-	var cerr *tls.CertificateVerificationError
 	switch {
-	case errors.As(err, &cerr) || strings.Contains(err.Error(), "x509:"):
+	case certificateRefused(err):
 		return errdefs.Wrap(errdefs.ErrCertificate, err, "image server %s: lxkit could not verify its certificate (for a self-signed server, give its certificate, PEM)", r.src.URL)
 	case ctx.Err() != nil:
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "image server %s: %s did not come whole within %s (see ImageServer.Stall): refused before the daemon pulls", r.src.URL, p, r.src.stall())
 	}
 	return errdefs.Wrap(errdefs.ErrUnavailable, err, "image server %s: lxkit could not read %s to check it before the daemon pulls (if only the daemon reaches the server, skip the check)", r.src.URL, p)
+}
+
+// certificateRefused reports an error of Go's TLS client about the
+// server's certificate.
+func certificateRefused(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // get reads the document at p, at most max bytes, into out.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Pull makes the host's daemon pull an image from src: it POSTs body to
@@ -36,7 +37,7 @@ import (
 // documents, which they read whole and without a deadline), it goes on
 // until the server ends its answer. Either way the error is an
 // *AbandonedError, which names the operation and whether it Ended. The
-// daemon's own refusals are classified by PullError.
+// daemon's own refusals are classified by hostapi.PullError.
 func (h *Host) Pull(ctx context.Context, src ImageServer, ref, path string, body any, progress func(Progress)) (*api.Operation, error) {
 	src, err := src.check()
 	if err != nil {
@@ -47,20 +48,20 @@ func (h *Host) Pull(ctx context.Context, src ImageServer, ref, path string, body
 			return nil, err
 		}
 	}
-	st, ok := h.c.(starter)
+	st, ok := h.c.(hostapi.Starter)
 	if !ok {
 		return nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s cannot start operations without waiting", h.c.Addr())
 	}
 	op, err := st.Start(ctx, http.MethodPost, path, body, "")
 	if err != nil {
-		return nil, PullError(err, src.URL, ref)
+		return nil, hostapi.PullError(err, src.URL, ref)
 	}
 	if op == nil {
 		return nil, errdefs.Wrap(errdefs.ErrInternal, nil, "POST %s on %s: no operation to follow", path, h.c.Addr())
 	}
 	op, err = h.follow(ctx, op, src.stall(), progress)
 	if oe := (*errdefs.OperationError)(nil); errors.As(err, &oe) {
-		return op, PullError(err, src.URL, ref) // the daemon's words
+		return op, hostapi.PullError(err, src.URL, ref) // the daemon's words
 	}
 	if err != nil {
 		return op, fmt.Errorf("pulling %s from %s: %w", ref, src.URL, err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Profiles are the host's profiles.
@@ -80,7 +81,7 @@ type snapshotPut struct {
 // big instances: it waits for the daemon's operation.
 func (h *Host) Snapshots(instance string) *Collection[api.InstanceSnapshot, snapshotPut, api.InstanceSnapshotsPost] {
 	return &Collection[api.InstanceSnapshot, snapshotPut, api.InstanceSnapshotsPost]{
-		h: h, kind: "snapshot", path: "/1.0/instances/" + url.PathEscape(instance) + "/snapshots",
+		h: h, kind: "snapshot", path: hostapi.InstancePath(instance, "snapshots"),
 		name: func(p *api.InstanceSnapshotsPost) string { return p.Name },
 		put:  func(s *api.InstanceSnapshot) *snapshotPut { return &snapshotPut{ExpiresAt: s.ExpiresAt} },
 		ok:   func(string) error { return ValidateName("instance", instance) },

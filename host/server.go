@@ -13,6 +13,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // Server returns what GET /1.0 answers: the daemon, its environment and
@@ -77,7 +78,7 @@ func (h *Host) RestoreSnapshot(ctx context.Context, instance, snapshot string, s
 		return err
 	}
 	body := map[string]any{"restore": snapshot, "stateful": stateful}
-	if _, err := h.c.Do(ctx, http.MethodPut, "/1.0/instances/"+url.PathEscape(instance), body, ""); err != nil {
+	if _, err := h.c.Do(ctx, http.MethodPut, hostapi.InstancePath(instance), body, ""); err != nil {
 		return fmt.Errorf("restoring %s to snapshot %s: %w", instance, snapshot, err)
 	}
 	return nil

@@ -8,14 +8,14 @@ import (
 	"io"
 
 	"github.com/lxkit/lxkit/api"
-	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
-var _ driver.EventSource = queryAPI{}
+var _ hostapi.EventSource = queryAPI{}
 
 // Events runs `lxc monitor --format=json` (or incus's) through the host's
-// transport and calls fn for each event it prints; see driver.EventSource.
+// transport and calls fn for each event it prints; see hostapi.EventSource.
 // The monitor subscribes to every type and filters on its side, so an
 // unknown type would never match: it is refused here. When Events returns,
 // the monitor has been stopped and has exited.

@@ -16,6 +16,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/transport/local"
 )
@@ -74,7 +75,7 @@ func eachCommand(t *testing.T, events func(r *http.Request, conn *websocket.Conn
 
 func events(t *testing.T, d driver.Driver, opts api.EventOptions) ([]api.Event, error) {
 	t.Helper()
-	src, ok := d.API().(driver.EventSource)
+	src, ok := d.API().(hostapi.EventSource)
 	if !ok {
 		t.Fatalf("%T cannot stream events", d.API())
 	}

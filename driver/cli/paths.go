@@ -9,6 +9,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -65,7 +66,7 @@ func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string
 }
 
 // API returns the top host's API; Host gives a nested host's.
-func (p *Paths) API() driver.API { return p.top.API() }
+func (p *Paths) API() hostapi.API { return p.top.API() }
 
 // Host returns the driver of the host at path: the top host for "", else
 // the LXD (or Incus) inside the container path names ("outer/inner" is

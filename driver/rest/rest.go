@@ -5,6 +5,7 @@ import (
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/internal/lifecycle"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 	resttransport "github.com/lxkit/lxkit/transport/rest"
 )
@@ -29,4 +30,4 @@ func New(c *client.Client) *Driver {
 func (d *Driver) Client() *client.Client { return d.c }
 
 // The client streams events itself.
-var _ driver.EventSource = (*client.Client)(nil)
+var _ hostapi.EventSource = (*client.Client)(nil)

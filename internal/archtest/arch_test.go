@@ -1,6 +1,8 @@
 // Package archtest checks that imports point one way: wire types and error
-// classes at the bottom, the client above them, transports and drivers
-// above that, and the command at the edge.
+// classes at the bottom, the host API's floor (hostapi) on them, the
+// client and package host above it, transports and drivers above that,
+// and the command at the edge; and that a daemon's words are read only
+// in hostapi.
 package archtest
 
 import (
@@ -18,11 +20,12 @@ const module = "github.com/lxkit/lxkit/"
 var forbidden = map[string][]string{
 	"api":                       {""}, // stdlib only
 	"errdefs":                   {""},
+	"hostapi":                   {"client", "driver", "transport", "host", "internal", "fleet", "spec", "cloudconfig", "buildhost", "imageserver", "cmd", "tools"},
 	"client":                    {"driver", "transport", "internal/cmd"},
 	"transport":                 {"driver", "client", "internal/cmd"},
 	"driver":                    {"client", "internal/cmd", "transport/rest"},
 	"driver/internal/lifecycle": {"client", "internal/cmd", "transport/rest", "transport/cli"},
-	"host":                      {"client", "internal/cmd", "transport", "driver/rest", "driver/cli", "driver/internal"},
+	"host":                      {"client", "internal/cmd", "transport", "driver"},
 	"spec":                      {"client", "driver", "host", "transport", "internal/cmd"},
 	"fleet":                     {"client", "internal/cmd", "transport/rest", "transport/cli", "driver/rest", "driver/cli"},
 	"cloudconfig":               {"client", "driver", "host", "internal/cmd"},

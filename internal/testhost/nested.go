@@ -2,11 +2,12 @@ package testhost
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/nestimage"
 )
 
@@ -40,7 +41,7 @@ func LaunchNested(t testing.TB, d driver.Driver, prefix, image string) string {
 	})
 	err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: image}, Config: nestimage.Config})
 	if err != nil {
-		if strings.Contains(err.Error(), "alias") {
+		if errors.Is(err, errdefs.ErrNotFound) { // no nested image
 			Unavailable(t, "%v", err)
 		}
 		t.Fatalf("create %s: %v", name, err)

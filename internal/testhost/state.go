@@ -15,6 +15,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // State is what a host has, as far as a test of bad input cares: each
@@ -184,7 +185,7 @@ func (r *reader) instance(i api.Instance) error {
 	}
 	name := i.Project + "/" + i.Name
 	r.add("instance", name, []any{i.Type, stable(i.Config), i.Devices, i.Profiles, i.Ephemeral, i.Description})
-	return each(r, api.WithProject("/1.0/instances/"+url.PathEscape(i.Name)+"/snapshots", i.Project), func(snap string) error {
+	return each(r, hostapi.WithProject(hostapi.InstancePath(i.Name, "snapshots"), i.Project), func(snap string) error {
 		r.add("snapshot", name+"/"+lastPart(snap), nil)
 		return nil
 	})

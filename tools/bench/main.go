@@ -26,6 +26,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -315,7 +316,7 @@ func measure(env []string, script string) (time.Duration, int64) {
 // bareExec runs `true` with no websockets and no recorded output.
 func bareExec(ctx context.Context, d *rest.Driver, ct string) error {
 	c := d.Client()
-	op, err := c.Start(ctx, http.MethodPost, "/1.0/instances/"+client.PathEscape(ct)+"/exec",
+	op, err := c.Start(ctx, http.MethodPost, hostapi.InstancePath(ct, "exec"),
 		api.InstanceExecPost{Command: []string{"true"}, Environment: map[string]string{}}, "")
 	if err == nil && op != nil {
 		_, err = c.Wait(ctx, op)

@@ -11,8 +11,8 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -49,7 +49,7 @@ func (h *Host) Target(name string) string {
 
 // QueryTarget returns how `query` names an API path: with the project in
 // the path, since query refuses --project.
-func (h *Host) QueryTarget(path string) string { return h.Target(api.WithProject(path, h.Project)) }
+func (h *Host) QueryTarget(path string) string { return h.Target(hostapi.WithProject(path, h.Project)) }
 
 // Addr names the host in messages.
 func (h *Host) Addr() string {

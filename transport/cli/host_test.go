@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -62,14 +63,14 @@ func TestHostRefusedAfterAnswering(t *testing.T) {
 	h := &Host{Via: &answers{results: []transport.Result{refused, {Stdout: []byte("{}")}, refused}}, Command: "lxc"}
 	ctx := context.Background()
 	_, err := h.Run(ctx, nil, "list")
-	if !errors.Is(err, errdefs.ErrUnavailable) || strings.Contains(err.Error(), lostConnection) {
+	if !errors.Is(err, errdefs.ErrUnavailable) || strings.Contains(err.Error(), hostapi.LostConnection) {
 		t.Errorf("refused before any answer: %v; want ErrUnavailable, not a lost connection", err)
 	}
 	if _, err := h.Run(ctx, nil, "list"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.Run(ctx, nil, "list")
-	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), lostConnection) || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("refused after an answer: %v; want ErrUnavailable saying %q and keeping the daemon's words", err, lostConnection)
+	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.HasPrefix(err.Error(), hostapi.LostConnection) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("refused after an answer: %v; want ErrUnavailable saying %q and keeping the daemon's words", err, hostapi.LostConnection)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/internal/marker"
 	"github.com/lxkit/lxkit/internal/shquote"
@@ -275,8 +275,8 @@ func (t *Transport) readRecorded(ctx context.Context, path string) ([]byte, erro
 		return t.h.Run(ctx, nil, "file", "pull", t.h.Target(t.name)+path, "-")
 	}
 	data, err := pull()
-	// A pull that failed can be asked for again (see fileServerHiccup).
-	for tries := 1; err != nil && tries < 3 && fileServerHiccup(err) && ctx.Err() == nil; tries++ {
+	// A pull that failed can be asked for again (see hostapi.FileServerHiccup).
+	for tries := 1; err != nil && tries < 3 && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil; tries++ {
 		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
 		data, err = pull()
 	}
@@ -293,7 +293,7 @@ func (t *Transport) queryExec(ctx context.Context, req api.InstanceExecPost) (in
 	if err != nil {
 		return -1, err
 	}
-	path := "/1.0/instances/" + url.PathEscape(t.name) + "/exec"
+	path := hostapi.InstancePath(t.name, "exec")
 	stdout, err := t.h.Run(ctx, nil, "query", "--wait", "-X", "POST", "--data", string(body), t.h.Target(path))
 	if err != nil {
 		if _, ok := commandNotFound(err); !ok && errors.Is(err, errdefs.ErrNotFound) {
@@ -314,7 +314,7 @@ func (t *Transport) queryExec(ctx context.Context, req api.InstanceExecPost) (in
 // commandNotFound maps the daemon refusing to run a missing command (as
 // Incus does) to exit code 127.
 func commandNotFound(err error) (int, bool) {
-	if strings.Contains(err.Error(), "Command not found") {
+	if hostapi.CommandNotFound.In(err) {
 		return 127, true
 	}
 	return 0, false
@@ -359,11 +359,11 @@ func (t *Transport) signal(m, sig string) {
 func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, error) {
 	r, err := t.pull(ctx, path)
 	// A pull that failed before its first byte can be asked for again.
-	for tries := 1; err != nil && tries < 3 && fileServerHiccup(err) && ctx.Err() == nil; tries++ {
+	for tries := 1; err != nil && tries < 3 && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil; tries++ {
 		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
 		r, err = t.pull(ctx, path)
 	}
-	if err == nil || !strings.Contains(err.Error(), "symlink") {
+	if err == nil || !hostapi.SymlinkPull.In(err) {
 		return r, err
 	}
 	out, rerr := transport.Run(ctx, t, "readlink", "-f", "--", path)
@@ -403,16 +403,6 @@ func (t *Transport) pull(ctx context.Context, path string) (io.ReadCloser, error
 		}
 	}
 	return r, nil
-}
-
-// fileServerHiccup reports a file transfer that failed because the daemon
-// could not reach the helper that serves a container's files, which
-// happens now and then and passes: Incus 6.0's SFTP server ("Failed
-// getting instance SFTP connection") and LXD 5.0's forkfile process
-// ("forkfile.sock: connection reset by peer").
-func fileServerHiccup(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "SFTP connection") || strings.Contains(msg, "forkfile")
 }
 
 // fileError names the file and the container in a classified error.
@@ -470,7 +460,7 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 		return err
 	}
 	// Push again when the daemon failed to reach its file server and the
-	// input can be read again (see fileServerHiccup).
+	// input can be read again (see hostapi.FileServerHiccup).
 	var start int64
 	seeker, canSeek := r.(io.Seeker)
 	if canSeek {
@@ -479,7 +469,7 @@ func (t *Transport) WriteFile(ctx context.Context, path string, r io.Reader, opt
 		}
 	}
 	err = push()
-	if err != nil && canSeek && fileServerHiccup(err) && ctx.Err() == nil {
+	if err != nil && canSeek && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil {
 		if _, serr := seeker.Seek(start, io.SeekStart); serr == nil {
 			err = push()
 		}

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -11,16 +10,8 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/host"
-	"github.com/lxkit/lxkit/internal/quirk"
+	"github.com/lxkit/lxkit/hostapi"
 )
-
-func instancePath(name string, rest ...string) string {
-	p := "/1.0/instances/" + url.PathEscape(name)
-	for _, r := range rest {
-		p += "/" + r
-	}
-	return p
-}
 
 func (d *Driver) instances(ctx context.Context) ([]api.Instance, error) {
 	var out []api.Instance
@@ -31,7 +22,7 @@ func (d *Driver) instances(ctx context.Context) ([]api.Instance, error) {
 // instance returns one instance and its ETag.
 func (d *Driver) instance(ctx context.Context, name string) (*api.Instance, string, error) {
 	var out api.Instance
-	etag, err := d.c.Query(ctx, http.MethodGet, instancePath(name), nil, &out)
+	etag, err := d.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name), nil, &out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -40,7 +31,7 @@ func (d *Driver) instance(ctx context.Context, name string) (*api.Instance, stri
 
 func (d *Driver) instanceState(ctx context.Context, name string) (*api.InstanceState, error) {
 	var out api.InstanceState
-	if _, err := d.c.Query(ctx, http.MethodGet, instancePath(name, "state"), nil, &out); err != nil {
+	if _, err := d.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name, "state"), nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -69,9 +60,9 @@ func (d *Driver) awaitCreate(ctx context.Context, name string) error {
 	if _, err := d.c.Query(ctx, http.MethodGet, "/1.0/operations?recursion=1", nil, &byStatus); err != nil {
 		return err
 	}
-	want := instancePath(name)
+	want := hostapi.InstancePath(name)
 	for _, op := range byStatus["running"] {
-		if op.Description != "Creating instance" || !slices.ContainsFunc(op.Resources["instances"], func(r string) bool {
+		if !hostapi.CreatesInstance(op.Description) || !slices.ContainsFunc(op.Resources["instances"], func(r string) bool {
 			return strings.SplitN(r, "?", 2)[0] == want
 		}) {
 			continue
@@ -85,27 +76,27 @@ func (d *Driver) awaitCreate(ctx context.Context, name string) error {
 
 // patchInstance merges body's fields into an instance.
 func (d *Driver) patchInstance(ctx context.Context, name string, body map[string]any) error {
-	_, err := d.c.Do(ctx, http.MethodPatch, instancePath(name), body, "")
+	_, err := d.c.Do(ctx, http.MethodPatch, hostapi.InstancePath(name), body, "")
 	return err
 }
 
 // updateInstance replaces the writable fields of an instance. With a
 // non-empty etag the daemon refuses (412) if the instance changed since.
 func (d *Driver) updateInstance(ctx context.Context, name string, put api.InstancePut, etag string) error {
-	_, err := d.c.Do(ctx, http.MethodPut, instancePath(name), put, etag)
+	_, err := d.c.Do(ctx, http.MethodPut, hostapi.InstancePath(name), put, etag)
 	return err
 }
 
 func (d *Driver) setInstanceState(ctx context.Context, name string, req api.InstanceStatePut) error {
 	return whenFree(ctx, func() error {
-		_, err := d.c.Do(ctx, http.MethodPut, instancePath(name, "state"), req, "")
+		_, err := d.c.Do(ctx, http.MethodPut, hostapi.InstancePath(name, "state"), req, "")
 		return err
 	})
 }
 
 func (d *Driver) deleteInstance(ctx context.Context, name string) error {
 	return whenFree(ctx, func() error {
-		_, err := d.c.Do(ctx, http.MethodDelete, instancePath(name), nil, "")
+		_, err := d.c.Do(ctx, http.MethodDelete, hostapi.InstancePath(name), nil, "")
 		return err
 	})
 }
@@ -123,7 +114,7 @@ func whenFree(ctx context.Context, change func() error) error {
 	deadline := time.Now().Add(busyPatience)
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		err := change()
-		if !quirk.Busy.In(err) || time.Now().Add(pause).After(deadline) {
+		if !hostapi.Busy.In(err) || time.Now().Add(pause).After(deadline) {
 			return err
 		}
 		select {

@@ -16,13 +16,13 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/keyed"
-	"github.com/lxkit/lxkit/internal/quirk"
 	"github.com/lxkit/lxkit/transport"
 )
 
 // API is the host's REST API, as the drivers reach it.
-type API = driver.API
+type API = hostapi.API
 
 // Driver implements driver.Driver over an API, with transports from
 // NewTransport.
@@ -43,7 +43,7 @@ func New(c API, newTransport func(name string) transport.Transport) *Driver {
 func (d *Driver) Transport(name string) transport.Transport { return d.newTransport(name) }
 
 // API returns the API the driver uses.
-func (d *Driver) API() driver.API { return d.c }
+func (d *Driver) API() hostapi.API { return d.c }
 
 // Create creates a container (see driver.Driver). It converges with other
 // callers creating the same container at the same moment: a create the
@@ -93,7 +93,7 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 			return true, nil
 		case errors.Is(err, errdefs.ErrConflict):
 			continue // made meanwhile by another caller: wait for it
-		case quirk.CreateRace.In(err) && attempt < createRaceAttempts && ctx.Err() == nil:
+		case hostapi.CreateRace.In(err) && attempt < createRaceAttempts && ctx.Err() == nil:
 			// Another caller's create holds the name; its record may not
 			// be readable yet. Look again shortly.
 			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
@@ -247,11 +247,11 @@ func (d *Driver) patch(ctx context.Context, name string, opts driver.UpdateOptio
 
 // retryUpdate runs an update again while it loses a race with another
 // writer: the ETag changed (412), or LXD refused it while another update
-// of the instance ran (quirk.UpdateRace), 20 times at most.
+// of the instance ran (hostapi.UpdateRace), 20 times at most.
 func retryUpdate(update func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := update()
-		if attempt == 20 || !(errors.Is(err, errdefs.ErrPreconditionFailed) || quirk.UpdateRace.In(err)) {
+		if attempt == 20 || !(errors.Is(err, errdefs.ErrPreconditionFailed) || hostapi.UpdateRace.In(err)) {
 			return err
 		}
 	}
@@ -275,7 +275,7 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 	// timed out calling back into it; Incus's own deadline passed).
 	// Nothing was started: ask again, after 1 then 3 seconds.
 	for _, pause := range startPauses {
-		if err == nil || !quirk.StartGaveUp.In(err) || ctx.Err() != nil {
+		if err == nil || !hostapi.StartGaveUp.In(err) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(pause)
@@ -368,7 +368,7 @@ func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceSt
 
 // stopFinished reports whether a container whose stop request failed is
 // stopped. One found stopped before the daemon's stop hook ran
-// (quirk.StopUnfinished) is watched until the hook is done, within
+// (hostapi.StopUnfinished) is watched until the hook is done, within
 // stopHookWait: a start sent meanwhile would find it "Running".
 func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 	ctx, cancel := context.WithTimeout(ctx, stopHookWait)
@@ -379,7 +379,7 @@ func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 		switch {
 		case err != nil:
 			return pending
-		case quirk.StopUnfinished(inst.Status, inst.Config):
+		case hostapi.StopUnfinished(inst.Status, inst.Config):
 			pending = true
 		case strings.EqualFold(inst.Status, driver.StatusStopped):
 			return true

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/internal/quirk"
+	"github.com/lxkit/lxkit/hostapi"
 )
 
 // busyAPI is a host whose instance "c" is stopped and whose state changes
@@ -63,7 +63,7 @@ func TestBusyWaitEnds(t *testing.T) {
 	b := &busyAPI{refusals: 1 << 30}
 	start := time.Now()
 	err := New(b, nil).Start(context.Background(), "c")
-	if err == nil || !quirk.Busy.In(err) {
+	if err == nil || !hostapi.Busy.In(err) {
 		t.Fatalf("Start on a forever busy instance: %v, want the busy error", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -251,7 +251,7 @@ func (u *unfinishedStop) Do(ctx context.Context, method, path string, body any, 
 }
 
 // TestStopWaitsForTheStopHook: a container found stopped before the
-// daemon's stop hook ran (quirk.StopUnfinished) is stopped only once the
+// daemon's stop hook ran (hostapi.StopUnfinished) is stopped only once the
 // hook is done; one found running again without it was not stopped.
 func TestStopWaitsForTheStopHook(t *testing.T) {
 	u := &unfinishedStop{states: [][2]string{

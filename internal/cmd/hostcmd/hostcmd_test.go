@@ -13,6 +13,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
 	"github.com/spf13/cobra"
@@ -224,7 +225,7 @@ type fakeDriver struct {
 	api *fakeAPI
 }
 
-func (d *fakeDriver) API() driver.API { return d.api }
+func (d *fakeDriver) API() hostapi.API { return d.api }
 
 type fakePaths struct {
 	fakeDriver

@@ -1,4 +1,4 @@
-package quirk
+package hostapi
 
 import (
 	"errors"
@@ -33,6 +33,13 @@ func TestQuirks(t *testing.T) {
 		{MadeMeanwhile, `Failed creating instance snapshot record "s0": Instance is busy running a "create" operation`, true},
 		{MadeMeanwhile, `Instance is busy running a "stop" operation`, false},
 		{MadeMeanwhile, `context deadline exceeded`, false},
+		{CommandNotFound, `Command not found`, true},
+		{CommandNotFound, `Instance not found`, false},
+		{FileServerHiccup, `Failed getting instance SFTP connection: dial unix: connection refused`, true},
+		{FileServerHiccup, `read unix @->/var/lib/lxd/devlxd/forkfile.sock: connection reset by peer`, true},
+		{FileServerHiccup, `file does not exist`, false},
+		{InUse, `The profile is currently in use`, true},
+		{InUse, `Profile not found`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

@@ -1,9 +1,4 @@
-// Package quirk recognises the answers of LXD and Incus that lxkit handles
-// instead of passing on: a race the daemon lost, an instance another
-// operation holds. Each quirk names the daemons it was seen on and the
-// words they use, so that a daemon's change of wording shows in one place
-// (and in its test).
-package quirk
+package hostapi
 
 import "strings"
 
@@ -72,6 +67,25 @@ var (
 	// instance's record without its volume's: `Failed getting instance
 	// pool: Instance storage pool not found`. Both delete cleanly.
 	RootMissing = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{`failed expanding symlinks of ""`, "failed getting instance pool: instance storage pool not found"}}
+	// CommandNotFound: the command of an exec is missing. Incus 6.0.4
+	// refuses the request ("Command not found"); LXD 5.0.2 fails the
+	// operation with that message and return code 127.
+	CommandNotFound = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"command not found"}}
+
+	// InUse: a delete refused because something uses the object (the
+	// daemons answer 400, saying it is "in use").
+	InUse = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"in use"}}
+
+	// FileServerHiccup: a file transfer failed because the daemon could
+	// not reach the helper that serves a container's files, which happens
+	// now and then and passes: Incus 6.0's SFTP server ("Failed getting
+	// instance SFTP connection") and LXD 5.0's forkfile process
+	// ("forkfile.sock: connection reset by peer").
+	FileServerHiccup = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"sftp connection", "forkfile"}}
+
+	// SymlinkPull: `incus file pull` of a symlink to standard output
+	// fails, naming the symlink, where open(2) would follow it.
+	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}
 )
 
 // StopUnfinished reports a container whose init has exited but whose stop
@@ -89,3 +103,14 @@ func StopUnfinished(status string, config map[string]string) bool {
 
 // StopUnfinishedSeen names the daemons StopUnfinished was seen on.
 const StopUnfinishedSeen = "Incus 6.0.4"
+
+// CreatesInstance reports whether an operation's description is that of
+// an instance's create (LXD 5.0.2, Incus 6.0.4: "Creating instance").
+func CreatesInstance(description string) bool { return description == "Creating instance" }
+
+// MakesObject reports whether an operation's description is that of one
+// that makes an object: a create ("Creating profile", "Creating storage
+// volume"...) or a snapshot ("Snapshotting instance"...).
+func MakesObject(description string) bool {
+	return strings.HasPrefix(description, "Creating") || strings.HasPrefix(description, "Snapshotting")
+}
