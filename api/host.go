@@ -139,6 +139,12 @@ type InstanceSnapshot struct {
 	Size      int64                        `json:"size"`
 }
 
+// InstanceSnapshotPut is what PUT /1.0/instances/NAME/snapshots/SNAP
+// replaces: when the snapshot expires (the zero time: never).
+type InstanceSnapshotPut struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // InstanceSnapshotsPost is the body of POST /1.0/instances/NAME/snapshots.
 type InstanceSnapshotsPost struct {
 	Name      string     `json:"name"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/pause"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -60,7 +61,7 @@ func WaitForIP(ctx context.Context, d Driver, name string, timeout time.Duration
 		if ip := FirstIPv4(st); ip != "" {
 			return ip, nil
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
+		if err := pause.For(ctx, pollInterval); err != nil {
 			return "", waitErr(ctx, name, "an IPv4 address", timeout, err)
 		}
 	}
@@ -87,7 +88,7 @@ func WaitForCloudInit(ctx context.Context, d Driver, name string, timeout time.D
 			}
 			checked = true
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
+		if err := pause.For(ctx, pollInterval); err != nil {
 			return waitErr(ctx, name, "cloud-init", timeout, err)
 		}
 	}
@@ -123,17 +124,6 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func waitErr(ctx context.Context, name, what string, timeout time.Duration, err error) error {

@@ -258,10 +258,11 @@ func (c *Collection[T, Put, Post]) checkNew(name string) error {
 
 // Update reads an object, lets change edit what PUT replaces and writes
 // it back, with the ETag where the driver sends one; a concurrent change
-// makes it read and edit again.
+// makes it read and edit again (see retryOnRace). The writes of one Host
+// to one object are serialized: the CLI driver cannot send the ETag.
 func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, change func(*Put) error) error {
 	defer c.h.updates.Lock(c.path + "/" + name)()
-	return retryOnETag(func() error {
+	return retryOnRace(func() error {
 		t, etag, err := c.get(ctx, name)
 		if err != nil {
 			return err
@@ -277,12 +278,29 @@ func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, chan
 	})
 }
 
-// retryOnETag runs a read-modify-write again while its write loses a race
-// with another writer (412: the ETag changed), 20 times at most.
-func retryOnETag(readModifyWrite func() error) error {
+// Patch merges fields into an object (PATCH: the daemon merges them into
+// the object as it stands, so that concurrent patches of different keys
+// all land, whoever sends them).
+func (c *Collection[T, Put, Post]) Patch(ctx context.Context, name string, fields map[string]any) error {
+	if err := c.check(name); err != nil {
+		return err
+	}
+	defer c.h.updates.Lock(c.path + "/" + name)()
+	return retryOnRace(func() error {
+		if _, err := c.h.c.Do(ctx, http.MethodPatch, c.item(name), fields, ""); err != nil {
+			return fmt.Errorf("updating %s %s: %w", c.kind, name, c.notFound(name, err))
+		}
+		return nil
+	})
+}
+
+// retryOnRace runs a write again while it loses a race with another
+// writer, 20 times at most: the ETag changed (412), or the daemon refused
+// it while another update of the object ran (hostapi.UpdateRace).
+func retryOnRace(write func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := readModifyWrite()
-		if !errors.Is(err, errdefs.ErrPreconditionFailed) || attempt == 20 {
+		err := write()
+		if attempt == 20 || !(errors.Is(err, errdefs.ErrPreconditionFailed) || hostapi.UpdateRace.In(err)) {
 			return err
 		}
 	}

@@ -305,6 +305,17 @@ func TestSnapshots(t *testing.T) {
 		if err := snaps.Rename(ctx, "s1", "s2"); err != nil {
 			t.Fatal(err)
 		}
+		// A caller can write the Update callback: the expiry, set and cleared.
+		expiry := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+		for _, want := range []time.Time{expiry, {}} {
+			if err := snaps.Update(ctx, "s2", func(put *api.InstanceSnapshotPut) error { put.ExpiresAt = want; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			s, err := snaps.Get(ctx, "s2")
+			if err != nil || !s.ExpiresAt.Equal(want) && !(want.IsZero() && s.ExpiresAt.Unix() <= 0) {
+				t.Fatalf("snapshot expiry after setting %v: %+v, %v", want, s, err)
+			}
+		}
 		list, err := snaps.List(ctx)
 		if err != nil || len(list) != 1 || list[0].Name != "s2" {
 			t.Fatalf("snapshots: %+v, %v", list, err)

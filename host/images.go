@@ -121,7 +121,7 @@ func (im *Images) Delete(ctx context.Context, ref string) error {
 // them back with the ETag where the driver sends one.
 func (im *Images) Update(ctx context.Context, ref string, change func(*api.ImagePut) error) error {
 	defer im.h.updates.Lock("/1.0/images/" + ref)()
-	return retryOnETag(func() error {
+	return retryOnRace(func() error {
 		img, etag, err := im.get(ctx, ref)
 		if err != nil {
 			return err

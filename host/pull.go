@@ -12,6 +12,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
+	"github.com/lxkit/lxkit/internal/pause"
 )
 
 // Pull makes the host's daemon pull an image from src: it POSTs body to
@@ -175,6 +176,6 @@ func (h *Host) abandon(op *api.Operation, why error) error {
 			e.state = "the daemon was asked to cancel it and has not yet"
 			return e
 		}
-		time.Sleep(100 * time.Millisecond)
+		_ = pause.For(ctx, 100*time.Millisecond)
 	}
 }

@@ -72,18 +72,13 @@ func (h *Host) Networks() *Collection[api.Network, api.NetworkPut, api.NetworksP
 	}
 }
 
-// snapshotPut is what PUT /1.0/instances/NAME/snapshots/SNAP replaces.
-type snapshotPut struct {
-	ExpiresAt any `json:"expires_at"`
-}
-
 // Snapshots are the snapshots of an instance. Create takes a while on
 // big instances: it waits for the daemon's operation.
-func (h *Host) Snapshots(instance string) *Collection[api.InstanceSnapshot, snapshotPut, api.InstanceSnapshotsPost] {
-	return &Collection[api.InstanceSnapshot, snapshotPut, api.InstanceSnapshotsPost]{
+func (h *Host) Snapshots(instance string) *Collection[api.InstanceSnapshot, api.InstanceSnapshotPut, api.InstanceSnapshotsPost] {
+	return &Collection[api.InstanceSnapshot, api.InstanceSnapshotPut, api.InstanceSnapshotsPost]{
 		h: h, kind: "snapshot", path: hostapi.InstancePath(instance, "snapshots"),
 		name: func(p *api.InstanceSnapshotsPost) string { return p.Name },
-		put:  func(s *api.InstanceSnapshot) *snapshotPut { return &snapshotPut{ExpiresAt: s.ExpiresAt} },
+		put:  func(s *api.InstanceSnapshot) *api.InstanceSnapshotPut { return &api.InstanceSnapshotPut{ExpiresAt: s.ExpiresAt} },
 		ok:   func(string) error { return ValidateName("instance", instance) },
 	}
 }

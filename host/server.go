@@ -52,7 +52,7 @@ func stringConfig(in map[string]any) map[string]string {
 // already is success.
 func (h *Host) SetConfig(ctx context.Context, change map[string]string) error {
 	defer h.updates.Lock("/1.0")()
-	return retryOnETag(func() error {
+	return retryOnRace(func() error {
 		var s api.Server
 		etag, err := h.c.Query(ctx, http.MethodGet, "/1.0", nil, &s)
 		if err != nil {

@@ -32,10 +32,10 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
-func TestRetryOnETag(t *testing.T) {
+func TestRetryOnRace(t *testing.T) {
 	lost := errdefs.Wrap(errdefs.ErrPreconditionFailed, nil, "412")
 	tries := 0
-	err := retryOnETag(func() error {
+	err := retryOnRace(func() error {
 		if tries++; tries < 3 {
 			return fmt.Errorf("updating: %w", lost)
 		}
@@ -45,11 +45,21 @@ func TestRetryOnETag(t *testing.T) {
 		t.Errorf("after two lost races: %v, %d tries; want success on the third", err, tries)
 	}
 	tries = 0
-	if err := retryOnETag(func() error { tries++; return lost }); !errors.Is(err, errdefs.ErrPreconditionFailed) || tries != 21 {
+	if err := retryOnRace(func() error { tries++; return lost }); !errors.Is(err, errdefs.ErrPreconditionFailed) || tries != 21 {
 		t.Errorf("always lost: %v after %d tries, want 21", err, tries)
 	}
 	tries = 0
-	if err := retryOnETag(func() error { tries++; return errors.New("refused") }); err == nil || tries != 1 {
+	busy := errors.New("Failed to create instance update operation: A matching non-reusable operation has now succeeded") // LXD 5.0.2
+	if err := retryOnRace(func() error {
+		if tries++; tries < 2 {
+			return busy
+		}
+		return nil
+	}); err != nil || tries != 2 {
+		t.Errorf("after an update race: %v, %d tries; want success on the second", err, tries)
+	}
+	tries = 0
+	if err := retryOnRace(func() error { tries++; return errors.New("refused") }); err == nil || tries != 1 {
 		t.Errorf("another error: %v after %d tries, want 1", err, tries)
 	}
 }

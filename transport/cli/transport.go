@@ -18,6 +18,7 @@ import (
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/internal/marker"
+	"github.com/lxkit/lxkit/internal/pause"
 	"github.com/lxkit/lxkit/internal/shquote"
 	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
@@ -277,7 +278,9 @@ func (t *Transport) readRecorded(ctx context.Context, path string) ([]byte, erro
 	data, err := pull()
 	// A pull that failed can be asked for again (see hostapi.FileServerHiccup).
 	for tries := 1; err != nil && tries < 3 && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil; tries++ {
-		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
+		if pause.For(ctx, time.Duration(tries)*200*time.Millisecond) != nil {
+			break
+		}
 		data, err = pull()
 	}
 	return data, t.fileError(path, err)
@@ -360,7 +363,9 @@ func (t *Transport) ReadFile(ctx context.Context, path string) (io.ReadCloser, e
 	r, err := t.pull(ctx, path)
 	// A pull that failed before its first byte can be asked for again.
 	for tries := 1; err != nil && tries < 3 && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil; tries++ {
-		time.Sleep(time.Duration(tries) * 200 * time.Millisecond)
+		if pause.For(ctx, time.Duration(tries)*200*time.Millisecond) != nil {
+			break
+		}
 		r, err = t.pull(ctx, path)
 	}
 	if err == nil || !hostapi.SymlinkPull.In(err) {

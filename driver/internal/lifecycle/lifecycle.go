@@ -17,7 +17,7 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/hostapi"
-	"github.com/lxkit/lxkit/internal/keyed"
+	"github.com/lxkit/lxkit/internal/pause"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -28,15 +28,15 @@ type API = hostapi.API
 // NewTransport.
 type Driver struct {
 	c            API
+	h            *host.Host
 	newTransport func(name string) transport.Transport
-	updates      keyed.Mutex
 }
 
 var _ driver.Driver = (*Driver)(nil)
 
 // New returns a driver over c.
 func New(c API, newTransport func(name string) transport.Transport) *Driver {
-	return &Driver{c: c, newTransport: newTransport}
+	return &Driver{c: c, h: host.New(c), newTransport: newTransport}
 }
 
 // Transport returns a transport into the named container.
@@ -75,7 +75,7 @@ func (d *Driver) Create(ctx context.Context, name string, opts driver.CreateOpti
 func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOptions) (bool, error) {
 	var req *api.InstancesPost
 	for attempt := 1; ; attempt++ {
-		if _, _, err := d.instance(ctx, name); err == nil {
+		if _, err := d.h.Instances().Get(ctx, name); err == nil {
 			return false, d.awaitCreate(ctx, name)
 		} else if !errors.Is(err, errdefs.ErrNotFound) {
 			return false, err
@@ -96,7 +96,9 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 		case hostapi.CreateRace.In(err) && attempt < createRaceAttempts && ctx.Err() == nil:
 			// Another caller's create holds the name; its record may not
 			// be readable yet. Look again shortly.
-			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+			if pause.For(ctx, time.Duration(attempt)*50*time.Millisecond) != nil {
+				return false, fmt.Errorf("creating %s: %w", name, err)
+			}
 			continue
 		}
 		// The daemon reverts a create it failed (LXD 5.0.2, Incus 6.0.4):
@@ -175,7 +177,7 @@ func (d *Driver) source(ctx context.Context, img driver.Image) (api.InstanceSour
 		}
 		return src, err
 	case img.Fingerprint != "":
-		fp, err := host.New(d.c).Images().ResolveFingerprint(ctx, img.Fingerprint)
+		fp, err := d.h.Images().ResolveFingerprint(ctx, img.Fingerprint)
 		src.Fingerprint = fp
 		return src, err
 	}
@@ -188,19 +190,16 @@ func (d *Driver) source(ctx context.Context, img driver.Image) (api.InstanceSour
 // all land, whoever sends them. Removing a device takes a read and a
 // write (PATCH cannot remove one): with its ETag, again on a concurrent
 // change (412); the CLI driver cannot send the ETag, so there the writes
-// of this process are serialized per container.
+// of this process are serialized per container (host.Collection).
 func (d *Driver) Update(ctx context.Context, name string, opts driver.UpdateOptions) error {
 	if err := driver.ValidateName(name); err != nil {
 		return err
 	}
-	defer d.updates.Lock(name)()
-	if err := d.patch(ctx, name, opts); err != nil {
-		return fmt.Errorf("updating %s: %w", name, d.named(name, err))
-	}
-	return nil
+	return d.named(name, d.patch(ctx, name, opts))
 }
 
 func (d *Driver) patch(ctx context.Context, name string, opts driver.UpdateOptions) error {
+	instances := d.h.Instances()
 	var removals []string
 	body := map[string]any{}
 	if len(opts.Config) > 0 {
@@ -221,40 +220,23 @@ func (d *Driver) patch(ctx context.Context, name string, opts driver.UpdateOptio
 		body["profiles"] = opts.Profiles
 	}
 	if len(body) > 0 {
-		if err := retryUpdate(func() error { return d.patchInstance(ctx, name, body) }); err != nil {
+		if err := instances.Patch(ctx, name, body); err != nil {
 			return err
 		}
 	}
 	if len(body) == 0 && len(removals) == 0 {
-		_, _, err := d.instance(ctx, name) // nothing to change, if it exists
+		_, err := instances.Get(ctx, name) // nothing to change, if it exists
 		return err
 	}
 	if len(removals) == 0 {
 		return nil
 	}
-	return retryUpdate(func() error {
-		inst, etag, err := d.instance(ctx, name)
-		if err != nil {
-			return err
-		}
-		put := inst.InstancePut
+	return instances.Update(ctx, name, func(put *api.InstancePut) error {
 		for _, dev := range removals {
 			delete(put.Devices, dev)
 		}
-		return d.updateInstance(ctx, name, put, etag)
+		return nil
 	})
-}
-
-// retryUpdate runs an update again while it loses a race with another
-// writer: the ETag changed (412), or LXD refused it while another update
-// of the instance ran (hostapi.UpdateRace), 20 times at most.
-func retryUpdate(update func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := update()
-		if attempt == 20 || !(errors.Is(err, errdefs.ErrPreconditionFailed) || hostapi.UpdateRace.In(err)) {
-			return err
-		}
-	}
 }
 
 // Start starts a stopped container or unfreezes a frozen one.
@@ -270,16 +252,18 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 	case driver.StatusFrozen:
 		action = "unfreeze"
 	}
-	err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
+	err = d.h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
 	// Under load the daemon can give up on a start (LXD's start hook
 	// timed out calling back into it; Incus's own deadline passed).
 	// Nothing was started: ask again, after 1 then 3 seconds.
-	for _, pause := range startPauses {
+	for _, wait := range startPauses {
 		if err == nil || !hostapi.StartGaveUp.In(err) || ctx.Err() != nil {
 			break
 		}
-		time.Sleep(pause)
-		err = d.setInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
+		if pause.For(ctx, wait) != nil {
+			break
+		}
+		err = d.h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
 	}
 	if err != nil {
 		// Someone may have started it meanwhile: the state asked for holds.
@@ -356,7 +340,7 @@ const forceAttempts = 3
 // setStopped sends a stop and treats "already stopped" as success: after a
 // failed request, the container found stopped with its stop finished.
 func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceStatePut) error {
-	err := d.setInstanceState(ctx, name, req)
+	err := d.h.SetInstanceState(ctx, name, req)
 	if err == nil {
 		return nil
 	}
@@ -375,7 +359,7 @@ func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 	defer cancel()
 	pending := false
 	for {
-		inst, _, err := d.instance(ctx, name)
+		inst, err := d.h.Instances().Get(ctx, name)
 		switch {
 		case err != nil:
 			return pending
@@ -386,7 +370,7 @@ func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 		case !pending:
 			return false
 		}
-		if sleep(ctx, 100*time.Millisecond) != nil {
+		if pause.For(ctx, 100*time.Millisecond) != nil {
 			return pending
 		}
 	}
@@ -409,7 +393,7 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	err = d.deleteInstance(ctx, name)
+	err = d.h.DeleteInstance(ctx, name)
 	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return fmt.Errorf("deleting %s: %w", name, err)
 	}
@@ -430,7 +414,7 @@ func (d *Driver) Instance(ctx context.Context, name string) (*api.Instance, erro
 	if err := driver.ValidateName(name); err != nil {
 		return nil, err
 	}
-	inst, _, err := d.instance(ctx, name)
+	inst, err := d.h.Instances().Get(ctx, name)
 	return inst, d.named(name, err)
 }
 
@@ -439,7 +423,7 @@ func (d *Driver) State(ctx context.Context, name string) (*api.InstanceState, er
 	if err := driver.ValidateName(name); err != nil {
 		return nil, err
 	}
-	st, err := d.instanceState(ctx, name)
+	st, err := d.h.InstanceState(ctx, name)
 	return st, d.named(name, err)
 }
 
@@ -454,7 +438,7 @@ func (d *Driver) named(name string, err error) error {
 
 // List returns every container of the host.
 func (d *Driver) List(ctx context.Context) ([]api.Instance, error) {
-	all, err := d.instances(ctx)
+	all, err := d.h.Instances().List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -478,15 +462,3 @@ func nonNil(m map[string]string) map[string]string {
 // startPauses are the waits before a start the daemon gave up on is
 // asked for again.
 var startPauses = []time.Duration{time.Second, 3 * time.Second}
-
-// sleep waits for d, or less if ctx ends first (its error then).
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

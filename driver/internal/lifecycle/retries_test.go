@@ -12,7 +12,6 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/hostapi"
 )
 
 // busyAPI is a host whose instance "c" is stopped and whose state changes
@@ -57,23 +56,14 @@ func TestStartWaitsForABusyInstance(t *testing.T) {
 	}
 }
 
+// How long the wait for a busy instance lasts is host.SetInstanceState's
+// (its TestBusyWaitEnds); here, that Start's ends with its context and
+// leaves other errors alone.
 func TestBusyWaitEnds(t *testing.T) {
-	defer func(p time.Duration) { busyPatience = p }(busyPatience)
-	busyPatience = 300 * time.Millisecond
-	b := &busyAPI{refusals: 1 << 30}
-	start := time.Now()
-	err := New(b, nil).Start(context.Background(), "c")
-	if err == nil || !hostapi.Busy.In(err) {
-		t.Fatalf("Start on a forever busy instance: %v, want the busy error", err)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("gave up after %s, want about %s", took, busyPatience)
-	}
-
 	// A cancelled context ends the wait at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b = &busyAPI{refusals: 1 << 30}
+	b := &busyAPI{refusals: 1 << 30}
 	if err := New(b, nil).Start(ctx, "c"); err == nil || b.changes != 1 {
 		t.Errorf("cancelled: err %v after %d changes, want an error after 1", err, b.changes)
 	}

@@ -1,0 +1,83 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/hostapi"
+	"github.com/lxkit/lxkit/internal/pause"
+)
+
+// Instances are the host's instances, as objects: read, update (with the
+// ETag, again on a concurrent change), patch, rename, delete. Making one
+// (an image to unpack or pull) and its convergent lifecycle are the
+// drivers' (package driver).
+func (h *Host) Instances() *Collection[api.Instance, api.InstancePut, api.InstancesPost] {
+	return &Collection[api.Instance, api.InstancePut, api.InstancesPost]{
+		h: h, kind: "instance", path: "/1.0/instances",
+		name: func(p *api.InstancesPost) string { return p.Name },
+		put:  func(i *api.Instance) *api.InstancePut { return &i.InstancePut },
+	}
+}
+
+// InstanceState returns an instance's runtime state.
+func (h *Host) InstanceState(ctx context.Context, name string) (*api.InstanceState, error) {
+	if err := ValidateName("instance", name); err != nil {
+		return nil, err
+	}
+	var out api.InstanceState
+	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name, "state"), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetInstanceState asks for a change of an instance's state (start, stop,
+// freeze, unfreeze, restart) and waits for it. A change the daemon
+// refuses because another operation holds the instance (hostapi.Busy) is
+// asked for again, for busyPatience at most: a stop's clean-up holds the
+// instance for a moment after its status already reads Stopped, so a
+// start right after a stop can meet it (seen on Incus 6.0.4).
+func (h *Host) SetInstanceState(ctx context.Context, name string, req api.InstanceStatePut) error {
+	if err := ValidateName("instance", name); err != nil {
+		return err
+	}
+	return whenFree(ctx, func() error {
+		_, err := h.c.Do(ctx, http.MethodPut, hostapi.InstancePath(name, "state"), req, "")
+		return err
+	})
+}
+
+// DeleteInstance deletes a stopped instance, again while another
+// operation holds it (see SetInstanceState). The daemon's error is
+// returned as it is: a missing instance matches errdefs.ErrNotFound.
+func (h *Host) DeleteInstance(ctx context.Context, name string) error {
+	if err := ValidateName("instance", name); err != nil {
+		return err
+	}
+	return whenFree(ctx, func() error {
+		_, err := h.c.Do(ctx, http.MethodDelete, hostapi.InstancePath(name), nil, "")
+		return err
+	})
+}
+
+// busyPatience bounds how long SetInstanceState and DeleteInstance wait
+// for another operation on the same instance to let go of it.
+var busyPatience = 30 * time.Second
+
+// whenFree runs change, again while the daemon answers that the instance
+// is busy with another operation, with pauses growing from 50 ms to 1 s.
+func whenFree(ctx context.Context, change func() error) error {
+	deadline := time.Now().Add(busyPatience)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := change()
+		if !hostapi.Busy.In(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		if pause.For(ctx, wait) != nil {
+			return err
+		}
+	}
+}
