@@ -16,6 +16,7 @@ import (
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
@@ -367,7 +368,7 @@ func TestImageFilesNested(t *testing.T) {
 	top := rest.New(testhost.Connect(t, testhost.Hosts()[0]))
 	outer := testhost.LaunchNested(t, top, "imgn", testhost.NestImage)
 	ctx := testhost.Context(t, 5*time.Minute)
-	nd, err := cli.NewPaths(top).Host(ctx, outer)
+	nd, err := nested.New(top).Host(ctx, outer)
 	if err != nil {
 		t.Fatal(err)
 	}

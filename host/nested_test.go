@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
-	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
@@ -23,7 +23,7 @@ func TestNestedHost(t *testing.T) {
 	top := rest.New(testhost.Connect(t, testhost.Hosts()[0]))
 	outer := testhost.LaunchNested(t, top, "hostn", testhost.NestImage)
 	ctx := testhost.Context(t, 5*time.Minute)
-	nd, err := cli.NewPaths(top).Host(ctx, outer)
+	nd, err := nested.New(top).Host(ctx, outer)
 	if err != nil {
 		t.Fatal(err)
 	}

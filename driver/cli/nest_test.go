@@ -9,6 +9,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/drivertest"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/internal/nestimage"
 	"github.com/lxkit/lxkit/internal/testhost"
@@ -54,11 +55,11 @@ func TestThreeLevels(t *testing.T) {
 
 	// The middle level needs the nested image inside outer's LXD.
 	must(t, "import", nestimage.Import(ctx, top.Transport(outer), tarball))
-	l1, _, err := cli.Nested(ctx, top, outer+"/x")
+	l1, _, err := nested.New(top).Resolve(ctx, outer+"/x")
 	must(t, "level 1", err)
 	middle := testhost.LaunchNested(t, l1, "middle", testhost.NestImage)
 
-	l2, inner, err := cli.Nested(ctx, top, path.Join(outer, middle, "inner"))
+	l2, inner, err := nested.New(top).Resolve(ctx, path.Join(outer, middle, "inner"))
 	must(t, "level 2", err)
 	t.Cleanup(func() { _ = l2.Delete(context.Background(), inner) })
 	must(t, "create inner", l2.Create(ctx, inner, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}))

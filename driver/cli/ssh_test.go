@@ -9,6 +9,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/drivertest"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/internal/testsshd"
 	"github.com/lxkit/lxkit/transport/ssh"
@@ -52,7 +53,7 @@ func TestSSHNested(t *testing.T) {
 	d := overSSH(t)
 	outer := testhost.LaunchNested(t, d, "sshouter", testhost.NestImage)
 	ctx := testhost.Context(t, patience)
-	paths := cli.NewPaths(d)
+	paths := nested.New(d)
 	inner := path.Join(outer, testhost.Name("sshinner"))
 	t.Cleanup(func() { _ = paths.Delete(context.Background(), inner) })
 	must(t, "create inner", paths.Create(ctx, inner, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}))

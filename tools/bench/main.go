@@ -31,11 +31,11 @@ import (
 )
 
 var (
-	lxkitBin = flag.String("lxkit", "bin/lxkit", "the lxkit binary")
-	runs     = flag.Int("runs", 20, "repetitions of the latency measurements")
-	bigSize  = flag.Int64("big", 1<<30, "size of the large-file test in bytes (0 skips it)")
-	nested   = flag.Bool("nested", true, "also benchmark nested containers (LXD, needs `make nested-image`)")
-	hosts    = flag.String("hosts", "lxd=/var/lib/lxd/unix.socket=lxc,incus=/var/lib/incus/unix.socket=incus", "name=socket=cli,...")
+	lxkitBin   = flag.String("lxkit", "bin/lxkit", "the lxkit binary")
+	runs       = flag.Int("runs", 20, "repetitions of the latency measurements")
+	bigSize    = flag.Int64("big", 1<<30, "size of the large-file test in bytes (0 skips it)")
+	withNested = flag.Bool("nested", true, "also benchmark nested containers (LXD, needs `make nested-image`)")
+	hosts      = flag.String("hosts", "lxd=/var/lib/lxd/unix.socket=lxc,incus=/var/lib/incus/unix.socket=incus", "name=socket=cli,...")
 )
 
 type row struct {
@@ -76,7 +76,7 @@ func main() {
 		rows = append(rows, benchJob(ctx, d, socket, cli, work)...)
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
-		if *nested && c.Kind() == "lxd" {
+		if *withNested && c.Kind() == "lxd" {
 			printRows(fmt.Sprintf("## Nesting: %s %s, host -> outer -> middle -> inner (baseline: hand-typed `lxc exec` chain; `lxc file push -r` run in outer; the REST driver)", c.Kind(), c.Server().Environment.ServerVersion),
 				benchNested(ctx, c, socket, tree))
 		}

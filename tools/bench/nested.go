@@ -10,6 +10,7 @@ import (
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/internal/nestimage"
 	"github.com/lxkit/lxkit/transport"
@@ -23,7 +24,7 @@ import (
 func benchNested(ctx context.Context, c *client.Client, socket, tree string) []row {
 	env := cliEnv("lxc", socket)
 	top := rest.New(c)
-	paths := cli.NewPaths(top)
+	paths := nested.New(top)
 	tarball, err := nestimage.Tarball()
 	check(err)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
+	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
@@ -127,13 +128,13 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 			if err != nil {
 				return nil, err
 			}
-			top = cli.NewPaths(rest.New(cl))
+			top = nested.New(rest.New(cl))
 		case DriverCLI:
 			d, err := cliDriver(ctx, h, f.Globals.Project)
 			if err != nil {
 				return nil, err
 			}
-			top = cli.NewPaths(d)
+			top = nested.New(d)
 		default:
 			return nil, FlagErrorf("--driver %q: use rest or cli", f.Globals.Driver)
 		}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/driver/cli"
 )
 
 // OnFlag adds --on PATH to flags and returns drv narrowed by it: with
@@ -17,13 +16,9 @@ func OnFlag(flags *pflag.FlagSet, drv func(context.Context) (driver.Driver, erro
 	on := flags.String("on", "", "work on the daemon inside this container (a path: outer, outer/middle)")
 	return func(ctx context.Context) (driver.Driver, error) {
 		d, err := drv(ctx)
-		if err != nil || *on == "" {
-			return d, err
+		if err != nil {
+			return nil, err
 		}
-		paths, ok := d.(*cli.Paths)
-		if !ok {
-			return nil, FlagErrorf("--on needs the default driver setup")
-		}
-		return paths.Host(ctx, *on)
+		return driver.HostAt(ctx, d, *on)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
@@ -87,11 +86,7 @@ func targets(ctx context.Context, opts *Options, names []string) ([]target, erro
 	for _, name := range names {
 		d, base := top, name
 		if i := strings.LastIndexByte(name, '/'); i >= 0 {
-			paths, ok := top.(*cli.Paths)
-			if !ok {
-				return nil, cmdutil.FlagErrorf("%s: nested paths need the default driver setup", name)
-			}
-			if d, err = paths.Host(ctx, name[:i]); err != nil {
+			if d, err = driver.HostAt(ctx, top, name[:i]); err != nil {
 				return nil, err
 			}
 			base = name[i+1:]

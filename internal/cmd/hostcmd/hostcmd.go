@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
 	"github.com/lxkit/lxkit/internal/cmd/iostreams"
@@ -56,11 +55,6 @@ func newOptions(f *cmdutil.Factory, action string) *Options {
 	return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Action: action}
 }
 
-// nester is the driver that reaches nested hosts (*cli.Paths).
-type nester interface {
-	Host(ctx context.Context, path string) (driver.Driver, error)
-}
-
 // host returns the host the command acts on: --host's, or the one inside
 // the container at o.Host.
 func (o *Options) host(ctx context.Context) (*host.Host, error) {
@@ -74,14 +68,10 @@ func (o *Options) host(ctx context.Context) (*host.Host, error) {
 // hostDriver returns the driver of the host the command acts on.
 func (o *Options) hostDriver(ctx context.Context) (driver.Driver, error) {
 	d, err := o.Driver(ctx)
-	if err != nil || o.Host == "" {
-		return d, err
+	if err != nil {
+		return nil, err
 	}
-	n, ok := d.(nester)
-	if !ok {
-		return nil, errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: this driver does not reach nested hosts", o.Host)
-	}
-	return n.Host(ctx, o.Host)
+	return driver.HostAt(ctx, d, o.Host)
 }
 
 // path names an object of o's host in messages: "outer/web" or "web".

@@ -219,7 +219,7 @@ func (a *fakeAPI) Do(_ context.Context, method, path string, body any, _ string)
 }
 
 // fakeDriver is a driver with an API and, when nested is set, the hosts
-// nested in its containers (as *cli.Paths has them).
+// nested in its containers (a driver.Nester, as driver/nested is).
 type fakeDriver struct {
 	driver.Driver
 	api *fakeAPI

@@ -97,13 +97,10 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 // "outer/..." the LXD inside outer, its names given as paths.
 func listHost(ctx context.Context, d driver.Driver, prefix string) ([]api.Instance, error) {
 	i := strings.LastIndexByte(prefix, '/')
-	r, ok := d.(interface {
-		Resolve(ctx context.Context, path string) (driver.Driver, string, error)
-	})
-	if i < 0 || !ok {
+	if i < 0 {
 		return d.List(ctx)
 	}
-	host, _, err := r.Resolve(ctx, prefix[:i]+"/x")
+	host, err := driver.HostAt(ctx, d, prefix[:i])
 	if err != nil {
 		return nil, err
 	}

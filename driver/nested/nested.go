@@ -1,4 +1,9 @@
-package cli
+// Package nested is a driver whose container names may be paths of
+// nested containers, "outer/middle/inner": each level below the top is
+// the LXD (or Incus) inside a container, reached by a CLI driver
+// (driver/cli) through the transport of the level above. It works over
+// any top driver.
+package nested
 
 import (
 	"context"
@@ -9,35 +14,36 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
 
-// Paths is a Driver whose container names may be paths of nested
+// Driver is a driver.Driver whose container names may be paths of nested
 // containers, "outer/middle/inner": every name but the last is a container
 // with its own LXD (or Incus), reached by a CLI driver through the
 // transport of the level above. Plain names go to the top driver as they
 // are. The drivers of the levels are made once and kept; they ask nothing
 // of their host before the first real call, so that reaching a container
 // three levels down costs no more round trips than the call itself.
-type Paths struct {
+type Driver struct {
 	top driver.Driver
 
 	mu    sync.Mutex
 	hosts map[string]driver.Driver // by path of the container that runs them
 }
 
-var _ driver.Driver = (*Paths)(nil)
+var _ driver.Nester = (*Driver)(nil)
 
-// NewPaths returns a Driver that resolves nested paths below top.
-func NewPaths(top driver.Driver) *Paths {
-	return &Paths{top: top, hosts: map[string]driver.Driver{}}
+// New returns a Driver that resolves nested paths below top.
+func New(top driver.Driver) *Driver {
+	return &Driver{top: top, hosts: map[string]driver.Driver{}}
 }
 
 // Resolve returns the driver of the host that runs the last container of
 // path, and that container's name there.
-func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string, error) {
+func (p *Driver) Resolve(ctx context.Context, path string) (driver.Driver, string, error) {
 	i := strings.LastIndexByte(path, '/')
 	if i < 0 {
 		return p.top, path, nil
@@ -58,7 +64,7 @@ func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string
 	if err != nil {
 		return nil, "", err
 	}
-	d = Open(parent.Transport(hop), Options{Where: outer})
+	d = cli.Open(parent.Transport(hop), cli.Options{Where: outer})
 	p.mu.Lock()
 	p.hosts[outer] = d
 	p.mu.Unlock()
@@ -66,12 +72,12 @@ func (p *Paths) Resolve(ctx context.Context, path string) (driver.Driver, string
 }
 
 // API returns the top host's API; Host gives a nested host's.
-func (p *Paths) API() hostapi.API { return p.top.API() }
+func (p *Driver) API() hostapi.API { return p.top.API() }
 
 // Host returns the driver of the host at path: the top host for "", else
 // the LXD (or Incus) inside the container path names ("outer/inner" is
 // the one inside inner, which runs in outer).
-func (p *Paths) Host(ctx context.Context, path string) (driver.Driver, error) {
+func (p *Driver) Host(ctx context.Context, path string) (driver.Driver, error) {
 	if path == "" {
 		return p.top, nil
 	}
@@ -79,12 +85,7 @@ func (p *Paths) Host(ctx context.Context, path string) (driver.Driver, error) {
 	return d, err
 }
 
-// Nested resolves one path below top (see Paths).
-func Nested(ctx context.Context, top driver.Driver, path string) (driver.Driver, string, error) {
-	return NewPaths(top).Resolve(ctx, path)
-}
-
-func (p *Paths) Create(ctx context.Context, path string, opts driver.CreateOptions) error {
+func (p *Driver) Create(ctx context.Context, path string, opts driver.CreateOptions) error {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ func (p *Paths) Create(ctx context.Context, path string, opts driver.CreateOptio
 	return d.Create(ctx, name, opts)
 }
 
-func (p *Paths) Update(ctx context.Context, path string, opts driver.UpdateOptions) error {
+func (p *Driver) Update(ctx context.Context, path string, opts driver.UpdateOptions) error {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return err
@@ -100,7 +101,7 @@ func (p *Paths) Update(ctx context.Context, path string, opts driver.UpdateOptio
 	return d.Update(ctx, name, opts)
 }
 
-func (p *Paths) Start(ctx context.Context, path string) error {
+func (p *Driver) Start(ctx context.Context, path string) error {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func (p *Paths) Start(ctx context.Context, path string) error {
 	return d.Start(ctx, name)
 }
 
-func (p *Paths) Stop(ctx context.Context, path string, opts driver.StopOptions) error {
+func (p *Driver) Stop(ctx context.Context, path string, opts driver.StopOptions) error {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return err
@@ -116,7 +117,7 @@ func (p *Paths) Stop(ctx context.Context, path string, opts driver.StopOptions) 
 	return d.Stop(ctx, name, opts)
 }
 
-func (p *Paths) Delete(ctx context.Context, path string) error {
+func (p *Driver) Delete(ctx context.Context, path string) error {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return err
@@ -124,7 +125,7 @@ func (p *Paths) Delete(ctx context.Context, path string) error {
 	return d.Delete(ctx, name)
 }
 
-func (p *Paths) Status(ctx context.Context, path string) (string, error) {
+func (p *Driver) Status(ctx context.Context, path string) (string, error) {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return "", err
@@ -132,7 +133,7 @@ func (p *Paths) Status(ctx context.Context, path string) (string, error) {
 	return d.Status(ctx, name)
 }
 
-func (p *Paths) Instance(ctx context.Context, path string) (*api.Instance, error) {
+func (p *Driver) Instance(ctx context.Context, path string) (*api.Instance, error) {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return nil, err
@@ -140,7 +141,7 @@ func (p *Paths) Instance(ctx context.Context, path string) (*api.Instance, error
 	return d.Instance(ctx, name)
 }
 
-func (p *Paths) State(ctx context.Context, path string) (*api.InstanceState, error) {
+func (p *Driver) State(ctx context.Context, path string) (*api.InstanceState, error) {
 	d, name, err := p.Resolve(ctx, path)
 	if err != nil {
 		return nil, err
@@ -148,21 +149,12 @@ func (p *Paths) State(ctx context.Context, path string) (*api.InstanceState, err
 	return d.State(ctx, name)
 }
 
-// List lists the top host's containers; ListIn lists a nested host's.
-func (p *Paths) List(ctx context.Context) ([]api.Instance, error) { return p.top.List(ctx) }
-
-// ListIn lists the containers of the host inside the container at path.
-func (p *Paths) ListIn(ctx context.Context, path string) ([]api.Instance, error) {
-	d, _, err := p.Resolve(ctx, path+"/x")
-	if err != nil {
-		return nil, err
-	}
-	return d.List(ctx)
-}
+// List lists the top host's containers; Host(path).List a nested host's.
+func (p *Driver) List(ctx context.Context) ([]api.Instance, error) { return p.top.List(ctx) }
 
 // Transport returns a transport into the container at path. For a nested
 // path, the levels are reached at its first use, and errors show there.
-func (p *Paths) Transport(path string) transport.Transport {
+func (p *Driver) Transport(path string) transport.Transport {
 	if !strings.Contains(path, "/") {
 		return p.top.Transport(path)
 	}
@@ -171,7 +163,7 @@ func (p *Paths) Transport(path string) transport.Transport {
 
 // lazyTransport resolves its path when first used.
 type lazyTransport struct {
-	p           *Paths
+	p           *Driver
 	path        string
 	user, group string
 }
