@@ -159,14 +159,39 @@ type PlanOptions struct {
 }
 
 // Plan compares the fleet with the host and says what Apply would do,
-// changing nothing.
+// changing nothing: it reads the host's instances and the fingerprints of
+// the images of those that changed, and leaves the rest to Diff.
 func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Change, error) {
-	existing, err := m.d.List(ctx)
+	have, err := m.d.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	byName := map[string]api.Instance{}
-	for _, inst := range existing {
+	for _, inst := range have {
+		byName[inst.Name] = inst
+	}
+	images := map[string]string{}
+	for _, s := range f.Instances {
+		inst, ok := byName[s.Name]
+		ref := imageRef(s.Image)
+		if _, done := images[ref]; done || !ok || !compared(f, s, inst) || s.Image.Server != "" {
+			continue
+		}
+		if images[ref], err = m.h.Images().Resolve(ctx, ref); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	return Diff(f, have, images, opts), nil
+}
+
+// Diff is the plan that makes the host's instances (have) what the fleet
+// says, with no I/O. images gives the full fingerprint that each image
+// reference of the fleet's configurations (an alias, or a fingerprint
+// prefix) names on the host; one it lacks is not compared, so it cannot
+// ask for a rebuild.
+func Diff(f *Fleet, have []api.Instance, images map[string]string, opts PlanOptions) []Change {
+	byName := map[string]api.Instance{}
+	for _, inst := range have {
 		byName[inst.Name] = inst
 	}
 	var plan []Change
@@ -174,23 +199,22 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 	for _, s := range f.Instances {
 		listed[s.Name] = true
 		inst, ok := byName[s.Name]
-		if !ok {
+		switch {
+		case !ok:
 			plan = append(plan, Change{Instance: s.Name, Action: Create, Spec: s})
-			continue
-		}
-		if owner := inst.Config[KeyFleet]; owner != f.Name {
+		case inst.Config[KeyFleet] != f.Name:
 			why := "made outside any fleet"
-			if owner != "" {
+			if owner := inst.Config[KeyFleet]; owner != "" {
 				why = "of fleet " + owner
 			}
 			plan = append(plan, Change{Instance: s.Name, Action: Skip, Why: []string{why}, Spec: s})
-			continue
+		default:
+			fp := s.Image.Fingerprint
+			if s.Image.Server == "" {
+				fp = images[imageRef(s.Image)]
+			}
+			plan = append(plan, compare(s, inst, fp, f.Name))
 		}
-		c, err := m.compare(ctx, s, inst)
-		if err != nil {
-			return nil, err
-		}
-		plan = append(plan, c)
 	}
 	var gone []string
 	for name, inst := range byName {
@@ -206,31 +230,31 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 			plan = append(plan, Change{Instance: name, Action: Skip, Why: []string{"no longer listed (prune deletes it)"}})
 		}
 	}
-	return plan, nil
+	return plan
 }
 
-// compare says what an existing instance of the fleet needs.
-func (m *Manager) compare(ctx context.Context, s *spec.Spec, inst api.Instance) (Change, error) {
+// compared reports whether Diff compares inst with s beyond its recorded
+// hash: an instance of the fleet whose configuration changed.
+func compared(f *Fleet, s *spec.Spec, inst api.Instance) bool {
+	return inst.Config[KeyFleet] == f.Name && inst.Config[KeyHash] != Hash(s)
+}
+
+// compare says what it takes to make inst, of the fleet, what s says; fp
+// is the full fingerprint of s's image, or "" when not known.
+func compare(s *spec.Spec, inst api.Instance, fp, fleet string) Change {
 	c := Change{Instance: s.Name, Action: Keep, Spec: s}
 	if inst.Config[KeyHash] == Hash(s) {
 		if !strings.EqualFold(inst.Status, driver.StatusRunning) {
 			c.Action, c.Why = Start, []string{strings.ToLower(inst.Status)}
 		}
-		return c, nil
-	}
-	fp := s.Image.Fingerprint
-	if s.Image.Server == "" {
-		var err error
-		if fp, err = m.h.Images().Resolve(ctx, imageRef(s.Image)); err != nil {
-			return c, fmt.Errorf("%s: %w", s.Name, err)
-		}
+		return c
 	}
 	if base := inst.Config["volatile.base_image"]; fp != "" && base != "" && !strings.HasPrefix(base, fp) {
 		c.Action = Rebuild
 		c.Why = []string{fmt.Sprintf("image %.12s -> %.12s", base, fp)}
-		return c, nil
+		return c
 	}
-	want := m.createOptions(s)
+	want := createOptions(s, fleet)
 	c.Action = Update
 	for _, k := range slices.Sorted(maps.Keys(want.Config)) {
 		if !strings.HasPrefix(k, "user.lxkit.") && inst.Config[k] != want.Config[k] {
@@ -258,7 +282,7 @@ func (m *Manager) compare(ctx context.Context, s *spec.Spec, inst api.Instance) 
 	if len(c.Why) == 0 {
 		c.Why = []string{"recorded hash only"}
 	}
-	return c, nil
+	return c
 }
 
 func imageRef(img spec.Image) string {

@@ -72,7 +72,10 @@ func Hash(s *spec.Spec) string {
 }
 
 // createOptions are the driver's options for a Spec, volumes as disks.
-func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions {
+func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions { return createOptions(s, m.Fleet) }
+
+// createOptions makes an instance of s, of the named fleet (none: "").
+func createOptions(s *spec.Spec, fleet string) driver.CreateOptions {
 	devices := map[string]map[string]string{}
 	for k, v := range s.Devices {
 		devices[k] = v
@@ -90,8 +93,8 @@ func (m *Manager) createOptions(s *spec.Spec) driver.CreateOptions {
 	if len(s.Files) > 0 {
 		config[KeyConfig] = s.Files[0]
 	}
-	if m.Fleet != "" {
-		config[KeyFleet] = m.Fleet
+	if fleet != "" {
+		config[KeyFleet] = fleet
 	}
 	return driver.CreateOptions{
 		Image:    DriverImage(s.Image),

@@ -87,7 +87,7 @@ func TestResolveImageCertificate(t *testing.T) {
 	if err := os.WriteFile(pemFile, []byte(pem), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	img, err := resolveImage(context.Background(), &LaunchOptions{Image: "busybox", Server: "https://127.0.0.1:8999", Protocol: "simplestreams", CertFile: pemFile})
+	img, err := resolveImage(context.Background(), &LaunchOptions{Image: "busybox", Server: "https://127.0.0.1:8999", Protocol: "simplestreams", CertFile: pemFile}, nil)
 	if err != nil || img.Certificate != pem || img.Alias != "busybox" || img.Server == "" {
 		t.Fatalf("resolveImage: %+v, %v", img, err)
 	}
@@ -96,7 +96,7 @@ func TestResolveImageCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{notPEM, filepath.Join(dir, "missing")} {
-		if _, err := resolveImage(context.Background(), &LaunchOptions{Image: "x", Server: "https://h", CertFile: f}); err == nil {
+		if _, err := resolveImage(context.Background(), &LaunchOptions{Image: "x", Server: "https://h", CertFile: f}, nil); err == nil {
 			t.Errorf("--certificate %s accepted", f)
 		}
 	}

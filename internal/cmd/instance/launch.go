@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
-	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/cmd/cmdutil"
@@ -22,7 +22,6 @@ import (
 type LaunchOptions struct {
 	IO      *iostreams.IOStreams
 	Globals *cmdutil.Globals
-	Client  func(context.Context) (*client.Client, error)
 	Driver  func(context.Context) (driver.Driver, error)
 
 	Name     string
@@ -44,7 +43,7 @@ type LaunchOptions struct {
 // NewCmdLaunch returns `lxkit launch`. runF replaces the run function in
 // tests.
 func NewCmdLaunch(f *cmdutil.Factory, runF func(context.Context, *LaunchOptions) error) *cobra.Command {
-	opts := &LaunchOptions{IO: f.IOStreams, Globals: f.Globals, Client: f.Client, Driver: f.Driver}
+	opts := &LaunchOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
 	var config, devices []string
 	cmd := &cobra.Command{
 		Use:   "launch NAME --image ALIAS|FINGERPRINT",
@@ -123,7 +122,7 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 	if err != nil {
 		return err
 	}
-	img, err := resolveImage(ctx, opts)
+	img, err := resolveImage(ctx, opts, d)
 	if err != nil {
 		return err
 	}
@@ -144,8 +143,9 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 }
 
 // resolveImage decides whether --image is an alias or a fingerprint (see
-// the command's help).
-func resolveImage(ctx context.Context, opts *LaunchOptions) (driver.Image, error) {
+// the command's help), asking the host that is to run the container
+// through d: the one inside outer for outer/web.
+func resolveImage(ctx context.Context, opts *LaunchOptions, d driver.Driver) (driver.Image, error) {
 	img := driver.Image{Server: opts.Server, Protocol: opts.Protocol, SkipIndexCheck: opts.SkipIndexCheck}
 	if opts.CertFile != "" {
 		pem, err := os.ReadFile(opts.CertFile)
@@ -169,11 +169,13 @@ func resolveImage(ctx context.Context, opts *LaunchOptions) (driver.Image, error
 	if !LooksLikeFingerprint(opts.Image) {
 		return img, nil
 	}
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return img, err
+	if i := strings.LastIndexByte(opts.Name, '/'); i >= 0 {
+		var err error
+		if d, err = driver.HostAt(ctx, d, opts.Name[:i]); err != nil {
+			return img, err
+		}
 	}
-	_, err = c.Query(ctx, http.MethodGet, "/1.0/images/aliases/"+client.PathEscape(opts.Image), nil, nil)
+	_, err := d.API().Query(ctx, http.MethodGet, "/1.0/images/aliases/"+url.PathEscape(opts.Image), nil, nil)
 	switch {
 	case err == nil:
 		return img, nil
