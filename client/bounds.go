@@ -414,6 +414,9 @@ func websocketDial(dial func(ctx context.Context, network, addr string) (net.Con
 // dialWebsocket opens a websocket (what, for messages) at url. The
 // answer to its handshake may be no larger than maxHeaderBytes.
 func (c *Client) dialWebsocket(ctx context.Context, url, what string) (*websocket.Conn, *http.Response, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, nil, err
+	}
 	hs := &handshake{}
 	conn, resp, err := c.ws.DialContext(context.WithValue(ctx, handshakeKey{}, hs), url, nil)
 	hs.finished.Store(true)

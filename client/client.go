@@ -1,6 +1,8 @@
-// Package client speaks the /1.0 REST API of LXD and Incus over the daemon's
-// unix socket. It hides the differences between the two daemons that lxkit
-// knows of (see HOST-NOTES.md): callers use one set of methods for both.
+// Package client speaks the /1.0 REST API of LXD and Incus, over the
+// daemon's unix socket or over HTTPS with a client certificate (the
+// daemon's certificate verified, or pinned). It hides the differences
+// between the two daemons that lxkit knows of: callers use one set of
+// methods for both. It implements hostapi.API and its capabilities.
 //
 // Every method takes a context; a request or a wait ends when it does.
 package client
@@ -53,6 +55,7 @@ type Client struct {
 	timeout  time.Duration
 	dialHook func()
 	answered atomic.Bool // the daemon has answered a request
+	closed   atomic.Bool // Close was called
 	// Bounds on a hostile or stalled daemon (bounds.go).
 	maxAnswer   int64
 	respTimeout time.Duration
@@ -253,7 +256,26 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 // request builds a request for path (which may carry a query) with the
 // client's project added.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
 	return http.NewRequestWithContext(ctx, method, c.base+hostapi.WithProject(path, c.project), body)
+}
+
+// Close closes the connections the client keeps for reuse (over HTTPS).
+// Requests, exec sessions and file transfers under way go on to their
+// end; new ones fail with an error matching net.ErrClosed.
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+func (c *Client) checkOpen() error {
+	if c.closed.Load() {
+		return fmt.Errorf("%s: the client is closed: %w", c.addr, net.ErrClosed)
+	}
+	return nil
 }
 
 // do sends a request and returns the answer with its body still to read,

@@ -254,3 +254,29 @@ func TestRefusedAfterAnswering(t *testing.T) {
 		t.Errorf("refused after an answer: %v; want ErrUnavailable saying the connection was lost", err)
 	}
 }
+
+// A closed client sends nothing more: each call fails at once, saying so.
+func TestClosedClient(t *testing.T) {
+	var asked atomic.Int32
+	sock := fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write([]byte(`{"type":"sync","status_code":200,"metadata":[]}`))
+	})
+	c := connect(t, sock)
+	if _, err := c.Query(context.Background(), http.MethodGet, "/1.0/instances", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Query(context.Background(), http.MethodGet, "/1.0/instances", nil, nil)
+	if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Query after Close: %v; want net.ErrClosed", err)
+	}
+	if _, _, err := c.dialWebsocket(context.Background(), c.wsBase+"/1.0/events", "events"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("websocket after Close: %v; want net.ErrClosed", err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the daemon was asked %d times; want once, before Close", n)
+	}
+}

@@ -99,7 +99,31 @@ type FolderUploader interface {
 
 // FolderDownloader is the download side of FolderUploader.
 type FolderDownloader interface {
-	DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error)
+	DownloadFolder(ctx context.Context, remote, localDir string) (FolderSummary, error)
+}
+
+// FolderSummary counts what a folder download wrote.
+type FolderSummary struct {
+	Files    int      // regular files and hard links
+	Dirs     int      // directory entries
+	Symlinks int      // symbolic links
+	Bytes    int64    // file content written
+	Skipped  []string // names of entries not extracted (devices, fifos, unknown types)
+}
+
+// FolderOptions says how a folder is written into a tar stream for
+// upload.
+type FolderOptions struct {
+	UID, GID int // numeric owner written into every header
+}
+
+// ExtractFolder recreates the entries of the tar stream r below localDir,
+// which must exist. Nothing is written outside localDir: absolute names,
+// names that climb out with "..", writes through symlinks and hard links
+// that lead out are refused; devices and fifos are skipped and listed.
+func ExtractFolder(r io.Reader, localDir string) (FolderSummary, error) {
+	sum, err := tarx.Extract(r, filepath.Clean(localDir), tarx.ExtractOptions{})
+	return FolderSummary(sum), err
 }
 
 // UploadFolder copies the local folder into remoteDir, keeping its base
@@ -109,7 +133,7 @@ func UploadFolder(ctx context.Context, t Transport, local, remoteDir string) err
 	if u, ok := t.(FolderUploader); ok {
 		return u.UploadFolder(ctx, local, remoteDir)
 	}
-	return UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{})
+	return UploadFolderTar(ctx, t, local, remoteDir, FolderOptions{})
 }
 
 // DownloadFolder copies the remote folder into localDir, keeping its base
@@ -118,8 +142,8 @@ func UploadFolder(ctx context.Context, t Transport, local, remoteDir string) err
 // folder beside it and takes its name only once whole: a download cut
 // short leaves no folder that looks complete. Into a folder that exists
 // already, files arrive in place (merged, as `lxc file pull -r` does).
-func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
-	download := func(dir string) (tarx.Summary, error) {
+func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (FolderSummary, error) {
+	download := func(dir string) (FolderSummary, error) {
 		if d, ok := t.(FolderDownloader); ok {
 			return d.DownloadFolder(ctx, remote, dir)
 		}
@@ -131,11 +155,11 @@ func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (
 		return download(localDir)
 	}
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
 	tmp, err := os.MkdirTemp(localDir, "."+base+".*.part")
 	if err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
 	defer os.RemoveAll(tmp)
 	sum, err := download(tmp)
@@ -153,12 +177,12 @@ var ErrNoTar = errors.New("no tar on the target")
 
 // UploadFolderTar streams local as a tar archive into `tar -x` on the
 // target. opts sets the owner written into the archive.
-func UploadFolderTar(ctx context.Context, t Transport, local, remoteDir string, opts tarx.WriteOptions) error {
+func UploadFolderTar(ctx context.Context, t Transport, local, remoteDir string, opts FolderOptions) error {
 	if _, err := os.Stat(local); err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarx.Write(pw, local, opts)) }()
+	go func() { pw.CloseWithError(tarx.Write(pw, local, tarx.WriteOptions(opts))) }()
 	defer pr.Close()
 	res, err := t.Exec(ctx, Command{Args: []string{"tar", "-xf", "-", "-C", remoteDir}, Stdin: pr})
 	if err != nil {
@@ -175,14 +199,14 @@ func UploadFolderTar(ctx context.Context, t Transport, local, remoteDir string, 
 
 // DownloadFolderTar streams `tar -c` of remote from the target into a
 // safe extractor below localDir.
-func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
+func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string) (FolderSummary, error) {
 	remote = path.Clean(remote)
 	parent, base := path.Split(remote)
 	if base == "" || base == "/" {
 		parent, base = "/", "."
 	}
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
 	// A tar of anything holds at least one entry and ends with a trailer.
 	// An empty or cut stream from a tar that succeeded is output that the
@@ -204,15 +228,15 @@ func DownloadFolderTar(ctx context.Context, t Transport, remote, localDir string
 	}
 }
 
-func downloadTarOnce(ctx context.Context, t Transport, parent, base, localDir string) (tarx.Summary, error) {
+func downloadTarOnce(ctx context.Context, t Transport, parent, base, localDir string) (FolderSummary, error) {
 	pr, pw := io.Pipe()
 	type extracted struct {
-		sum tarx.Summary
+		sum FolderSummary
 		err error
 	}
 	done := make(chan extracted, 1)
 	go func() {
-		sum, err := tarx.Extract(pr, filepath.Clean(localDir), tarx.ExtractOptions{})
+		sum, err := ExtractFolder(pr, localDir)
 		// Drain what is left so that the command never blocks on a full pipe.
 		_, _ = io.Copy(io.Discard, pr)
 		done <- extracted{sum, err}

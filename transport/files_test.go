@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/lxkit/lxkit/internal/dirsnap"
-	"github.com/lxkit/lxkit/internal/tarx"
 )
 
 // cutShort is a transport whose downloads break halfway, as when the
@@ -23,12 +22,12 @@ func (cutShort) ReadFile(ctx context.Context, p string) (io.ReadCloser, error) {
 	return io.NopCloser(io.MultiReader(strings.NewReader("first half"), errReader{})), nil
 }
 
-func (cutShort) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (cutShort) DownloadFolder(ctx context.Context, remote, localDir string) (FolderSummary, error) {
 	dir := filepath.Join(localDir, "tree")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
-	return tarx.Summary{Files: 1}, errors.Join(os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644), errLost)
+	return FolderSummary{Files: 1}, errors.Join(os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644), errLost)
 }
 
 type errReader struct{}

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/lxkit/lxkit/internal/shquote"
-	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/internal/unixmode"
 )
 
@@ -119,31 +118,31 @@ const listScript = `find "$1" -exec stat -c '%f %s' {} \; -print0`
 // DownloadFolderPerFile copies a remote folder into localDir file by file.
 // What arrives goes through the same safe extraction as a tar stream, so
 // nothing is written outside localDir whatever the target answers.
-func DownloadFolderPerFile(ctx context.Context, t Transport, remote, localDir string) (tarx.Summary, error) {
+func DownloadFolderPerFile(ctx context.Context, t Transport, remote, localDir string) (FolderSummary, error) {
 	remote = path.Clean(remote)
 	// Captured, not streamed: through the CLI transport a streamed `lxc
 	// exec` can drop the output of a command that ends at once (see
 	// client.websocket), which would list an empty folder.
 	res, err := t.Exec(ctx, Command{Args: []string{"/bin/sh", "-c", listScript, "sh", remote}, Capture: true})
 	if err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
 	if err := res.Err(); err != nil {
-		return tarx.Summary{}, fmt.Errorf("listing %s: %w", remote, err)
+		return FolderSummary{}, fmt.Errorf("listing %s: %w", remote, err)
 	}
 	entries, err := parseListing(res.Stdout)
 	if err == nil && len(entries) == 0 {
 		err = errors.New("no output, not even the folder itself")
 	}
 	if err != nil {
-		return tarx.Summary{}, fmt.Errorf("listing %s: %w", remote, err)
+		return FolderSummary{}, fmt.Errorf("listing %s: %w", remote, err)
 	}
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
-		return tarx.Summary{}, err
+		return FolderSummary{}, err
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeEntries(ctx, t, pw, path.Dir(remote), entries)) }()
-	sum, err := tarx.Extract(pr, filepath.Clean(localDir), tarx.ExtractOptions{})
+	sum, err := ExtractFolder(pr, localDir)
 	pr.CloseWithError(errors.New("extraction stopped"))
 	if err != nil {
 		return sum, fmt.Errorf("downloading %s: %w", remote, err)

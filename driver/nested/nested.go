@@ -16,7 +16,6 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/hostapi"
-	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -216,10 +215,10 @@ func (l *lazyTransport) UploadFolder(ctx context.Context, local, remoteDir strin
 	return transport.UploadFolder(ctx, t, local, remoteDir)
 }
 
-func (l *lazyTransport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (l *lazyTransport) DownloadFolder(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	t, err := l.get(ctx)
 	if err != nil {
-		return tarx.Summary{}, err
+		return transport.FolderSummary{}, err
 	}
 	return transport.DownloadFolder(ctx, t, remote, localDir)
 }

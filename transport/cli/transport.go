@@ -20,7 +20,6 @@ import (
 	"github.com/lxkit/lxkit/internal/marker"
 	"github.com/lxkit/lxkit/internal/pause"
 	"github.com/lxkit/lxkit/internal/shquote"
-	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -515,7 +514,7 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 	if err != nil {
 		return err
 	}
-	err = transport.UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{UID: id.UID, GID: id.GID})
+	err = transport.UploadFolderTar(ctx, t, local, remoteDir, transport.FolderOptions{UID: id.UID, GID: id.GID})
 	if errors.Is(err, transport.ErrNoTar) {
 		return transport.UploadFolderPerFile(ctx, t, local, remoteDir, id.UID, id.GID)
 	}
@@ -524,7 +523,7 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 
 // DownloadFolder copies a folder of the container into localDir, as one
 // tar stream or, without tar in the container, per file.
-func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	sum, err := transport.DownloadFolderTar(ctx, t, remote, localDir)
 	if errors.Is(err, transport.ErrNoTar) {
 		return transport.DownloadFolderPerFile(ctx, t, remote, localDir)

@@ -468,12 +468,12 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 
 // DownloadFolder copies the folder remote into localDir, keeping its base
 // name. Nothing is written outside localDir.
-func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	if _, err := os.Stat(remote); err != nil {
-		return tarx.Summary{}, err
+		return transport.FolderSummary{}, err
 	}
 	if err := os.MkdirAll(localDir, 0o755); err != nil {
-		return tarx.Summary{}, err
+		return transport.FolderSummary{}, err
 	}
 	sum, err := copyTree(ctx, remote, localDir, tarx.WriteOptions{}, tarx.ExtractOptions{})
 	if err != nil {
@@ -483,7 +483,7 @@ func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string)
 }
 
 // copyTree streams src as tar into a safe extraction below dest.
-func copyTree(ctx context.Context, src, dest string, wopts tarx.WriteOptions, xopts tarx.ExtractOptions) (tarx.Summary, error) {
+func copyTree(ctx context.Context, src, dest string, wopts tarx.WriteOptions, xopts tarx.ExtractOptions) (transport.FolderSummary, error) {
 	pr, pw := io.Pipe()
 	written := make(chan error, 1)
 	go func() {
@@ -500,7 +500,7 @@ func copyTree(ctx context.Context, src, dest string, wopts tarx.WriteOptions, xo
 	if cerr := ctx.Err(); cerr != nil && err != nil {
 		err = cerr
 	}
-	return sum, err
+	return transport.FolderSummary(sum), err
 }
 
 type ctxWriter struct {

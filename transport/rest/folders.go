@@ -15,7 +15,6 @@ import (
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/internal/accounts"
-	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -27,7 +26,7 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 	if err != nil {
 		return err
 	}
-	err = transport.UploadFolderTar(ctx, t, local, remoteDir, tarx.WriteOptions{UID: id.UID, GID: id.GID})
+	err = transport.UploadFolderTar(ctx, t, local, remoteDir, transport.FolderOptions{UID: id.UID, GID: id.GID})
 	if errors.Is(err, transport.ErrNoTar) {
 		return t.uploadPerFile(ctx, local, remoteDir, id)
 	}
@@ -36,7 +35,7 @@ func (t *Transport) UploadFolder(ctx context.Context, local, remoteDir string) e
 
 // DownloadFolder copies a folder of the container into localDir, as one tar
 // stream or, without tar in the container, per file.
-func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	sum, err := transport.DownloadFolderTar(ctx, t, remote, localDir)
 	if errors.Is(err, transport.ErrNoTar) {
 		return t.downloadPerFile(ctx, remote, localDir)
@@ -83,7 +82,7 @@ func (t *Transport) uploadPerFile(ctx context.Context, local, remoteDir string, 
 
 // downloadPerFile walks a folder through the files API and feeds it, as a
 // tar stream, to the same safe extractor the tar path uses.
-func (t *Transport) downloadPerFile(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (t *Transport) downloadPerFile(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	remote = path.Clean(remote)
 	pr, pw := io.Pipe()
 	go func() {
@@ -94,7 +93,7 @@ func (t *Transport) downloadPerFile(ctx context.Context, remote, localDir string
 		}
 		pw.CloseWithError(err)
 	}()
-	sum, err := tarx.Extract(pr, localDir, tarx.ExtractOptions{})
+	sum, err := transport.ExtractFolder(pr, localDir)
 	pr.CloseWithError(errors.New("extraction stopped"))
 	return sum, err
 }

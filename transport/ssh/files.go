@@ -13,7 +13,6 @@ import (
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/shquote"
-	"github.com/lxkit/lxkit/internal/tarx"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -271,7 +270,7 @@ func (r *readErr) failed() error {
 // through exec, into the safe extractor (see transport.DownloadFolderTar).
 // A missing folder is an error that matches fs.ErrNotExist and
 // errdefs.ErrNotFound.
-func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (tarx.Summary, error) {
+func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string) (transport.FolderSummary, error) {
 	sum, err := transport.DownloadFolderTar(ctx, t, remote, localDir)
 	var ee *transport.ExitError
 	if err != nil && errors.As(err, &ee) {
