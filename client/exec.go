@@ -156,13 +156,8 @@ func execFailure(err error) (int, error) {
 }
 
 func exitCode(op *api.Operation) int {
-	if op == nil {
-		return -1
-	}
-	if v, ok := op.Metadata["return"].(float64); ok {
-		return int(v)
-	}
-	return -1
+	code, _ := hostapi.ExitCode(op)
+	return code
 }
 
 func execSecrets(op *api.Operation) (map[string]string, error) {

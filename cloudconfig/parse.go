@@ -595,25 +595,8 @@ func (d *decoder) runcmd(c *Config, p pair) error {
 			return err
 		}
 		cmd := Command{Origin: d.at(it, path)}
-		switch it.Kind {
-		case yaml.ScalarNode:
-			if cmd.Shell, err = d.str(it, path); err != nil {
-				return err
-			}
-		case yaml.SequenceNode:
-			args, err := d.sequence(it, path)
-			if err != nil {
-				return err
-			}
-			for j, a := range args {
-				s, err := d.str(a, fmt.Sprintf("%s[%d]", path, j))
-				if err != nil {
-					return err
-				}
-				cmd.Args = append(cmd.Args, s)
-			}
-		default:
-			return d.errorf(it, path, "want a command string or a list of arguments, got %s", describe(it))
+		if cmd.Shell, cmd.Args, err = d.scalarOrList(it, path, "a command string or a list of arguments", ""); err != nil {
+			return err
 		}
 		if err := d.wrap(it, path, cmd.validate()); err != nil {
 			return err
@@ -621,6 +604,32 @@ func (d *decoder) runcmd(c *Config, p pair) error {
 		c.Runcmd = append(c.Runcmd, cmd)
 	}
 	return nil
+}
+
+// scalarOrList reads it (at path) as a string, or as a list of strings;
+// want says what it may be, and note what follows, for the error when it
+// is neither.
+func (d *decoder) scalarOrList(it *yaml.Node, path, want, note string) (string, []string, error) {
+	switch it.Kind {
+	case yaml.ScalarNode:
+		s, err := d.str(it, path)
+		return s, nil, err
+	case yaml.SequenceNode:
+		items, err := d.sequence(it, path)
+		if err != nil {
+			return "", nil, err
+		}
+		list := make([]string, 0, len(items))
+		for j, item := range items {
+			s, err := d.str(item, fmt.Sprintf("%s[%d]", path, j))
+			if err != nil {
+				return "", nil, err
+			}
+			list = append(list, s)
+		}
+		return "", list, nil
+	}
+	return "", nil, d.errorf(it, path, "want %s, got %s%s", want, describe(it), note)
 }
 
 func (d *decoder) packages(c *Config, p pair) error {
@@ -635,30 +644,19 @@ func (d *decoder) packages(c *Config, p pair) error {
 			return err
 		}
 		pkg := Package{Origin: d.at(it, path)}
-		switch it.Kind {
-		case yaml.ScalarNode:
-			if pkg.Name, err = d.str(it, path); err != nil {
-				return err
-			}
-		case yaml.SequenceNode:
-			parts, err := d.sequence(it, path)
-			if err != nil {
-				return err
-			}
-			if len(parts) < 1 || len(parts) > 2 {
-				return d.errorf(it, path, "want [name] or [name, version], got %d items", len(parts))
-			}
-			if pkg.Name, err = d.str(parts[0], path+"[0]"); err != nil {
-				return err
-			}
+		name, parts, err := d.scalarOrList(it, path, "a package name or [name, version]", " (the {apt: [...], snap: [...]} form is not supported)")
+		switch {
+		case err != nil:
+			return err
+		case it.Kind == yaml.SequenceNode && (len(parts) < 1 || len(parts) > 2):
+			return d.errorf(it, path, "want [name] or [name, version], got %d items", len(parts))
+		case it.Kind == yaml.SequenceNode:
+			name = parts[0]
 			if len(parts) == 2 {
-				if pkg.Version, err = d.str(parts[1], path+"[1]"); err != nil {
-					return err
-				}
+				pkg.Version = parts[1]
 			}
-		default:
-			return d.errorf(it, path, "want a package name or [name, version], got %s (the {apt: [...], snap: [...]} form is not supported)", describe(it))
 		}
+		pkg.Name = name
 		if err := d.wrap(it, path, pkg.validate()); err != nil {
 			return err
 		}

@@ -3,6 +3,8 @@ package hostapi
 import (
 	"net/url"
 	"strings"
+
+	"github.com/lxkit/lxkit/api"
 )
 
 // InstancePath is the API path of an instance, or of what lies under it
@@ -26,4 +28,18 @@ func WithProject(path, project string) string {
 		sep = "&"
 	}
 	return path + sep + "project=" + url.QueryEscape(project)
+}
+
+// ExitCode is the exit code of the command an exec operation ran (its
+// metadata's "return"), and false when the operation has none (not ended,
+// or not an exec).
+func ExitCode(op *api.Operation) (int, bool) {
+	if op == nil {
+		return -1, false
+	}
+	v, ok := op.Metadata["return"].(float64)
+	if !ok {
+		return -1, false
+	}
+	return int(v), true
 }

@@ -1,6 +1,10 @@
 package hostapi
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lxkit/lxkit/api"
+)
 
 func TestPaths(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
@@ -13,6 +17,23 @@ func TestPaths(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	for _, c := range []struct {
+		op   *api.Operation
+		code int
+		ok   bool
+	}{
+		{&api.Operation{Metadata: map[string]any{"return": float64(3)}}, 3, true},
+		{&api.Operation{Metadata: map[string]any{"return": float64(0)}}, 0, true},
+		{&api.Operation{Metadata: map[string]any{"fds": map[string]any{}}}, -1, false},
+		{nil, -1, false},
+	} {
+		if code, ok := ExitCode(c.op); code != c.code || ok != c.ok {
+			t.Errorf("ExitCode(%+v) = %d, %v; want %d, %v", c.op, code, ok, c.code, c.ok)
 		}
 	}
 }

@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/lxkit/lxkit/internal/localtree"
 	"github.com/lxkit/lxkit/internal/shquote"
 	"github.com/lxkit/lxkit/internal/unixmode"
 )
@@ -26,40 +25,20 @@ import (
 // UploadFolderPerFile copies local into remoteDir file by file; everything
 // made belongs to uid:gid.
 func UploadFolderPerFile(ctx context.Context, t Transport, local, remoteDir string, uid, gid int) error {
-	local = filepath.Clean(local)
-	top := path.Join(remoteDir, filepath.Base(local))
 	owner := strconv.Itoa(uid) + ":" + strconv.Itoa(gid)
 	var mkdirs [][]string
 	var finish [][][]string // per entry, done deepest first
-	type file struct {
-		local, remote string
-		mode          os.FileMode
-	}
-	var files []file
-	err := filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(local, p)
-		dst := path.Join(top, filepath.ToSlash(rel))
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
-		switch {
-		case d.IsDir():
+	var files []localtree.Entry
+	err := localtree.Walk(local, remoteDir, func(e localtree.Entry) error {
+		switch e.Kind {
+		case localtree.Dir:
 			// Made writable first; the real mode is set once it is filled.
-			mkdirs = append(mkdirs, []string{"mkdir", "-p", "-m", "0700", "--", dst})
-			finish = append(finish, [][]string{{"chown", owner, "--", dst}, {"chmod", fmt.Sprintf("%04o", unixmode.To(mode)), "--", dst}})
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			finish = append(finish, [][]string{{"ln", "-sfn", "--", target, dst}, {"chown", "-h", owner, "--", dst}})
-		case d.Type().IsRegular():
-			files = append(files, file{p, dst, mode})
+			mkdirs = append(mkdirs, []string{"mkdir", "-p", "-m", "0700", "--", e.Remote})
+			finish = append(finish, [][]string{{"chown", owner, "--", e.Remote}, {"chmod", fmt.Sprintf("%04o", unixmode.To(e.Mode)), "--", e.Remote}})
+		case localtree.Symlink:
+			finish = append(finish, [][]string{{"ln", "-sfn", "--", e.Target, e.Remote}, {"chown", "-h", owner, "--", e.Remote}})
+		case localtree.File:
+			files = append(files, e)
 		}
 		return nil
 	})
@@ -70,7 +49,7 @@ func UploadFolderPerFile(ctx context.Context, t Transport, local, remoteDir stri
 		return err
 	}
 	for _, f := range files {
-		err := UploadFile(ctx, t, f.local, f.remote, FileOptions{Mode: f.mode, UID: Int(uid), GID: Int(gid)})
+		err := UploadFile(ctx, t, f.Local, f.Remote, FileOptions{Mode: f.Mode, UID: Int(uid), GID: Int(gid)})
 		if err != nil {
 			return err
 		}

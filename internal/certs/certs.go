@@ -19,13 +19,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/big"
 	"os"
 	"os/user"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
@@ -272,27 +270,17 @@ func readPEM(path string) ([]byte, error) {
 }
 
 func readKey(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO is refused, not waited on
+	data, err := smallfile.ReadChecked(path, maxKeyFile, func(fi fs.FileInfo) error {
+		if fi.Mode().Perm()&0o077 != 0 {
+			return &keyModeError{path: path, mode: fi.Mode()}
+		}
+		return nil
+	})
+	if errors.Is(err, errdefs.ErrInvalidArgument) {
+		return nil, fmt.Errorf("key file %s: %w (not a PEM key)", path, err)
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("key file %s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, &keyModeError{path: path, mode: fi.Mode()}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("key file %s is larger than %d bytes: not a PEM key", path, maxKeyFile)
 	}
 	if block, _ := pem.Decode(data); block != nil {
 		if _, encrypted := block.Headers["DEK-Info"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {

@@ -307,8 +307,8 @@ func (t *Transport) queryExec(ctx context.Context, req api.InstanceExecPost) (in
 	if err := json.Unmarshal(stdout, &op); err != nil {
 		return -1, fmt.Errorf("exec in %s: decoding the operation: %w", t.name, err)
 	}
-	if v, ok := op.Metadata["return"].(float64); ok {
-		return int(v), nil
+	if code, ok := hostapi.ExitCode(&op); ok {
+		return code, nil
 	}
 	return -1, fmt.Errorf("exec in %s: the operation has no exit code", t.name)
 }

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/internal/accounts"
+	"github.com/lxkit/lxkit/internal/localtree"
 	"github.com/lxkit/lxkit/transport"
 )
 
@@ -44,39 +43,22 @@ func (t *Transport) DownloadFolder(ctx context.Context, remote, localDir string)
 }
 
 func (t *Transport) uploadPerFile(ctx context.Context, local, remoteDir string, id accounts.Identity) error {
-	local = filepath.Clean(local)
-	top := path.Join(remoteDir, filepath.Base(local))
-	return filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(local, p)
-		dst := path.Join(top, filepath.ToSlash(rel))
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		put := client.FilePut{Mode: fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), UID: id.UID, GID: id.GID}
-		switch {
-		case d.IsDir():
+	return localtree.Walk(local, remoteDir, func(e localtree.Entry) error {
+		put := client.FilePut{Mode: e.Mode, UID: id.UID, GID: id.GID}
+		switch e.Kind {
+		case localtree.Dir:
 			put.Type = client.FileTypeDirectory
-			return t.c.PutFile(ctx, t.name, dst, nil, put)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
+			return t.c.PutFile(ctx, t.name, e.Remote, nil, put)
+		case localtree.Symlink:
 			put.Type, put.Mode = client.FileTypeSymlink, 0
-			return t.c.PutFile(ctx, t.name, dst, strings.NewReader(target), put)
-		case d.Type().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			return t.c.PutFile(ctx, t.name, dst, f, put)
+			return t.c.PutFile(ctx, t.name, e.Remote, strings.NewReader(e.Target), put)
 		}
-		return nil // sockets, devices and fifos are not copied
+		f, err := os.Open(e.Local)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return t.c.PutFile(ctx, t.name, e.Remote, f, put)
 	})
 }
 
