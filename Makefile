@@ -39,9 +39,9 @@ unit: vet
 	$(GO) test -count=1 -short ./...
 
 # The fault tests alone (part of make test): the fault daemons killed,
-# stopped and cut off in the middle of lxkit's work (internal/faults).
+# stopped and cut off in the middle of lxkit's work (testkit/faults).
 faults: hosts
-	$(GO) test -count=1 -v -timeout 20m ./internal/faults/
+	$(GO) test -count=1 -v -timeout 20m ./testkit/faults/
 
 # The unit tests with the race detector.
 race:

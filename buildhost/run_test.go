@@ -17,9 +17,9 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/procid"
-	"github.com/lxkit/lxkit/internal/testdrivers"
-	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/spec"
+	"github.com/lxkit/lxkit/testkit/testdrivers"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/hostile"
+	"github.com/lxkit/lxkit/testkit/hostile"
 	"github.com/pkg/sftp"
 )
 

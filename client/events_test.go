@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/hostile"
+	"github.com/lxkit/lxkit/testkit/hostile"
 )
 
 const startedEvent = `{"type":"lifecycle","timestamp":"2026-01-01T00:00:00Z","metadata":{"action":"instance-started","source":"/1.0/instances/c1"},"project":"default"}`

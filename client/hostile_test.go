@@ -14,7 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/hostile"
+	"github.com/lxkit/lxkit/testkit/hostile"
 )
 
 // A hostile server at --host (or a broken or stopped daemon) must end in a

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/client"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
 // TestSocketLeavesNoSilentConnection: LXD and Incus accept unix-socket

@@ -14,7 +14,7 @@ import (
 	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
-	"github.com/lxkit/lxkit/internal/testdrivers"
-	"github.com/lxkit/lxkit/internal/testhost"
 	"github.com/lxkit/lxkit/spec"
+	"github.com/lxkit/lxkit/testkit/testdrivers"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 

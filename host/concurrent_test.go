@@ -11,7 +11,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/host"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
 // TestConcurrentCreates makes the same profile, custom volume, instance

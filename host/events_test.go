@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +20,8 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/hostapi"
-	"github.com/lxkit/lxkit/internal/testhost"
-	"github.com/lxkit/lxkit/internal/testsshd"
+	"github.com/lxkit/lxkit/testkit/testhost"
+	"github.com/lxkit/lxkit/testkit/testsshd"
 	"github.com/lxkit/lxkit/transport/local"
 	"github.com/lxkit/lxkit/transport/ssh"
 )
@@ -95,6 +97,33 @@ func (s *subscription) waitFor(t *testing.T, d time.Duration, what string, match
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 	return ev
+}
+
+// waitForAll returns, by name, the first event each of want accepts,
+// whatever order they come in, all within d; it fails the test when one
+// does not come or when Events ends.
+func (s *subscription) waitForAll(t *testing.T, d time.Duration, want map[string]func(api.Event) bool) map[string]api.Event {
+	t.Helper()
+	got := map[string]api.Event{}
+	_, err := s.next(d, func(ev api.Event) bool {
+		for name, match := range want {
+			if _, seen := got[name]; !seen && match(ev) {
+				got[name] = ev
+			}
+		}
+		return len(got) == len(want)
+	})
+	if err != nil {
+		var missing []string
+		for name := range want {
+			if _, seen := got[name]; !seen {
+				missing = append(missing, name)
+			}
+		}
+		sort.Strings(missing)
+		t.Fatalf("waiting for %s: %v", strings.Join(missing, ", "), err)
+	}
+	return got
 }
 
 func (s *subscription) next(d time.Duration, match func(api.Event) bool) (api.Event, error) {
@@ -262,18 +291,21 @@ func containerEvents(t *testing.T, d driver.Driver, h *host.Host, mark string) {
 		t.Fatal(err)
 	}
 	source := "/1.0/instances/" + name
-	// The operation that creates it comes first, then the lifecycle.
-	op := s.waitFor(t, eventsWait, "the operation creating "+name, func(ev api.Event) bool {
-		res, _ := ev.Metadata["resources"].(map[string]any)
-		insts, _ := res["instances"].([]any)
-		return ev.Type == api.EventTypeOperation && slices.Contains(insts, any(source))
+	// The daemons deliver events in no set order (hostapi.EventsUnordered):
+	// the operation's and the lifecycle's are awaited together.
+	got := s.waitForAll(t, eventsWait, map[string]func(api.Event) bool{
+		"the operation creating " + name: func(ev api.Event) bool {
+			res, _ := ev.Metadata["resources"].(map[string]any)
+			insts, _ := res["instances"].([]any)
+			return ev.Type == api.EventTypeOperation && slices.Contains(insts, any(source))
+		},
+		name + " created": lifecycle("instance-created", source),
+		name + " started": lifecycle("instance-started", source),
 	})
-	if op.Project != "default" {
+	if op := got["the operation creating "+name]; op.Project != "default" {
 		t.Errorf("operation event of project %q, want default", op.Project)
 	}
-	created := s.waitFor(t, eventsWait, name+" created", lifecycle("instance-created", source))
-	s.waitFor(t, eventsWait, name+" started", lifecycle("instance-started", source))
-	if created.Timestamp.IsZero() || created.Project != "default" {
+	if created := got[name+" created"]; created.Timestamp.IsZero() || created.Project != "default" {
 		t.Errorf("instance-created event lacks its timestamp or project: %+v", created)
 	}
 	if err := d.Delete(ctx, name); err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/imageserver"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
 // hostileCase is one way an image server lies, and how lxkit refuses it.

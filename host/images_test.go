@@ -12,7 +12,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/local"
 )

@@ -21,7 +21,7 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/imageserver"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/local"
 )

@@ -9,7 +9,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
 // TestNestedHost manages the LXD inside a container through the CLI

@@ -78,8 +78,10 @@ func (h *Host) Snapshots(instance string) *Collection[api.InstanceSnapshot, api.
 	return &Collection[api.InstanceSnapshot, api.InstanceSnapshotPut, api.InstanceSnapshotsPost]{
 		h: h, kind: "snapshot", path: hostapi.InstancePath(instance, "snapshots"),
 		name: func(p *api.InstanceSnapshotsPost) string { return p.Name },
-		put:  func(s *api.InstanceSnapshot) *api.InstanceSnapshotPut { return &api.InstanceSnapshotPut{ExpiresAt: s.ExpiresAt} },
-		ok:   func(string) error { return ValidateName("instance", instance) },
+		put: func(s *api.InstanceSnapshot) *api.InstanceSnapshotPut {
+			return &api.InstanceSnapshotPut{ExpiresAt: s.ExpiresAt}
+		},
+		ok: func(string) error { return ValidateName("instance", instance) },
 	}
 }
 

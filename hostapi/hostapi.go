@@ -43,7 +43,8 @@ type EventSource interface {
 	//
 	// Events that happen before the subscription is in place (which
 	// Events does not report) are not seen. fn should return quickly: a
-	// daemon drops a listener that falls behind.
+	// daemon drops a listener that falls behind. Events close in time may
+	// come in either order (see EventsUnordered).
 	Events(ctx context.Context, opts api.EventOptions, fn func(api.Event) error) error
 }
 

@@ -88,6 +88,15 @@ var (
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}
 )
 
+// EventsUnordered names the daemons that deliver events in no set order:
+// they write each event to each listener from a goroutine of its own
+// (events.Server.broadcast), so events sent close together can arrive in
+// either order. Under load, an instance's "instance-created" lifecycle
+// event came before every event of the operation creating it (Incus 6.0.4,
+// through `incus monitor`). Wait for each event expected, not for a
+// sequence.
+const EventsUnordered = "LXD 5.0.2, Incus 6.0.4"
+
 // StopUnfinished reports a container whose init has exited but whose stop
 // the daemon has not finished: its status reads "Stopped" while
 // volatile.last_state.power, which the daemon's stop hook sets first, is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the daemons of the fault tests (package internal/faults), which
+# Sets up the daemons of the fault tests (package testkit/faults), which
 # kill them and start them again: an LXD and an Incus of their own, apart
 # from the test hosts, each with its state under /var/lib/lxkit-faults, a
 # dir pool "default", a default profile with a root disk and no network,

@@ -35,7 +35,7 @@ apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q "$@
 echo "lxkit hosts: installing ${missing[*]}" >&2
 apt update >/dev/null
 apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
-# The SSH transport's tests run their own sshd (internal/testsshd) on a
+# The SSH transport's tests run their own sshd (testkit/testsshd) on a
 # loopback port; only the binary is needed. Where systemd runs, the package
 # would also start the machine's sshd on port 22: when this script is what
 # installed it, that service is turned off again.

@@ -16,7 +16,7 @@ alone='TestNetworks$|TestScripts/.*/host_network$'
 (
   s=0
   scripts/go.sh test -count=1 -p "${LXKIT_TEST_P:-3}" -timeout 30m -json -skip "$alone" ./... || s=1
-  scripts/go.sh test -count=1 -p 1 -timeout 10m -json -run "$alone" ./host ./internal/cmd || s=1
+  scripts/go.sh test -count=1 -p 1 -timeout 10m -json -run "$alone" ./host ./cmd/lxkit/command || s=1
   exit $s
 ) | scripts/go.sh run ./tools/testreport -slowest 10 || status=$?
 echo "make test: $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s in all (hosts, vet, race and every test)"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxkit/lxkit/internal/dirsnap"
+	"github.com/lxkit/lxkit/testkit/dirsnap"
 )
 
 // cutShort is a transport whose downloads break halfway, as when the

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/lxkit/lxkit/internal/hostile"
+	"github.com/lxkit/lxkit/testkit/hostile"
 )
 
 // The real lxkit binary against a hostile server at --host, over a unix

@@ -1,10 +1,10 @@
-// Command lxkit manages LXD and Incus containers; see internal/cmd.
+// Command lxkit manages LXD and Incus containers; see package command.
 package main
 
 import (
 	"os"
 
-	"github.com/lxkit/lxkit/internal/cmd"
+	"github.com/lxkit/lxkit/cmd/lxkit/command"
 )
 
-func main() { os.Exit(cmd.Main()) }
+func main() { os.Exit(command.Main()) }

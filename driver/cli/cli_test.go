@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver/cli"
-	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/drivertest"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport/local"
 )
 

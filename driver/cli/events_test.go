@@ -17,7 +17,7 @@ import (
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport/local"
 )
 

@@ -8,11 +8,11 @@ import (
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
-	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
-	"github.com/lxkit/lxkit/internal/nestimage"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/drivertest"
+	"github.com/lxkit/lxkit/testkit/nestimage"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 

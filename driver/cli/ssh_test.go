@@ -8,10 +8,10 @@ import (
 
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/cli"
-	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/driver/nested"
-	"github.com/lxkit/lxkit/internal/testhost"
-	"github.com/lxkit/lxkit/internal/testsshd"
+	"github.com/lxkit/lxkit/testkit/drivertest"
+	"github.com/lxkit/lxkit/testkit/testhost"
+	"github.com/lxkit/lxkit/testkit/testsshd"
 	"github.com/lxkit/lxkit/transport/ssh"
 )
 

@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/lxkit/lxkit/client"
-	"github.com/lxkit/lxkit/driver/drivertest"
 	"github.com/lxkit/lxkit/driver/rest"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/drivertest"
+	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
 // TestDriver runs the shared driver suite on each real daemon.

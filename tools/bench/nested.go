@@ -12,7 +12,7 @@ import (
 	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/nested"
 	"github.com/lxkit/lxkit/driver/rest"
-	"github.com/lxkit/lxkit/internal/nestimage"
+	"github.com/lxkit/lxkit/testkit/nestimage"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/local"
 )

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
+	"github.com/lxkit/lxkit/testkit/transporttest"
 	"github.com/lxkit/lxkit/transport"
-	"github.com/lxkit/lxkit/transport/transporttest"
 )
 
 // TestConformance runs the behaviour suite that every transport passes.

@@ -21,7 +21,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/testhost"
+	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
 

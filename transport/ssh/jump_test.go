@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/testsshd"
+	"github.com/lxkit/lxkit/testkit/testsshd"
+	"github.com/lxkit/lxkit/testkit/transporttest"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/ssh"
-	"github.com/lxkit/lxkit/transport/transporttest"
 )
 
 // hostBlock is an ssh_config Host block that reaches srv as alias.

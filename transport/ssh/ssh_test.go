@@ -20,10 +20,10 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/internal/testsshd"
+	"github.com/lxkit/lxkit/testkit/testsshd"
+	"github.com/lxkit/lxkit/testkit/transporttest"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/ssh"
-	"github.com/lxkit/lxkit/transport/transporttest"
 )
 
 func dial(t testing.TB, cfg ssh.Config) *ssh.Transport {

@@ -1,0 +1,153 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/remotes"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
+)
+
+// Host is what --host names, resolved: a daemon's socket or HTTPS address,
+// or an SSH login, possibly through a named remote.
+type Host struct {
+	// Addr is a socket path, https://HOST:PORT or ssh://USER@HOST:PORT;
+	// empty detects the local daemon.
+	Addr string
+	// Remote is the remote --host named (or the default remote), if any.
+	Remote *remotes.Remote
+}
+
+// SSH reports whether the host is reached over SSH.
+func (h Host) SSH() bool { return strings.HasPrefix(h.Addr, "ssh://") }
+
+// HTTPS reports whether the host is reached over HTTPS.
+func (h Host) HTTPS() bool { return strings.HasPrefix(h.Addr, "https://") }
+
+// ResolveHost reads a --host value: a socket path, a unix://, https:// or
+// ssh:// URL, HOST:PORT (https), or the name of a remote (lxkit's own, or
+// one of lxc's or incus's). Empty means the default remote, which is the
+// local daemon unless `lxkit remote switch` (or lxc's) chose another.
+func ResolveHost(store *remotes.Store, host string) (Host, error) {
+	if host == "" {
+		if host = store.Default(); host == remotes.LocalName {
+			return Host{}, nil // the first local socket found
+		}
+	}
+	if !strings.Contains(host, "/") {
+		if r, ok, err := lookupRemote(store, host); ok || err != nil {
+			return r, err
+		}
+	}
+	if strings.HasPrefix(host, "ssh://") {
+		return Host{Addr: host}, nil
+	}
+	ep, err := client.ParseAddr(host)
+	if err != nil {
+		return Host{}, err
+	}
+	if ep.Socket != "" {
+		return Host{Addr: ep.Socket}, nil
+	}
+	h := Host{Addr: ep.String()}
+	// An address that is a remote's uses that remote's pinned certificate.
+	for _, r := range store.List() {
+		if r.Shadowed || !strings.HasPrefix(r.Addr, "https://") {
+			continue
+		}
+		if rep, err := client.ParseAddr(r.Addr); err == nil && rep.Host == ep.Host {
+			h.Remote = &r
+			break
+		}
+	}
+	return h, nil
+}
+
+// lookupRemote resolves a remote name. ok is false for a name that is no
+// remote but may be an address (it has a dot or a colon).
+func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error) {
+	r, err := store.Get(name)
+	switch {
+	case err == nil:
+	case strings.ContainsAny(name, ".:"):
+		return Host{}, false, nil
+	default:
+		return Host{}, true, err
+	}
+	if r.Public || r.Protocol == "simplestreams" {
+		return Host{}, true, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s is an image server, not a host", r.Name)
+	}
+	if sock, isSock := r.SocketPath(); isSock {
+		return Host{Addr: sock, Remote: &r}, true, nil
+	}
+	return Host{Addr: r.Addr, Remote: &r}, true, nil
+}
+
+// TLSOptions returns how to reach an HTTPS host: the remote's (or the
+// user's usual) client certificate, the remote's pinned certificate, and
+// --insecure. A key file others can read is refused.
+func TLSOptions(h Host, dirs certs.Dirs, insecure bool) (client.TLSOptions, error) {
+	o := client.TLSOptions{Insecure: insecure}
+	var files certs.ClientFiles
+	var err error
+	if h.Remote != nil {
+		// The pin holds whether or not there is a client certificate.
+		if o.ServerCert, err = h.Remote.ServerCert(); err != nil {
+			return o, err
+		}
+		files, err = h.Remote.ClientFiles()
+	} else {
+		files, err = dirs.ClientFiles()
+	}
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		// No certificate: connect untrusted; the daemon's refusal says what to do.
+	case err != nil:
+		return o, err
+	default:
+		cert, err := files.Load()
+		if err != nil {
+			return o, err
+		}
+		o.ClientCert = &cert
+	}
+	return o, nil
+}
+
+// describe names a host in messages.
+func (h Host) describe() string {
+	if h.Remote != nil {
+		return fmt.Sprintf("remote %s (%s)", h.Remote.Name, h.Addr)
+	}
+	if h.Addr == "" {
+		return "the local daemon"
+	}
+	return h.Addr
+}
+
+// connect opens a client to an HTTPS or unix-socket host.
+func connect(ctx context.Context, h Host, dirs certs.Dirs, g *Globals, opts []client.Option) (*client.Client, error) {
+	if h.SSH() {
+		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: an ssh:// host has no API to call here; it is driven through its lxc or incus command (--driver cli)", h.Addr)
+	}
+	if h.HTTPS() {
+		o, err := TLSOptions(h, dirs, g.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLS(o))
+	}
+	if h.Remote != nil && h.Remote.Project != "" {
+		// First: a project the caller asks for (--project) wins.
+		opts = append([]client.Option{client.WithProject(h.Remote.Project)}, opts...)
+	}
+	c, err := client.New(ctx, h.Addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.RequireTrust()
+}

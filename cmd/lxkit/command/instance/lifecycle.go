@@ -1,0 +1,188 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/spf13/cobra"
+)
+
+// Lifecycle actions.
+const (
+	ActionStart  = "start"
+	ActionStop   = "stop"
+	ActionDelete = "delete"
+)
+
+// LifecycleOptions are the inputs of start, stop and delete.
+type LifecycleOptions struct {
+	IO      *iostreams.IOStreams
+	Globals *cmdutil.Globals
+	Driver  func(context.Context) (driver.Driver, error)
+
+	Action string // ActionStart, ActionStop or ActionDelete
+	Names  []string
+	Stop   driver.StopOptions // for ActionStop
+}
+
+// NewCmdStart returns `lxkit start`.
+func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionStart)
+	return &cobra.Command{
+		Use:   "start NAME...",
+		Short: "Start containers (running ones are left as they are)",
+		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+}
+
+// NewCmdDelete returns `lxkit delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionDelete)
+	return &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Stop (forcibly) and delete containers; a missing one is not an error",
+		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+}
+
+// NewCmdStop returns `lxkit stop`.
+func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionStop)
+	var timeout, interval cmdutil.Duration
+	cmd := &cobra.Command{
+		Use:   "stop NAME... [--force] [--timeout D] [--retry-interval D] [--retry-count N]",
+		Short: "Stop containers (stopped ones are left as they are)",
+		Long: `Stop containers gracefully, or at once with --force.
+
+A graceful stop sends the stop again, in case the container's init was not
+yet listening: after 1, 2, 4 and 8 seconds, then every --retry-interval,
+until the container stops, --timeout passes or --retry-count resends were
+made. Durations are Go
+durations (30s, 2m) or seconds.`,
+		Args: cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Stop.RetryCount < 0 {
+				return cmdutil.FlagErrorf("--retry-count must not be negative")
+			}
+			opts.Names = args
+			opts.Stop.Timeout = time.Duration(timeout)
+			opts.Stop.RetryInterval = time.Duration(interval)
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Stop.Force, "force", false, "kill the containers at once")
+	fl.Var(&timeout, "timeout", "bound on the whole graceful stop (default: none)")
+	fl.Var(&interval, "retry-interval", "the longest a stop request waits before it is sent again (default 10s)")
+	fl.IntVar(&opts.Stop.RetryCount, "retry-count", 0, "how many times the stop is sent again (default: no bound)")
+	return cmd
+}
+
+func newLifecycleOptions(f *cmdutil.Factory, action string) *LifecycleOptions {
+	return &LifecycleOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Action: action}
+}
+
+func runLifecycle(ctx context.Context, opts *LifecycleOptions, runF func(context.Context, *LifecycleOptions) error) error {
+	if runF != nil {
+		return runF(ctx, opts)
+	}
+	return lifecycleRun(ctx, opts)
+}
+
+// lifecycleRun acts on every container at once. All names are checked
+// first; the errors of the containers that failed are reported together,
+// in argument order.
+func lifecycleRun(ctx context.Context, opts *LifecycleOptions) error {
+	if err := cmdutil.ValidateNames(opts.Names...); err != nil {
+		return err
+	}
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	act := func(name string) error {
+		switch opts.Action {
+		case ActionStart:
+			return d.Start(ctx, name)
+		case ActionStop:
+			return d.Stop(ctx, name, opts.Stop)
+		case ActionDelete:
+			return d.Delete(ctx, name)
+		}
+		return errors.New("unknown action " + opts.Action)
+	}
+	names := unique(opts.Names)
+	errs := make([]error, len(names))
+	// Nested containers go level by level: a container before the one it
+	// runs in when stopping or deleting, after it when starting.
+	depth := func(i int) int { return strings.Count(names[i], "/") }
+	maxDepth := 0
+	for i := range names {
+		maxDepth = max(maxDepth, depth(i))
+	}
+	for level := 0; level <= maxDepth; level++ {
+		want := level
+		if opts.Action != ActionStart {
+			want = maxDepth - level
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, maxParallel)
+		for i, name := range names {
+			if depth(i) != want {
+				continue
+			}
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				errs[i] = act(name)
+			})
+		}
+		wg.Wait()
+	}
+	var msgs []string
+	for _, err := range errs {
+		if err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// maxParallel bounds how many containers are acted on at once.
+const maxParallel = 8
+
+func unique(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
