@@ -157,10 +157,30 @@ func (s *Server) Problems() []error { return slices.Clone(s.problems) }
 // candidate is one image's files before they are read.
 type candidate struct{ files []string }
 
+// scan reads the directory: its regular files, paired into candidates,
+// read into images, named by their aliases.
 func (s *Server) scan(ctx context.Context, opts Options) error {
-	entries, err := fs.ReadDir(s.root.FS(), ".")
+	names, regular, err := s.regularFiles()
 	if err != nil {
 		return err
+	}
+	byFile, fileAlias, err := s.readImages(ctx, s.candidates(names), regular, opts)
+	if err != nil {
+		return err
+	}
+	if err := s.nameImages(opts, byFile, fileAlias, regular); err != nil {
+		return err
+	}
+	sort.Slice(s.images, func(i, j int) bool { return s.images[i].Fingerprint < s.images[j].Fingerprint })
+	return nil
+}
+
+// regularFiles lists the regular files of the directory (a symlink that
+// stays inside counts as its target), sorted; others are problems.
+func (s *Server) regularFiles() ([]string, map[string]fs.FileInfo, error) {
+	entries, err := fs.ReadDir(s.root.FS(), ".")
+	if err != nil {
+		return nil, nil, err
 	}
 	regular := map[string]fs.FileInfo{}
 	var names []string
@@ -186,8 +206,12 @@ func (s *Server) scan(ctx context.Context, opts Options) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return names, regular, nil
+}
 
-	// Pair meta-NAME.EXT with NAME.EXT; the rest are unified candidates.
+// candidates pairs meta-NAME.EXT with NAME.EXT (a split image); the other
+// files are unified candidates.
+func (s *Server) candidates(names []string) []candidate {
 	byStem := map[string][]string{}
 	for _, n := range names {
 		if stem, meta := imagefile.Stem(n); !meta {
@@ -220,13 +244,19 @@ func (s *Server) scan(ctx context.Context, opts Options) error {
 			cands = append(cands, candidate{files: []string{n}})
 		}
 	}
+	return cands
+}
 
+// readImages reads the candidates into s.images (one per fingerprint) and
+// s.files, and returns which image each file is and, unless
+// opts.NoFileAliases, which images each file name would alias.
+func (s *Server) readImages(ctx context.Context, cands []candidate, regular map[string]fs.FileInfo, opts Options) (byFile map[string]int, fileAlias map[string][]int, err error) {
 	byFP := map[string]int{}
-	byFile := map[string]int{}      // file -> image, duplicates included
-	fileAlias := map[string][]int{} // alias -> images
+	byFile = map[string]int{}      // file -> image, duplicates included
+	fileAlias = map[string][]int{} // alias -> images
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		img, err := s.read(ctx, c, regular)
 		if err != nil {
@@ -253,7 +283,12 @@ func (s *Server) scan(ctx context.Context, opts Options) error {
 			}
 		}
 	}
+	return byFile, fileAlias, nil
+}
 
+// nameImages gives the images their aliases: opts.Aliases, then the file
+// names' where only one image has them.
+func (s *Server) nameImages(opts Options, byFile map[string]int, fileAlias map[string][]int, regular map[string]fs.FileInfo) error {
 	aliases := map[string]int{}
 	for a, target := range opts.Aliases {
 		if err := ValidateAlias(a); err != nil {
@@ -285,7 +320,6 @@ func (s *Server) scan(ctx context.Context, opts Options) error {
 	for i := range s.images {
 		sort.Strings(s.images[i].Aliases)
 	}
-	sort.Slice(s.images, func(i, j int) bool { return s.images[i].Fingerprint < s.images[j].Fingerprint })
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/sshconfig"
 )
 
 // Sentinels matched, with errors.Is, by a *HostKeyError.
@@ -60,7 +61,7 @@ func (e *HostKeyError) Is(target error) bool {
 func (e *HostKeyError) Error() string {
 	files := make([]string, len(e.Files))
 	for i, f := range e.Files {
-		files[i] = tildePath(f)
+		files[i] = sshconfig.TildePath(f)
 	}
 	keyscan := "ssh-keyscan"
 	if e.port != "22" {
@@ -79,13 +80,13 @@ func (e *HostKeyError) Error() string {
 	case len(e.Known) > 0:
 		var known []string
 		for _, k := range e.Known {
-			known = append(known, fmt.Sprintf("%s %s (%s:%d)", k.Key.Type(), gossh.FingerprintSHA256(k.Key), tildePath(k.Filename), k.Line))
+			known = append(known, fmt.Sprintf("%s %s (%s:%d)", k.Key.Type(), gossh.FingerprintSHA256(k.Key), sshconfig.TildePath(k.Filename), k.Line))
 		}
 		return fmt.Sprintf("WARNING: THE SSH HOST KEY OF %s HAS CHANGED: it presented %s %s, but known_hosts holds %s. "+
 			"Someone could be intercepting the connection (man-in-the-middle attack), or the host was reinstalled. "+
 			"Nothing was sent to it. If you have checked with the host's administrator that the key changed, "+
 			"remove the old one with `ssh-keygen -R '%s' -f %s` and add the new one",
-			e.Host, e.KeyType, e.Fingerprint, strings.Join(known, ", "), e.Host, tildePath(e.Known[0].Filename))
+			e.Host, e.KeyType, e.Fingerprint, strings.Join(known, ", "), e.Host, sshconfig.TildePath(e.Known[0].Filename))
 	default:
 		return fmt.Sprintf("unknown SSH host key: %s presented %s key %s, which no known_hosts file lists (searched %s). "+
 			"Check the fingerprint with the host's administrator, then add the key: `%s >> %s` "+
@@ -223,7 +224,7 @@ func loadCredentials(c Config) (*credentials, error) {
 			continue // encrypted (the agent may hold it), or the agent's already
 		}
 		cr.signers = append(cr.signers, s)
-		cr.offered = append(cr.offered, fmt.Sprintf("%s (%s)", tildePath(f), describeKey(s.PublicKey())))
+		cr.offered = append(cr.offered, fmt.Sprintf("%s (%s)", sshconfig.TildePath(f), describeKey(s.PublicKey())))
 	}
 	if len(cr.signers) == 0 {
 		cr.close()

@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/sshconfig"
 )
 
 // Config says where to connect and how to log in. The zero value of every
@@ -127,7 +127,7 @@ func (c Config) resolved() Config {
 		c.Port = DefaultPort
 	}
 	if c.User == "" {
-		c.User = localUser()
+		c.User = sshconfig.LocalUser()
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 15 * time.Second
@@ -139,13 +139,6 @@ func (c Config) resolved() Config {
 		c.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 	}
 	return c
-}
-
-func localUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }
 
 // sshDir is the local user's ~/.ssh, or "" without a home.
@@ -226,18 +219,6 @@ func (c Config) knownHostsFiles() (existing, all []string) {
 		}
 	}
 	return existing, all
-}
-
-// tildePath shortens a path below the home directory to ~/..., for messages.
-func tildePath(p string) string {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" || home == "/" {
-		return p
-	}
-	if rest, ok := strings.CutPrefix(p, home+string(filepath.Separator)); ok {
-		return "~/" + rest
-	}
-	return p
 }
 
 // String names the configuration in messages: ssh://USER@HOST:PORT.

@@ -12,70 +12,6 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 )
 
-func TestSplitConfigLine(t *testing.T) {
-	for _, tc := range []struct {
-		line string
-		key  string
-		args []string
-		bad  bool
-	}{
-		{"", "", nil, false},
-		{"   # a comment", "", nil, false},
-		{"HostName example.org", "hostname", []string{"example.org"}, false},
-		{"\tPort=2222", "port", []string{"2222"}, false},
-		{"Port = 2222", "port", []string{"2222"}, false},
-		{`IdentityFile "~/my keys/id_ed25519"`, "identityfile", []string{"~/my keys/id_ed25519"}, false},
-		{"Host a b,c", "host", []string{"a", "b,c"}, false},
-		{"LocalCommand echo a=b", "localcommand", []string{"echo", "a=b"}, false},
-		{`User "unterminated`, "", nil, true},
-	} {
-		key, args, err := splitConfigLine(tc.line)
-		if (err != nil) != tc.bad || key != tc.key || !reflect.DeepEqual(args, tc.args) && len(args)+len(tc.args) > 0 {
-			t.Errorf("%q: got %q %q %v; want %q %q (error: %v)", tc.line, key, args, err, tc.key, tc.args, tc.bad)
-		}
-	}
-}
-
-func TestPatterns(t *testing.T) {
-	for _, tc := range []struct {
-		s        string
-		patterns string
-		want     bool
-	}{
-		{"build1", "build1", true},
-		{"build1", "build?", true},
-		{"build12", "build?", false},
-		{"build1.lan", "*.lan", true},
-		{"build1.lan", "*.lan !build1.lan", false},
-		{"build2.lan", "*.lan,!build1.lan", true},
-		{"x", "!x", false},
-		{"x", "!y", false}, // a negation alone matches nothing
-		{"anything", "*", true},
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*a*a*a*a*a*a*a*c", false},
-	} {
-		if got := matchPatternList(tc.s, strings.Fields(tc.patterns)); got != tc.want {
-			t.Errorf("%q against %q: %v, want %v", tc.s, tc.patterns, got, tc.want)
-		}
-	}
-}
-
-// writeConfig writes files under a fresh HOME and returns the home.
-func writeConfig(t *testing.T, files map[string]string) string {
-	t.Helper()
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	for name, text := range files {
-		p := filepath.Join(home, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return home
-}
-
 func TestApplySSHConfig(t *testing.T) {
 	home := writeConfig(t, map[string]string{
 		".ssh/config": `
@@ -217,8 +153,8 @@ Match all
 }
 
 func FuzzSSHConfig(f *testing.F) {
-	defer func(run func(string) bool) { runMatchExec = run }(runMatchExec)
-	runMatchExec = func(string) bool { return false } // never run made-up commands
+	defer func(run func(string) bool) { matchExec = run }(matchExec)
+	matchExec = func(string) bool { return false } // never run made-up commands
 	f.Setenv("HOME", f.TempDir())                     // relative Includes stay in here
 	f.Add("Host a b\n HostName %h.x\nMatch host a,!b user c\nInclude x\n", "a")
 	f.Add("Port=22\nIdentityFile \"~/a b\"\n", "h")
@@ -246,3 +182,21 @@ func TestSSHConfigIncludeNotAFile(t *testing.T) {
 		}
 	}
 }
+
+// writeConfig writes files under a fresh HOME and returns the home.
+func writeConfig(t *testing.T, files map[string]string) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	for name, text := range files {
+		p := filepath.Join(home, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
+}
+
