@@ -19,7 +19,7 @@ import (
 	"github.com/lxkit/lxkit/driver/internal/lifecycle"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/transport"
-	clitransport "github.com/lxkit/lxkit/transport/cli"
+	"github.com/lxkit/lxkit/transport/lxccmd"
 )
 
 // Options says which command to run and how.
@@ -52,7 +52,7 @@ func ForSocket(socket string) Options {
 // Driver manages containers with the lxc or incus command.
 type Driver struct {
 	*lifecycle.Driver
-	h      *clitransport.Host
+	h      *lxccmd.Runner
 	server api.Server
 }
 
@@ -86,12 +86,12 @@ func New(ctx context.Context, via transport.Transport, opts Options) (*Driver, e
 // Kind and Server are empty. Nested paths use it: it saves a round trip
 // per level.
 func Open(via transport.Transport, opts Options) *Driver {
-	h := &clitransport.Host{Via: via, Command: opts.Command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where, Project: opts.Project}
+	h := &lxccmd.Runner{Via: via, Command: opts.Command, Env: opts.Env, Remote: opts.Remote, Where: opts.Where, Project: opts.Project}
 	return &Driver{h: h, Driver: lifecycle.New(queryAPI{h}, func(name string) transport.Transport { return h.Container(name) })}
 }
 
 // Host returns the host the driver runs its command on.
-func (d *Driver) Host() *clitransport.Host { return d.h }
+func (d *Driver) Host() *lxccmd.Runner { return d.h }
 
 // Server returns what GET /1.0 answered.
 func (d *Driver) Server() api.Server { return d.server }
@@ -102,7 +102,7 @@ func (d *Driver) Kind() string { return d.server.Environment.Server }
 // queryAPI is the host's REST API through `lxc query`, which waits for
 // background operations itself. It cannot send If-Match: updates through
 // it rely on the lifecycle's per-container lock instead of the ETag.
-type queryAPI struct{ h *clitransport.Host }
+type queryAPI struct{ h *lxccmd.Runner }
 
 func (q queryAPI) Addr() string { return q.h.Addr() }
 

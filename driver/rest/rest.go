@@ -7,7 +7,7 @@ import (
 	"github.com/lxkit/lxkit/driver/internal/lifecycle"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
-	resttransport "github.com/lxkit/lxkit/transport/rest"
+	"github.com/lxkit/lxkit/transport/restapi"
 )
 
 // Driver manages containers through a client.
@@ -21,7 +21,7 @@ var _ driver.Driver = (*Driver)(nil)
 // New returns a driver that uses c.
 func New(c *client.Client) *Driver {
 	return &Driver{
-		Driver: lifecycle.New(c, func(name string) transport.Transport { return resttransport.New(c, name) }),
+		Driver: lifecycle.New(c, func(name string) transport.Transport { return restapi.New(c, name) }),
 		c:      c,
 	}
 }

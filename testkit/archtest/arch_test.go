@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"internal"},       // leaf helpers
 	{"hostapi"},        // the host API's floor: interfaces, paths, daemon words
 	{"client", "transport", "spec", "imageserver", "host"}, // one concern each
-	{"transport/rest", "transport/cli", "cloudconfig", "driver"},
+	{"transport/restapi", "transport/lxccmd", "cloudconfig", "driver"},
 	{"driver/internal", "driver/cli", "driver/rest", "driver/nested", "fleet", "buildhost"},
 	{"cmd", "testkit", "tools"}, // the command, the test rigs and suites, the tools
 }
@@ -103,7 +103,7 @@ func TestLayers(t *testing.T) {
 func TestLayerOf(t *testing.T) {
 	for rel, want := range map[string]int{
 		"api": 0, "internal/tarx": 1, "hostapi": 2, "transport": 3, "transport/local": 3,
-		"transport/rest": 4, "driver": 4, "driver/internal/lifecycle": 5, "driver/nested": 5,
+		"transport/restapi": 4, "driver": 4, "driver/internal/lifecycle": 5, "driver/nested": 5,
 		"cmd/lxkit/command/cmdutil": 6, "testkit/testhost": 6, "nowhere": -1,
 	} {
 		if got := layerOf(rel); got != want {

@@ -127,7 +127,7 @@ func TestConcurrentUpdates(t *testing.T) {
 // TestStreamedExecsUnderLoad: 500 `lxkit exec` processes, 8 at a time,
 // each printing a known 64 KiB on stdout and a known line on stderr,
 // streamed live; 200 more through the CLI driver (whose live output is
-// lxc's, held until lxc reads it: see transport/cli's readyGate). Not
+// lxc's, held until lxc reads it: see transport/lxccmd's readyGate). Not
 // one may lose or cut its output, or hang.
 func TestStreamedExecsUnderLoad(t *testing.T) {
 	for _, h := range testhost.Hosts() {

@@ -70,7 +70,7 @@ type Factory struct {
 
 	// --host, resolved once (after flag parsing) by host.
 	resolveOnce sync.Once
-	resolved    Host
+	resolved    Target
 	resolveErr  error
 }
 
@@ -182,10 +182,10 @@ func (f *Factory) ClientOptions() []client.Option {
 }
 
 // host resolves --host with the remotes store.
-func (f *Factory) host() (Host, *remotes.Store, error) {
+func (f *Factory) host() (Target, *remotes.Store, error) {
 	store, err := f.Remotes()
 	if err != nil {
-		return Host{}, nil, err
+		return Target{}, nil, err
 	}
 	f.resolveOnce.Do(func() { f.resolved, f.resolveErr = ResolveHost(store, f.Globals.Host) })
 	return f.resolved, store, f.resolveErr
@@ -193,7 +193,7 @@ func (f *Factory) host() (Host, *remotes.Store, error) {
 
 // cliDriver runs lxc or incus for the host: here, or over SSH on the
 // machine --host names; in project when it is set.
-func cliDriver(ctx context.Context, h Host, project string) (driver.Driver, error) {
+func cliDriver(ctx context.Context, h Target, project string) (driver.Driver, error) {
 	if h.SSH() {
 		cfg, err := sshtransport.ParseURL(h.Addr)
 		if err != nil {
@@ -217,7 +217,7 @@ func cliDriver(ctx context.Context, h Host, project string) (driver.Driver, erro
 // socket runs lxc (or incus, for an Incus socket) pointed at it; an HTTPS
 // remote of lxc's or incus's is passed to that command by name; no host is
 // the detected local daemon.
-func cliOptions(h Host) (cli.Options, error) {
+func cliOptions(h Target) (cli.Options, error) {
 	switch {
 	case h.HTTPS() && h.Remote != nil && h.Remote.Source == remotes.SourceLXC:
 		return cli.Options{Command: "lxc", Remote: h.Remote.Name, Where: h.describe()}, nil

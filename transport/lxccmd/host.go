@@ -1,8 +1,9 @@
-// Package cli reaches an LXD or Incus host through its command, `lxc` or
-// `incus`, run through any transport: this machine's, a container's (whose
-// own LXD then serves), or a chain of them. Host runs the command;
-// Transport is a container transport over `lxc exec` and `lxc file`.
-package cli
+// Package lxccmd reaches an LXD or Incus host through its command, `lxc`
+// or `incus`, run through any transport: this machine's, a container's
+// (whose own LXD then serves), or a chain of them. Runner runs the
+// command; Transport is a container transport over `lxc exec` and `lxc
+// file`.
+package lxccmd
 
 import (
 	"context"
@@ -16,8 +17,8 @@ import (
 	"github.com/lxkit/lxkit/transport"
 )
 
-// Host is an LXD or Incus host reached by running its command.
-type Host struct {
+// Runner reaches an LXD or Incus host by running its command.
+type Runner struct {
 	// Via runs the command: transport/local for this machine, a
 	// container's transport for the daemon inside that container.
 	Via transport.Transport
@@ -40,7 +41,7 @@ type Host struct {
 }
 
 // Target returns how the command names an instance: "remote:name".
-func (h *Host) Target(name string) string {
+func (h *Runner) Target(name string) string {
 	if h.Remote == "" {
 		return name
 	}
@@ -49,10 +50,10 @@ func (h *Host) Target(name string) string {
 
 // QueryTarget returns how `query` names an API path: with the project in
 // the path, since query refuses --project.
-func (h *Host) QueryTarget(path string) string { return h.Target(hostapi.WithProject(path, h.Project)) }
+func (h *Runner) QueryTarget(path string) string { return h.Target(hostapi.WithProject(path, h.Project)) }
 
 // Addr names the host in messages.
-func (h *Host) Addr() string {
+func (h *Runner) Addr() string {
 	if h.Where != "" {
 		return h.Where
 	}
@@ -66,7 +67,7 @@ func (h *Host) Addr() string {
 // failure is classified into errdefs classes (see Classify). The output is
 // only captured, never streamed, which lets a container transport below
 // use its most reliable path (the daemon records it).
-func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+func (h *Runner) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true})
 	if err != nil {
 		return nil, h.unreachable(args, err)
@@ -83,7 +84,7 @@ func (h *Host) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 // stopped (the transport signals it) and Stream returns ctx.Err() once it
 // is gone. A failure is classified as Run's is, from the end of standard
 // error, the only part of it kept.
-func (h *Host) Stream(ctx context.Context, stdout io.Writer, args ...string) error {
+func (h *Runner) Stream(ctx context.Context, stdout io.Writer, args ...string) error {
 	stderr := &tailBuffer{max: transport.TailSize}
 	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdout: stdout, Stderr: stderr})
 	if ctx.Err() != nil {
@@ -100,7 +101,7 @@ func (h *Host) Stream(ctx context.Context, stdout io.Writer, args ...string) err
 
 // classify is Classify, remembering whether the daemon has answered: once
 // it has, a refused connection means it went away under the caller.
-func (h *Host) classify(code int, stderr []byte) error {
+func (h *Runner) classify(code int, stderr []byte) error {
 	err := classify(code, stderr, h.reached.Load())
 	if err == nil {
 		h.reached.Store(true)
@@ -113,7 +114,7 @@ func (h *Host) classify(code int, stderr []byte) error {
 // makes the host unavailable: as "not found" it would pass for what the
 // command asked about ("image alias testimage not found" when the
 // container that runs the daemon is missing).
-func (h *Host) unreachable(args []string, err error) error {
+func (h *Runner) unreachable(args []string, err error) error {
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s %s: %v", h.name(), firstWord(args), err)
 	}
@@ -135,7 +136,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 // Exec runs a command line through Via with the host's environment.
-func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+func (h *Runner) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	if len(h.Env) > 0 {
 		env := make(map[string]string, len(h.Env)+len(cmd.Env))
 		for k, v := range h.Env {
@@ -152,7 +153,7 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Command) (*transport.Resu
 // either runs lxc if the machine has it, else incus.
 const either = `if command -v lxc >/dev/null 2>&1; then exec lxc "$@"; fi; exec incus "$@"`
 
-func (h *Host) argv(args ...string) []string {
+func (h *Runner) argv(args ...string) []string {
 	// query refuses --project; QueryTarget puts the project in its path.
 	if h.Project != "" && firstWord(args) != "query" {
 		args = append([]string{"--project", h.Project}, args...)
@@ -164,7 +165,7 @@ func (h *Host) argv(args ...string) []string {
 }
 
 // name is the command's name in messages.
-func (h *Host) name() string {
+func (h *Runner) name() string {
 	if h.Command == "" {
 		return "lxc (or incus)"
 	}
@@ -172,7 +173,7 @@ func (h *Host) name() string {
 }
 
 // missing turns "command not found" into a clear unavailability.
-func (h *Host) missing(code int, err error) error {
+func (h *Runner) missing(code int, err error) error {
 	if code == 127 {
 		return fmt.Errorf("%s is not installed where it should run (%s): %w", h.name(), h.Addr(), err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package lxccmd
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ import (
 	"github.com/lxkit/lxkit/transport"
 )
 
-// Transport runs commands and moves files in one container of a Host:
+// Transport runs commands and moves files in one container of a Runner's host:
 // `lxc exec` for commands, `lxc file push -`/`pull ... -` for files and a
 // tar stream through exec for folders. Nothing is stored on the machines
 // in between.
 type Transport struct {
-	h           *Host
+	h           *Runner
 	name        string
 	user, group string
 	accounts    *accounts.Resolver // shared by the transports of one container
@@ -37,7 +37,7 @@ type Transport struct {
 var _ transport.Transport = (*Transport)(nil)
 
 // Container returns a transport into the named container of h.
-func (h *Host) Container(name string) *Transport {
+func (h *Runner) Container(name string) *Transport {
 	t := &Transport{h: h, name: name}
 	t.accounts = &accounts.Resolver{Where: name, Read: func(ctx context.Context, p string) ([]byte, error) {
 		return transport.ReadAll(ctx, t, p)
@@ -262,7 +262,7 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 }
 
 // readRecorded reads a file of the container with `lxc file pull PATH -`
-// whose output is captured, not streamed (Host.Run): through a REST
+// whose output is captured, not streamed (Runner.Run): through a REST
 // transport the daemon below then writes it to a file of its own, read
 // once the command has ended. ReadFile's streamed output would cross
 // Incus's exec websocket, whose stdout mirror (6.0.4, internal/linux

@@ -1,8 +1,8 @@
-// Package rest is the container transport over the REST API: commands run
+// Package restapi is the container transport over the REST API: commands run
 // through the exec websockets, files move through the files API (large
 // ones over the daemon's SFTP server, see sftp.go), and folders as one tar
 // stream through exec (per file where the container has no tar).
-package rest
+package restapi
 
 import (
 	"context"

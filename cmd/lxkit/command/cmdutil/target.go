@@ -12,9 +12,9 @@ import (
 	"github.com/lxkit/lxkit/internal/certs"
 )
 
-// Host is what --host names, resolved: a daemon's socket or HTTPS address,
+// Target is what --host names, resolved: a daemon's socket or HTTPS address,
 // or an SSH login, possibly through a named remote.
-type Host struct {
+type Target struct {
 	// Addr is a socket path, https://HOST:PORT or ssh://USER@HOST:PORT;
 	// empty detects the local daemon.
 	Addr string
@@ -23,19 +23,19 @@ type Host struct {
 }
 
 // SSH reports whether the host is reached over SSH.
-func (h Host) SSH() bool { return strings.HasPrefix(h.Addr, "ssh://") }
+func (h Target) SSH() bool { return strings.HasPrefix(h.Addr, "ssh://") }
 
 // HTTPS reports whether the host is reached over HTTPS.
-func (h Host) HTTPS() bool { return strings.HasPrefix(h.Addr, "https://") }
+func (h Target) HTTPS() bool { return strings.HasPrefix(h.Addr, "https://") }
 
 // ResolveHost reads a --host value: a socket path, a unix://, https:// or
 // ssh:// URL, HOST:PORT (https), or the name of a remote (lxkit's own, or
 // one of lxc's or incus's). Empty means the default remote, which is the
 // local daemon unless `lxkit remote switch` (or lxc's) chose another.
-func ResolveHost(store *remotes.Store, host string) (Host, error) {
+func ResolveHost(store *remotes.Store, host string) (Target, error) {
 	if host == "" {
 		if host = store.Default(); host == remotes.LocalName {
-			return Host{}, nil // the first local socket found
+			return Target{}, nil // the first local socket found
 		}
 	}
 	if !strings.Contains(host, "/") {
@@ -44,16 +44,16 @@ func ResolveHost(store *remotes.Store, host string) (Host, error) {
 		}
 	}
 	if strings.HasPrefix(host, "ssh://") {
-		return Host{Addr: host}, nil
+		return Target{Addr: host}, nil
 	}
 	ep, err := client.ParseAddr(host)
 	if err != nil {
-		return Host{}, err
+		return Target{}, err
 	}
 	if ep.Socket != "" {
-		return Host{Addr: ep.Socket}, nil
+		return Target{Addr: ep.Socket}, nil
 	}
-	h := Host{Addr: ep.String()}
+	h := Target{Addr: ep.String()}
 	// An address that is a remote's uses that remote's pinned certificate.
 	for _, r := range store.List() {
 		if r.Shadowed || !strings.HasPrefix(r.Addr, "https://") {
@@ -69,28 +69,28 @@ func ResolveHost(store *remotes.Store, host string) (Host, error) {
 
 // lookupRemote resolves a remote name. ok is false for a name that is no
 // remote but may be an address (it has a dot or a colon).
-func lookupRemote(store *remotes.Store, name string) (h Host, ok bool, err error) {
+func lookupRemote(store *remotes.Store, name string) (h Target, ok bool, err error) {
 	r, err := store.Get(name)
 	switch {
 	case err == nil:
 	case strings.ContainsAny(name, ".:"):
-		return Host{}, false, nil
+		return Target{}, false, nil
 	default:
-		return Host{}, true, err
+		return Target{}, true, err
 	}
 	if r.Public || r.Protocol == "simplestreams" {
-		return Host{}, true, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s is an image server, not a host", r.Name)
+		return Target{}, true, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s is an image server, not a host", r.Name)
 	}
 	if sock, isSock := r.SocketPath(); isSock {
-		return Host{Addr: sock, Remote: &r}, true, nil
+		return Target{Addr: sock, Remote: &r}, true, nil
 	}
-	return Host{Addr: r.Addr, Remote: &r}, true, nil
+	return Target{Addr: r.Addr, Remote: &r}, true, nil
 }
 
 // TLSOptions returns how to reach an HTTPS host: the remote's (or the
 // user's usual) client certificate, the remote's pinned certificate, and
 // --insecure. A key file others can read is refused.
-func TLSOptions(h Host, dirs certs.Dirs, insecure bool) (client.TLSOptions, error) {
+func TLSOptions(h Target, dirs certs.Dirs, insecure bool) (client.TLSOptions, error) {
 	o := client.TLSOptions{Insecure: insecure}
 	var files certs.ClientFiles
 	var err error
@@ -119,7 +119,7 @@ func TLSOptions(h Host, dirs certs.Dirs, insecure bool) (client.TLSOptions, erro
 }
 
 // describe names a host in messages.
-func (h Host) describe() string {
+func (h Target) describe() string {
 	if h.Remote != nil {
 		return fmt.Sprintf("remote %s (%s)", h.Remote.Name, h.Addr)
 	}
@@ -130,7 +130,7 @@ func (h Host) describe() string {
 }
 
 // connect opens a client to an HTTPS or unix-socket host.
-func connect(ctx context.Context, h Host, dirs certs.Dirs, g *Globals, opts []client.Option) (*client.Client, error) {
+func connect(ctx context.Context, h Target, dirs certs.Dirs, g *Globals, opts []client.Option) (*client.Client, error) {
 	if h.SSH() {
 		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: an ssh:// host has no API to call here; it is driven through its lxc or incus command (--driver cli)", h.Addr)
 	}

@@ -1,4 +1,4 @@
-package cli
+package lxccmd
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func (goneContainer) Exec(context.Context, transport.Command) (*transport.Result
 // A host inside a missing container is unavailable: its answers are not
 // "not found", which would pass for the object asked about.
 func TestHostInMissingContainer(t *testing.T) {
-	h := &Host{Via: goneContainer{}, Command: "lxc"}
+	h := &Runner{Via: goneContainer{}, Command: "lxc"}
 	_, err := h.Run(context.Background(), nil, "query", "/1.0/images/aliases/testimage")
 	if !errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), `container "outer" not found`) {
 		t.Errorf("Run = %v; want ErrUnavailable naming the missing container", err)
@@ -31,7 +31,7 @@ func TestHostInMissingContainer(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "lxc monitor: ") {
 		t.Errorf("Stream = %v; want ErrUnavailable", err)
 	}
-	canceled := &Host{Via: cancelled{}, Command: "lxc"}
+	canceled := &Runner{Via: cancelled{}, Command: "lxc"}
 	if _, err := canceled.Run(context.Background(), nil, "query", "/1.0"); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled run: %v; want it to match context.Canceled still", err)
 	}
@@ -60,7 +60,7 @@ func (a *answers) Exec(context.Context, transport.Command) (*transport.Result, e
 // lost connection, while a daemon never reached is only not answering.
 func TestHostRefusedAfterAnswering(t *testing.T) {
 	refused := transport.Result{ExitCode: 1, Stderr: []byte(`Error: Get "http://unix.socket/1.0": dial unix /var/lib/lxd/unix.socket: connect: connection refused` + "\n")}
-	h := &Host{Via: &answers{results: []transport.Result{refused, {Stdout: []byte("{}")}, refused}}, Command: "lxc"}
+	h := &Runner{Via: &answers{results: []transport.Result{refused, {Stdout: []byte("{}")}, refused}}, Command: "lxc"}
 	ctx := context.Background()
 	_, err := h.Run(ctx, nil, "list")
 	if !errors.Is(err, errdefs.ErrUnavailable) || strings.Contains(err.Error(), hostapi.LostConnection) {

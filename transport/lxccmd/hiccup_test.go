@@ -1,4 +1,4 @@
-package cli
+package lxccmd
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestReadFileAsksAgainAfterFileServerHiccup(t *testing.T) {
 		{"Error: not found\n", 1, 1, false},
 	} {
 		m := &pullFails{fails: c.fails, stderr: c.stderr}
-		h := &Host{Via: m, Command: "lxc"}
+		h := &Runner{Via: m, Command: "lxc"}
 		rc, err := h.Container("c").ReadFile(context.Background(), "/tmp/f")
 		var got []byte
 		if err == nil {
