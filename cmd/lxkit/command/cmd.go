@@ -205,7 +205,7 @@ Containers nested in containers that run LXD themselves are named by path:
 		remote.NewCmdRemote(f),
 		trust.NewCmdTrust(f),
 		trust.NewCmdCert(f),
-		trust.NewCmdListen(f),
+		trust.NewCmdListen(f, nil),
 	)
 	return root
 }

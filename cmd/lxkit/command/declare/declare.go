@@ -18,7 +18,8 @@ import (
 	"github.com/lxkit/lxkit/spec"
 )
 
-// Options are the inputs every command here shares.
+// Options are the inputs of the commands here: each fills the fields its
+// flags and arguments name.
 type Options struct {
 	IO      *iostreams.IOStreams
 	Globals *cmdutil.Globals
@@ -26,19 +27,24 @@ type Options struct {
 
 	File       string            // -f: the configuration (or fleet) file
 	Properties map[string]string // -p KEY=VALUE
-	Names      []string
-	Parallel   int // apply --parallel
+	Names      []string          // the instances (clone: the source, then the new one)
+	Snapshot   string            // checkpoint and rollback: the snapshot; clone --snapshot
+	Force      bool              // rebuild and rollback --force: stop at once
+	Volumes    bool              // down --volumes
+	Prune      bool              // plan and apply --prune
+	Parallel   int               // apply --parallel
+}
+
+func newOptions(f *cmdutil.Factory) *Options {
+	return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
 }
 
 // Cmds returns the commands of this package, for the root command.
 func Cmds(f *cmdutil.Factory) []*cobra.Command {
-	base := func() *Options {
-		return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
-	}
 	return []*cobra.Command{
-		NewCmdUp(base(), nil), NewCmdRebuild(base(), nil), NewCmdDown(base(), nil),
-		NewCmdClone(base(), nil), NewCmdCheckpoint(base(), nil), NewCmdRollback(base(), nil),
-		NewCmdRender(base(), nil), NewCmdPlan(base(), nil), NewCmdApply(base(), nil),
+		NewCmdUp(f, nil), NewCmdRebuild(f, nil), NewCmdDown(f, nil),
+		NewCmdClone(f, nil), NewCmdCheckpoint(f, nil), NewCmdRollback(f, nil),
+		NewCmdRender(f, nil), NewCmdPlan(f, nil), NewCmdApply(f, nil),
 	}
 }
 
@@ -133,7 +139,8 @@ func doneVerb(verb string) string {
 }
 
 // namesCmd is a command on NAME... of a configuration file.
-func namesCmd(opts *Options, use, short, long, example string, runF func(context.Context, *Options) error, run func(context.Context, *Options) error) *cobra.Command {
+// With split, the last argument is a snapshot's name (opts.Snapshot).
+func namesCmd(opts *Options, use, short, long, example string, split bool, runF func(context.Context, *Options) error, run func(context.Context, *Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long, Example: example,
 		Args: cmdutil.MinimumArgs(1, "at least one instance name"),
@@ -144,6 +151,9 @@ func namesCmd(opts *Options, use, short, long, example string, runF func(context
 			return err
 		}
 		opts.Names = args
+		if split {
+			opts.Names, opts.Snapshot = args[:len(args)-1], args[len(args)-1]
+		}
 		if runF != nil {
 			return runF(cmd.Context(), opts)
 		}
@@ -153,116 +163,115 @@ func namesCmd(opts *Options, use, short, long, example string, runF func(context
 }
 
 // NewCmdUp returns `lxkit up`.
-func NewCmdUp(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdUp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	return namesCmd(opts, "up -f FILE NAME...", "Launch instances as a configuration file says",
 		`Launch each instance as the configuration file says: its custom volumes
 (made if missing, used as they are otherwise), the instance itself, started,
 and its cloud-config files applied. An instance that exists is left as it is.`,
 		`  lxkit up -f web.yaml web1 web2
   lxkit up -f web.yaml -p site=example.org web3`,
-		runF, func(ctx context.Context, opts *Options) error {
+		false, runF, func(ctx context.Context, opts *Options) error {
 			return eachTarget(ctx, opts, "Launching", func(ctx context.Context, t target) error { return t.m.Launch(ctx, t.spec) })
 		})
 }
 
 // NewCmdRebuild returns `lxkit rebuild`.
-func NewCmdRebuild(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	var force bool
+func NewCmdRebuild(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := namesCmd(opts, "rebuild -f FILE NAME...", "Rebuild instances from their configuration, keeping their volumes",
 		`Replace each instance with a new one made from the configuration file (a
 newer image, say): the old one is stopped and deleted, the new one launched
 with the same custom volumes, so what they hold stays.`,
 		`  lxkit rebuild -f web.yaml web1`,
-		runF, func(ctx context.Context, opts *Options) error {
+		false, runF, func(ctx context.Context, opts *Options) error {
 			return eachTarget(ctx, opts, "Rebuilding", func(ctx context.Context, t target) error {
-				return t.m.Rebuild(ctx, t.spec, driver.StopOptions{Force: force})
+				return t.m.Rebuild(ctx, t.spec, driver.StopOptions{Force: opts.Force})
 			})
 		})
-	cmd.Flags().BoolVar(&force, "force", false, "stop the old instances at once")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "stop the old instances at once")
 	return cmd
 }
 
 // NewCmdDown returns `lxkit down`.
-func NewCmdDown(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	var volumes bool
+func NewCmdDown(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := namesCmd(opts, "down -f FILE NAME...", "Delete instances of a configuration file (volumes only with --volumes)",
 		`Delete each instance. Its custom volumes stay, for a later up, unless
 --volumes deletes them too, with their data. Missing ones are success.`,
 		`  lxkit down -f web.yaml web1
   lxkit down -f web.yaml --volumes web1`,
-		runF, func(ctx context.Context, opts *Options) error {
+		false, runF, func(ctx context.Context, opts *Options) error {
 			return eachTarget(ctx, opts, "Deleting", func(ctx context.Context, t target) error {
-				return t.m.Delete(ctx, t.spec, fleet.DeleteOptions{Volumes: volumes})
+				return t.m.Delete(ctx, t.spec, fleet.DeleteOptions{Volumes: opts.Volumes})
 			})
 		})
-	cmd.Flags().BoolVar(&volumes, "volumes", false, "delete the instances' volumes too, with their data")
+	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "delete the instances' volumes too, with their data")
 	return cmd
 }
 
 // NewCmdCheckpoint returns `lxkit checkpoint`.
-func NewCmdCheckpoint(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdCheckpoint(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := namesCmd(opts, "checkpoint -f FILE NAME SNAPSHOT", "Snapshot an instance and its volumes together",
 		"Snapshot an instance and each of its custom volumes under one name, for rollback.",
 		`  lxkit checkpoint -f web.yaml web1 before-upgrade`,
-		runF, func(ctx context.Context, opts *Options) error {
-			snap := opts.Names[1]
-			opts.Names = opts.Names[:1]
-			return eachTarget(ctx, opts, "Snapshotting", func(ctx context.Context, t target) error { return t.m.Snapshot(ctx, t.spec, snap) })
+		true, runF, func(ctx context.Context, opts *Options) error {
+			return eachTarget(ctx, opts, "Snapshotting", func(ctx context.Context, t target) error { return t.m.Snapshot(ctx, t.spec, opts.Snapshot) })
 		})
 	cmd.Args = cmdutil.ExactArgs(2, "an instance name and a snapshot name")
 	return cmd
 }
 
 // NewCmdRollback returns `lxkit rollback`.
-func NewCmdRollback(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	var force bool
+func NewCmdRollback(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := namesCmd(opts, "rollback -f FILE NAME SNAPSHOT", "Bring an instance and its volumes back to a checkpoint",
 		"Stop the instance, restore it and its custom volumes to the snapshot that checkpoint made, and start it again if it was running.",
 		`  lxkit rollback -f web.yaml web1 before-upgrade`,
-		runF, func(ctx context.Context, opts *Options) error {
-			snap := opts.Names[1]
-			opts.Names = opts.Names[:1]
+		true, runF, func(ctx context.Context, opts *Options) error {
 			return eachTarget(ctx, opts, "Rolling back", func(ctx context.Context, t target) error {
-				return t.m.Rollback(ctx, t.spec, snap, driver.StopOptions{Force: force})
+				return t.m.Rollback(ctx, t.spec, opts.Snapshot, driver.StopOptions{Force: opts.Force})
 			})
 		})
 	cmd.Args = cmdutil.ExactArgs(2, "an instance name and a snapshot name")
-	cmd.Flags().BoolVar(&force, "force", false, "stop the instance at once")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "stop the instance at once")
 	return cmd
 }
 
 // NewCmdClone returns `lxkit clone`.
-func NewCmdClone(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	var snapshot string
+func NewCmdClone(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := namesCmd(opts, "clone -f FILE SOURCE NEW", "Make an instance as a copy of another of the same configuration",
 		`Make NEW as a copy of SOURCE (at --snapshot, if given), both instances of the
 configuration file: the root filesystem and every custom volume are copied
 (NEW's volumes get NEW's names), and NEW is started. Cloud-config files are
 not applied again: the copy has what they did.`,
 		`  lxkit clone -f web.yaml web1 web2 --snapshot golden`,
-		runF, func(ctx context.Context, opts *Options) error {
+		false, runF, func(ctx context.Context, opts *Options) error {
 			ts, err := targets(ctx, opts, opts.Names)
 			if err != nil {
 				return err
 			}
 			p := cmdutil.StartProgress(opts.IO, opts.Globals, "Cloning "+opts.Names[0]+" to "+opts.Names[1], false)
-			err = ts[1].m.Clone(ctx, ts[0].spec, ts[1].spec, snapshot)
+			err = ts[1].m.Clone(ctx, ts[0].spec, ts[1].spec, opts.Snapshot)
 			p.Stop()
 			return err
 		})
 	cmd.Args = cmdutil.ExactArgs(2, "the source and the new instance's names")
-	cmd.Flags().StringVar(&snapshot, "snapshot", "", "copy this snapshot of SOURCE (default: its current state; a running SOURCE must be stopped)")
+	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "copy this snapshot of SOURCE (default: its current state; a running SOURCE must be stopped)")
 	return cmd
 }
 
 // NewCmdRender returns `lxkit render`.
-func NewCmdRender(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	return namesCmd(opts, "render -f FILE NAME...", "Print what a configuration file makes of instances",
 		`Print each instance's configuration, includes merged and properties expanded,
 without asking any host. Its cloud-config files are read and checked as up
 reads them.`,
 		`  lxkit render -f web.yaml web1 --format json`,
-		runF, func(ctx context.Context, opts *Options) error {
+		false, runF, func(ctx context.Context, opts *Options) error {
 			tpl, err := spec.Load(opts.File)
 			if err != nil {
 				return err
@@ -288,14 +297,13 @@ reads them.`,
 
 // fleetCmd is plan or apply.
 func fleetCmd(opts *Options, use, short, long string, runF func(context.Context, *Options) error, run func(context.Context, *Options, *fleet.Manager, []fleet.Change) error) *cobra.Command {
-	var prune bool
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
 		Args: cmdutil.ExactArgs(1, "a fleet file"),
 	}
 	props := fileFlags(cmd, opts, "")
 	_ = cmd.Flags().MarkHidden("file")
-	cmd.Flags().BoolVar(&prune, "prune", false, "delete instances of the fleet that the file no longer lists")
+	cmd.Flags().BoolVar(&opts.Prune, "prune", false, "delete instances of the fleet that the file no longer lists")
 	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		opts.File = args[0]
@@ -317,7 +325,7 @@ func fleetCmd(opts *Options, use, short, long string, runF func(context.Context,
 		m := fleet.New(d)
 		m.Fleet = f.Name
 		m.Out = opts.IO.ErrOut
-		plan, err := m.Plan(ctx, f, fleet.PlanOptions{Prune: prune})
+		plan, err := m.Plan(ctx, f, fleet.PlanOptions{Prune: opts.Prune})
 		if err != nil {
 			return err
 		}
@@ -348,7 +356,8 @@ func printPlan(opts *Options, plan []fleet.Change) error {
 }
 
 // NewCmdPlan returns `lxkit plan`.
-func NewCmdPlan(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	return fleetCmd(opts, "plan FLEET.yaml", "Say what apply would change to make the host hold a fleet",
 		`Compare a fleet file with the host and print, changing nothing, what apply
 would do to each instance: + create, ~ update (what differs), ! rebuild (a new
@@ -359,7 +368,8 @@ image), - delete (with --prune), = keep, ? skip (not the fleet's).`,
 }
 
 // NewCmdApply returns `lxkit apply`.
-func NewCmdApply(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := fleetCmd(opts, "apply FLEET.yaml", "Make the host hold a fleet: create, update, rebuild (and prune) instances",
 		`Plan as 'lxkit plan' does, print the plan, and carry it out in order,
 stopping at the first failure (instances are stopped gracefully for a

@@ -3,6 +3,7 @@ package declare
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,11 +15,11 @@ import (
 
 // run parses args with the command made by mk and returns the options
 // its run function got.
-func run(t *testing.T, mk func(*Options, func(context.Context, *Options) error) *cobra.Command, args ...string) (*Options, error) {
+func run(t *testing.T, mk func(*cmdutil.Factory, func(context.Context, *Options) error) *cobra.Command, args ...string) (*Options, error) {
 	t.Helper()
 	var got *Options
-	opts := &Options{IO: &iostreams.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Globals: &cmdutil.Globals{Format: cmdutil.FormatTable}}
-	cmd := mk(opts, func(_ context.Context, o *Options) error { got = o; return nil })
+	ios, _, _, _ := iostreams.Test()
+	cmd := mk(cmdutil.NewFactory(ios), func(_ context.Context, o *Options) error { got = o; return nil })
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
@@ -38,8 +39,36 @@ func TestArgs(t *testing.T) {
 	if err != nil || o.File != "fleet.yaml" || o.Properties["img"] != "x" {
 		t.Errorf("plan: %+v, %v", o, err)
 	}
+	// Every flag lands in the options a test hook sees.
 	for _, tc := range []struct {
-		mk   func(*Options, func(context.Context, *Options) error) *cobra.Command
+		mk   func(*cmdutil.Factory, func(context.Context, *Options) error) *cobra.Command
+		args []string
+		want Options
+	}{
+		{NewCmdRebuild, []string{"-f", "w.yaml", "--force", "w1"}, Options{File: "w.yaml", Names: []string{"w1"}, Force: true}},
+		{NewCmdDown, []string{"-f", "w.yaml", "--volumes", "w1", "w2"}, Options{File: "w.yaml", Names: []string{"w1", "w2"}, Volumes: true}},
+		{NewCmdCheckpoint, []string{"-f", "w.yaml", "w1", "before"}, Options{File: "w.yaml", Names: []string{"w1"}, Snapshot: "before"}},
+		{NewCmdRollback, []string{"-f", "w.yaml", "--force", "o/w1", "before"}, Options{File: "w.yaml", Names: []string{"o/w1"}, Snapshot: "before", Force: true}},
+		{NewCmdClone, []string{"-f", "w.yaml", "--snapshot", "gold", "a", "b"}, Options{File: "w.yaml", Names: []string{"a", "b"}, Snapshot: "gold"}},
+		{NewCmdRender, []string{"-f", "w.yaml", "a"}, Options{File: "w.yaml", Names: []string{"a"}}},
+		{NewCmdPlan, []string{"--prune", "f.yaml"}, Options{File: "f.yaml", Prune: true}},
+		{NewCmdApply, []string{"--parallel", "4", "f.yaml"}, Options{File: "f.yaml", Parallel: 4}},
+	} {
+		o, err := run(t, tc.mk, tc.args...)
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		got := Options{File: o.File, Names: o.Names, Snapshot: o.Snapshot, Force: o.Force, Volumes: o.Volumes, Prune: o.Prune, Parallel: o.Parallel}
+		if got.Parallel == 1 && tc.want.Parallel == 0 {
+			got.Parallel = 0 // apply's default
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: options %+v, want %+v", tc.args, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		mk   func(*cmdutil.Factory, func(context.Context, *Options) error) *cobra.Command
 		args []string
 		want string
 	}{

@@ -29,6 +29,7 @@ type Options struct {
 	Keep      string   // --keep never|on-failure|always
 	Name      string   // --name: the container's name
 	Props     []string // -p KEY=VALUE
+	Jobs      []string // reap --job
 	Now       func() time.Time
 	// LookupEnv gives the values of the job's secrets.
 	LookupEnv func(string) (string, bool)
@@ -36,19 +37,21 @@ type Options struct {
 
 // NewCmdJob returns `lxkit job` and its subcommands.
 func NewCmdJob(f *cmdutil.Factory) *cobra.Command {
-	base := func() *Options {
-		return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Now: time.Now, LookupEnv: os.LookupEnv}
-	}
 	cmd := &cobra.Command{
 		Use:   "job",
 		Short: "Run jobs in throwaway containers, as a CI system's build hosts",
 	}
-	cmd.AddCommand(NewCmdRun(base(), nil), NewCmdList(base(), nil), NewCmdReap(base(), nil))
+	cmd.AddCommand(NewCmdRun(f, nil), NewCmdList(f, nil), NewCmdReap(f, nil))
 	return cmd
 }
 
+func newOptions(f *cmdutil.Factory) *Options {
+	return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Now: time.Now, LookupEnv: os.LookupEnv}
+}
+
 // NewCmdRun returns `lxkit job run`.
-func NewCmdRun(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Run a job: new container, workspace in, steps, artifacts out, container gone",
@@ -191,7 +194,8 @@ func hostCmd(opts *Options, use, short string, runF func(context.Context, *Optio
 }
 
 // NewCmdList returns `lxkit job list`.
-func NewCmdList(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	return hostCmd(opts, "list", "List the job containers of the host, with their deadlines", runF,
 		func(ctx context.Context, d driver.Driver) error {
 			list, err := buildhost.Containers(ctx, d)
@@ -227,16 +231,16 @@ func NewCmdList(opts *Options, runF func(context.Context, *Options) error) *cobr
 }
 
 // NewCmdReap returns `lxkit job reap`.
-func NewCmdReap(opts *Options, runF func(context.Context, *Options) error) *cobra.Command {
-	var jobs []string
+func NewCmdReap(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := newOptions(f)
 	cmd := hostCmd(opts, "reap", "Delete the job containers past their deadline (left by a runner that died, or kept)", runF,
 		func(ctx context.Context, d driver.Driver) error {
-			deleted, err := buildhost.Reap(ctx, d, opts.Now(), jobs...)
+			deleted, err := buildhost.Reap(ctx, d, opts.Now(), opts.Jobs...)
 			for _, name := range deleted {
 				fmt.Fprintln(opts.IO.Out, name)
 			}
 			return err
 		})
-	cmd.Flags().StringArrayVar(&jobs, "job", nil, "only the containers of job `NAME` (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Jobs, "job", nil, "only the containers of job `NAME` (repeatable)")
 	return cmd
 }
