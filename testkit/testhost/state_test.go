@@ -47,9 +47,15 @@ func TestTakeState(t *testing.T) {
 			start := time.Now()
 			before := TakeState(t, c, keep)
 			t.Logf("state of %d objects read in %v", len(before), time.Since(start))
+			// Each request's time is logged: a run that failed here once
+			// (its snapshot's POST still waiting when the two minutes
+			// ran out) said nothing of where the time had gone.
 			do := func(method, path string, body any) {
 				t.Helper()
-				if _, err := c.Do(ctx, method, path, body, ""); err != nil {
+				start := time.Now()
+				_, err := c.Do(ctx, method, path, body, "")
+				t.Logf("%s %s: %v", method, path, time.Since(start).Round(time.Millisecond))
+				if err != nil {
 					t.Fatalf("%s %s: %v", method, path, err)
 				}
 			}
