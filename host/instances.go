@@ -22,16 +22,23 @@ func (h *Host) Instances() *Collection[api.Instance, api.InstancePut, api.Instan
 	}
 }
 
-// InstanceState returns an instance's runtime state.
+// InstanceState returns an instance's runtime state. A read that failed
+// because the instance stopped while the daemon rendered its state
+// (hostapi.StateRace) is made again, twice at most.
 func (h *Host) InstanceState(ctx context.Context, name string) (*api.InstanceState, error) {
 	if err := ValidateName("instance", name); err != nil {
 		return nil, err
 	}
-	var out api.InstanceState
-	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name, "state"), nil, &out); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		var out api.InstanceState
+		_, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name, "state"), nil, &out)
+		if err == nil {
+			return &out, nil
+		}
+		if attempt == 3 || !hostapi.StateRace.In(err) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	return &out, nil
 }
 
 // SetInstanceState asks for a change of an instance's state (start, stop,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
 )
 
@@ -73,5 +74,36 @@ func TestBusyWaitEnds(t *testing.T) {
 	b = &busyAPI{other: errors.New("no such storage pool")}
 	if err := New(b).SetInstanceState(context.Background(), "c", start); err == nil || b.changes != 1 {
 		t.Errorf("other error: err %v after %d changes, want an error after 1", err, b.changes)
+	}
+}
+
+// stoppingAPI answers the state of "c" as Incus 6.0.4 does when the
+// container stops while the state is rendered, races times, then with
+// the state of a stopped container.
+type stoppingAPI struct {
+	busyAPI
+	races, reads int
+}
+
+func (s *stoppingAPI) Query(ctx context.Context, method, path string, body, out any) (string, error) {
+	if !strings.HasSuffix(path, "/state") {
+		return s.busyAPI.Query(ctx, method, path, body, out)
+	}
+	if s.reads++; s.reads <= s.races {
+		return "", errdefs.Wrap(errdefs.ErrInternal, nil, "Invalid PID '\uFFFD'")
+	}
+	raw, _ := json.Marshal(api.InstanceState{Status: "Stopped"})
+	return "", json.Unmarshal(raw, out)
+}
+
+func TestStateOfAStoppingInstance(t *testing.T) {
+	s := &stoppingAPI{races: 1}
+	st, err := New(s).InstanceState(context.Background(), "c")
+	if err != nil || st.Status != "Stopped" || s.reads != 2 {
+		t.Errorf("after one race: %+v, %v after %d reads; want the stopped state after 2", st, err, s.reads)
+	}
+	s = &stoppingAPI{races: 1 << 30}
+	if _, err := New(s).InstanceState(context.Background(), "c"); !hostapi.StateRace.In(err) || s.reads != 3 {
+		t.Errorf("always racing: %v after %d reads; want the daemon's error after 3", err, s.reads)
 	}
 }

@@ -83,6 +83,13 @@ var (
 	// ("forkfile.sock: connection reset by peer").
 	FileServerHiccup = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"sftp connection", "forkfile"}}
 
+	// StateRace: the state of an instance that stopped while the daemon
+	// rendered it. Incus 6.0.4 checks that the container runs, then reads
+	// its init's PID again for its start time: -1 by then, and the whole
+	// answer is `Invalid PID '\uFFFD'` (500). A read of it again finds the
+	// instance stopped (driver_lxc.go RenderState, processStartedAt).
+	StateRace = Quirk{Seen: "Incus 6.0.4", words: []string{"invalid pid"}}
+
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}

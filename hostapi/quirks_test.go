@@ -40,6 +40,8 @@ func TestQuirks(t *testing.T) {
 		{FileServerHiccup, `file does not exist`, false},
 		{InUse, `The profile is currently in use`, true},
 		{InUse, `Profile not found`, false},
+		{StateRace, "Invalid PID '\uFFFD'", true},
+		{StateRace, `Instance not found`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)
