@@ -1,6 +1,7 @@
 package testhost
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,7 +61,16 @@ func TestTakeState(t *testing.T) {
 				}
 			}
 			profile := "/1.0/profiles/" + url.PathEscape(own)
-			t.Cleanup(func() { _, _ = c.Do(ctx, http.MethodDelete, profile, nil, "") })
+			// Clean-ups have their own deadline: the test's may have run
+			// out (a failed run left its container behind).
+			cleanup := func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), time.Minute)
+			}
+			t.Cleanup(func() {
+				ctx, cancel := cleanup()
+				defer cancel()
+				_, _ = c.Do(ctx, http.MethodDelete, profile, nil, "")
+			})
 			do(http.MethodPost, "/1.0/profiles", api.ProfilesPost{Name: own})
 			mid := TakeState(t, c, keep)
 			if got := before.Diff(mid); !slices.Equal(got, []string{"+ profile " + own}) {
@@ -75,6 +85,8 @@ func TestTakeState(t *testing.T) {
 			// A container that starts changes nothing; its snapshot does.
 			inst := "/1.0/instances/" + url.PathEscape(own)
 			t.Cleanup(func() {
+				ctx, cancel := cleanup()
+				defer cancel()
 				_, _ = c.Do(ctx, http.MethodPut, inst+"/state", api.InstanceStatePut{Action: "stop", Force: true}, "")
 				_, _ = c.Do(ctx, http.MethodDelete, inst, nil, "")
 			})
