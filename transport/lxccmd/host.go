@@ -50,7 +50,9 @@ func (h *Runner) Target(name string) string {
 
 // QueryTarget returns how `query` names an API path: with the project in
 // the path, since query refuses --project.
-func (h *Runner) QueryTarget(path string) string { return h.Target(hostapi.WithProject(path, h.Project)) }
+func (h *Runner) QueryTarget(path string) string {
+	return h.Target(hostapi.WithProject(path, h.Project))
+}
 
 // Addr names the host in messages.
 func (h *Runner) Addr() string {

@@ -155,7 +155,7 @@ Match all
 func FuzzSSHConfig(f *testing.F) {
 	defer func(run func(string) bool) { matchExec = run }(matchExec)
 	matchExec = func(string) bool { return false } // never run made-up commands
-	f.Setenv("HOME", f.TempDir())                     // relative Includes stay in here
+	f.Setenv("HOME", f.TempDir())                  // relative Includes stay in here
 	f.Add("Host a b\n HostName %h.x\nMatch host a,!b user c\nInclude x\n", "a")
 	f.Add("Port=22\nIdentityFile \"~/a b\"\n", "h")
 	f.Fuzz(func(t *testing.T, config, host string) {
@@ -199,4 +199,3 @@ func writeConfig(t *testing.T, files map[string]string) string {
 	}
 	return home
 }
-
