@@ -90,6 +90,13 @@ var (
 	// instance stopped (driver_lxc.go RenderState, processStartedAt).
 	StateRace = Quirk{Seen: "Incus 6.0.4", words: []string{"invalid pid"}}
 
+	// PullCut: `incus file pull` whose SFTP session ended before the
+	// file's end: "NAME:PATH: EOF" (Incus 6.0.4, under load, pulling the
+	// captured output of a command run in a container holding a nested
+	// LXD). The file is whole on the container's disk: a pull of a file
+	// that nothing writes any more can be made again.
+	PullCut = Quirk{Seen: "Incus 6.0.4", words: []string{": eof"}}
+
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}

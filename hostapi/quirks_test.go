@@ -42,6 +42,8 @@ func TestQuirks(t *testing.T) {
 		{InUse, `Profile not found`, false},
 		{StateRace, "Invalid PID '\uFFFD'", true},
 		{StateRace, `Instance not found`, false},
+		{PullCut, `lxkit-cli-65040b6d:/tmp/.lxkit-exec-840f72df504c279b.err: EOF`, true},
+		{PullCut, `file does not exist`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

@@ -20,8 +20,14 @@ type pullFails struct {
 func (p *pullFails) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	p.calls++
 	if p.calls <= p.fails {
+		if cmd.Capture {
+			return &transport.Result{Args: cmd.Args, ExitCode: 1, Stderr: []byte(p.stderr)}, nil
+		}
 		io.WriteString(cmd.Stderr, p.stderr)
 		return &transport.Result{Args: cmd.Args, ExitCode: 1}, nil
+	}
+	if cmd.Capture {
+		return &transport.Result{Args: cmd.Args, Stdout: []byte("content")}, nil
 	}
 	io.WriteString(cmd.Stdout, "content")
 	return &transport.Result{Args: cmd.Args}, nil
@@ -59,6 +65,30 @@ func TestReadFileAsksAgainAfterFileServerHiccup(t *testing.T) {
 			rc.Close()
 		}
 		if m.calls != c.calls || (err == nil) != c.wantContent || (c.wantContent && string(got) != "content") {
+			t.Errorf("%q failing %d times: %d calls, %q, %v; want %d calls", c.stderr, c.fails, m.calls, got, err, c.calls)
+		}
+	}
+}
+
+// TestRecordedOutputReadAgainAfterACutPull: the captured output of a
+// command is pulled again when Incus 6.0.4's pull of it was cut short
+// ("NAME:PATH: EOF"); other failures are not asked again.
+func TestRecordedOutputReadAgainAfterACutPull(t *testing.T) {
+	for _, c := range []struct {
+		stderr string
+		fails  int
+		calls  int
+		ok     bool
+	}{
+		{"Error: lxkit-c:/tmp/.lxkit-exec-840f72df504c279b.err: EOF\n", 1, 2, true},
+		{"Error: Failed getting instance SFTP connection: EOF\n", 2, 3, true},
+		{"Error: lxkit-c:/tmp/.lxkit-exec-840f72df504c279b.err: EOF\n", 5, 3, false},
+		{"Error: not found\n", 1, 1, false},
+	} {
+		m := &pullFails{fails: c.fails, stderr: c.stderr}
+		tr := (&Runner{Via: m, Command: "incus"}).Container("c")
+		got, err := tr.readRecorded(context.Background(), "/tmp/.lxkit-exec-x.err")
+		if m.calls != c.calls || (err == nil) != c.ok || (c.ok && string(got) != "content") {
 			t.Errorf("%q failing %d times: %d calls, %q, %v; want %d calls", c.stderr, c.fails, m.calls, got, err, c.calls)
 		}
 	}

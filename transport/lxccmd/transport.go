@@ -275,8 +275,11 @@ func (t *Transport) readRecorded(ctx context.Context, path string) ([]byte, erro
 		return t.h.Run(ctx, nil, "file", "pull", t.h.Target(t.name)+path, "-")
 	}
 	data, err := pull()
-	// A pull that failed can be asked for again (see hostapi.FileServerHiccup).
-	for tries := 1; err != nil && tries < 3 && hostapi.FileServerHiccup.In(err) && ctx.Err() == nil; tries++ {
+	// A pull that failed can be asked for again (see
+	// hostapi.FileServerHiccup), and so can one cut short: the file is
+	// whole and nothing writes it any more (hostapi.PullCut).
+	again := func(err error) bool { return hostapi.FileServerHiccup.In(err) || hostapi.PullCut.In(err) }
+	for tries := 1; err != nil && tries < 3 && again(err) && ctx.Err() == nil; tries++ {
 		if pause.For(ctx, time.Duration(tries)*200*time.Millisecond) != nil {
 			break
 		}
