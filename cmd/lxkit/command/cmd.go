@@ -15,17 +15,24 @@ import (
 	"syscall"
 
 	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/cluster"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/config"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/declare"
 	execcmd "github.com/lxkit/lxkit/cmd/lxkit/command/exec"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/files"
-	"github.com/lxkit/lxkit/cmd/lxkit/command/hostcmd"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/image"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/instance"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/job"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/monitor"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/network"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/operation"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/profile"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/project"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/remote"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/snapshot"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/storage"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/trust"
 	"github.com/spf13/cobra"
 )
@@ -188,14 +195,14 @@ Containers nested in containers that run LXD themselves are named by path:
 		files.NewCmdPull(f, nil),
 	)
 	add("manage",
-		hostcmd.NewCmdProfile(f, nil),
-		hostcmd.NewCmdProject(f, nil),
-		hostcmd.NewCmdStorage(f, nil),
-		hostcmd.NewCmdNetwork(f, nil),
-		hostcmd.NewCmdSnapshot(f, nil),
-		hostcmd.NewCmdConfig(f, nil),
-		hostcmd.NewCmdOperation(f, nil),
-		hostcmd.NewCmdCluster(f, nil),
+		profile.NewCmdProfile(f),
+		project.NewCmdProject(f),
+		storage.NewCmdStorage(f),
+		network.NewCmdNetwork(f),
+		snapshot.NewCmdSnapshot(f),
+		config.NewCmdConfig(f),
+		operation.NewCmdOperation(f),
+		cluster.NewCmdCluster(f),
 		monitor.NewCmdMonitor(f, nil),
 		image.NewCmdImage(f),
 	)

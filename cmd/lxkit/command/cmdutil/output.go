@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"gopkg.in/yaml.v3"
@@ -85,4 +86,13 @@ func Success(ios *iostreams.IOStreams, g *Globals, format string, args ...any) {
 	if ios.IsStderrTTY() && !g.Quiet {
 		fmt.Fprintf(ios.ErrOut, format+"\n", args...)
 	}
+}
+
+// FormatTime prints a time for the tables, in local time; the zero time
+// is "".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
 }
