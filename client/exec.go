@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -97,9 +99,16 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 	}
 
 	stopControl := s.control(ctx, streams)
-	done, waitErr := c.Wait(context.WithoutCancel(ctx), s.op)
+	var resent resentRequest
+	done, waitErr := c.Wait(httptrace.WithClientTrace(context.WithoutCancel(ctx), resent.trace()), s.op)
 	stopControl()
 	code := exitCode(done)
+	if resent.seen.Load() && waitErr == nil {
+		// The daemons end a command whose control socket drops
+		// (hostapi.ExecEndsOnLostControl): its exit code is theirs, not
+		// the command's. Said as what it is, the connection lost.
+		waitErr, code = c.lostError("the command in "+name, errors.New("the wait for it was sent again on a new connection")), -1
+	}
 	switch {
 	case waitErr != nil && code < 0:
 		s.closeAll() // the daemon is lost or failed: its output is moot
@@ -121,6 +130,24 @@ func (c *Client) Exec(ctx context.Context, name string, req api.InstanceExecPost
 		return code, c.lostError("the output of the command in "+name, err)
 	}
 	return code, s.errs.first()
+}
+
+// resentRequest notices a request that Go's transport sent again on a new
+// connection: it does so, unasked, for a GET on a kept-alive connection
+// that closed before any answer, so the connection was lost meanwhile.
+type resentRequest struct {
+	awaiting, seen atomic.Bool
+}
+
+func (r *resentRequest) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) {
+			if r.awaiting.Swap(true) {
+				r.seen.Store(true) // a second connection with no answer yet
+			}
+		},
+		GotFirstResponseByte: func() { r.awaiting.Store(false) },
+	}
 }
 
 // startExec posts an exec request. Without an operation it returns the

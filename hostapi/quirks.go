@@ -111,6 +111,17 @@ var (
 // sequence.
 const EventsUnordered = "LXD 5.0.2, Incus 6.0.4"
 
+// ExecEndsOnLostControl names the daemons that SIGKILL a command whose
+// exec control socket closes without a close message (their control
+// handler's "abnormal closure"): a cut connection ends the command, with
+// exit code 137. They go on to end its output streams normally, over the
+// connections that still stand, and an operation wait sent again on a new
+// connection (Go's transport resends a GET whose kept-alive connection
+// closed before any answer) gets that 137 as if the command had been
+// killed by someone else. The REST client says the connection was lost
+// (seen on LXD 5.0.2 through a TCP proxy that cut every connection).
+const ExecEndsOnLostControl = "LXD 5.0.2, Incus 6.0.4"
+
 // StopUnfinished reports a container whose init has exited but whose stop
 // the daemon has not finished: its status reads "Stopped" while
 // volatile.last_state.power, which the daemon's stop hook sets first, is
