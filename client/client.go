@@ -312,6 +312,15 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		x.done()
 		return nil, err
 	}
+	if x.ctx.Err() != nil {
+		// Go's transport hands back an answer that raced the request's
+		// cancellation (a server that answers as the connection closes),
+		// even after the watchdog bit: too late, by the watchdog's rule.
+		resp.Body.Close()
+		err := x.failure(context.Canceled)
+		x.done()
+		return nil, err
+	}
 	c.log.Debug("request", "method", req.Method, "path", req.URL.RequestURI(), "status", resp.StatusCode, "took", time.Since(start))
 	c.answered.Store(true)
 	if resp.StatusCode == http.StatusSwitchingProtocols {

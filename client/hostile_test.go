@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
@@ -360,4 +361,34 @@ func TestHostileExecDaemonStops(t *testing.T) {
 			})
 		})
 	}
+}
+
+// lateTransport answers each request only once its context has ended, as
+// Go's transport can when an answer races the request's cancellation: a
+// server that answers as the connection closes (seen in
+// TestHostileSilentDaemon/https under -race: an empty 200 after the 1 s
+// watchdog bit, read as a malformed answer).
+type lateTransport struct{}
+
+func (lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{}) // the request is sent
+	}
+	<-req.Context().Done()
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: http.NoBody, ContentLength: 0, Request: req}, nil
+}
+
+// TestAnswerAfterTheWatchdog: an answer that comes after the watchdog bit
+// is no answer; the error says the daemon did not answer in time.
+func TestAnswerAfterTheWatchdog(t *testing.T) {
+	s := hostile.Serve(t, "unix", http.NotFoundHandler())
+	c, err := New(context.Background(), s.Addr, WithResponseTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.http.Transport = lateTransport{}
+	var srv api.Server
+	_, err = c.Query(context.Background(), http.MethodGet, "/1.0", nil, &srv)
+	wantError(t, err, errdefs.ErrUnavailable, s.Addr, "no answer to GET /1.0 within 200ms")
 }
