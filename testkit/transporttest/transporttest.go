@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -205,25 +206,61 @@ func testExec(t *testing.T, tr transport.Transport) {
 	})
 }
 
+// cancelAt is an output that calls cancel once it has seen text, and
+// notes when.
+type cancelAt struct {
+	text   string
+	cancel func()
+	mu     sync.Mutex
+	seen   []byte
+	at     time.Time
+}
+
+func (c *cancelAt) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		c.seen = append(c.seen, p...)
+		if bytes.Contains(c.seen, []byte(c.text)) {
+			c.at = time.Now()
+			c.cancel()
+		}
+	}
+	return len(p), nil
+}
+
+func (c *cancelAt) cancelled() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
 func testStops(t *testing.T, tr transport.Transport) {
 	tests := []struct {
-		name    string
-		cmd     transport.Command
-		cancel  time.Duration // cancel the context after this long; 0: never
-		wantErr error
-		wantMsg string
-		min     time.Duration
-		max     time.Duration
-		code    int
+		name   string
+		cmd    transport.Command
+		cancel time.Duration // cancel the context after this long; 0: never
+		// cancelAt cancels the context once the output has this text;
+		// the time taken then counts from the cancel.
+		cancelAt string
+		wantErr  error
+		wantMsg  string
+		min      time.Duration
+		max      time.Duration
+		code     int
 	}{
 		{name: "timeout",
 			cmd:     transport.Command{Args: []string{"sleep", "60"}, Timeout: 300 * time.Millisecond},
 			wantErr: context.DeadlineExceeded, wantMsg: "timed out after 300ms",
 			min: 250 * time.Millisecond, max: 1500 * time.Millisecond, code: 128 + 15},
+		// Cancelled once the trap is set: a TERM sent before the shell
+		// has read its script (a timeout of 200 ms on a loaded machine,
+		// in ci24) ends it with 143, as it should.
 		{name: "TERM ignored: killed after the grace",
-			cmd:     transport.Command{Args: transport.Shell(`trap "" TERM; sleep 60; echo survived`), Timeout: 200 * time.Millisecond},
-			wantErr: context.DeadlineExceeded,
-			min:     2 * time.Second, max: 4 * time.Second, code: 128 + 9},
+			cmd:      transport.Command{Args: transport.Shell(`trap "" TERM; echo trapped; sleep 60; echo survived`)},
+			cancelAt: "trapped",
+			wantErr:  context.Canceled,
+			min:      2 * time.Second, max: 4 * time.Second, code: 128 + 9},
 		{name: "cancel",
 			cmd:     transport.Command{Args: []string{"sleep", "60"}},
 			cancel:  200 * time.Millisecond,
@@ -242,8 +279,19 @@ func testStops(t *testing.T, tr transport.Transport) {
 				time.AfterFunc(tc.cancel, cancel)
 			}
 			start := time.Now()
+			var at *cancelAt
+			if tc.cancelAt != "" {
+				at = &cancelAt{text: tc.cancelAt, cancel: cancel}
+				tc.cmd.Stdout = at
+			}
 			res, err := tr.Exec(ctx, tc.cmd)
 			took := time.Since(start)
+			if at != nil {
+				if at.cancelled().IsZero() {
+					t.Fatalf("the output never said %q: %v", tc.cancelAt, err)
+				}
+				took = time.Since(at.cancelled())
+			}
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
