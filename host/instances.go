@@ -24,22 +24,32 @@ func (h *Host) Instances() *Collection[api.Instance, api.InstancePut, api.Instan
 
 // InstanceState returns an instance's runtime state. A read that failed
 // because the instance stopped while the daemon rendered its state
-// (hostapi.StateRace) is made again, twice at most.
+// (hostapi.StateRace) is made again after each of statePauses: the daemon
+// keeps failing so until the stop has finished, which took longer than
+// three reads in a row under load (ci27: two `lxkit list` at once).
 func (h *Host) InstanceState(ctx context.Context, name string) (*api.InstanceState, error) {
 	if err := ValidateName("instance", name); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
+	for attempt := 0; ; attempt++ {
 		var out api.InstanceState
 		_, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(name, "state"), nil, &out)
 		if err == nil {
 			return &out, nil
 		}
-		if attempt == 3 || !hostapi.StateRace.In(err) || ctx.Err() != nil {
+		if attempt == len(statePauses) || !hostapi.StateRace.In(err) {
+			return nil, err
+		}
+		if perr := pause.For(ctx, statePauses[attempt]); perr != nil {
 			return nil, err
 		}
 	}
 }
+
+// statePauses are the waits before a state read is made again after a
+// StateRace: 6.3 s in all, longer than a stop takes on a loaded machine.
+var statePauses = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+	400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}
 
 // SetInstanceState asks for a change of an instance's state (start, stop,
 // freeze, unfreeze, restart) and waits for it. A change the daemon

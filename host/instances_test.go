@@ -82,14 +82,19 @@ func TestBusyWaitEnds(t *testing.T) {
 // the state of a stopped container.
 type stoppingAPI struct {
 	busyAPI
-	races, reads int
+	racesFor time.Duration // the state fails to render until then
+	start    time.Time
+	reads    int
 }
 
 func (s *stoppingAPI) Query(ctx context.Context, method, path string, body, out any) (string, error) {
 	if !strings.HasSuffix(path, "/state") {
 		return s.busyAPI.Query(ctx, method, path, body, out)
 	}
-	if s.reads++; s.reads <= s.races {
+	if s.reads++; s.reads == 1 {
+		s.start = time.Now()
+	}
+	if time.Since(s.start) < s.racesFor {
 		return "", errdefs.Wrap(errdefs.ErrInternal, nil, "Invalid PID '\uFFFD'")
 	}
 	raw, _ := json.Marshal(api.InstanceState{Status: "Stopped"})
@@ -97,13 +102,23 @@ func (s *stoppingAPI) Query(ctx context.Context, method, path string, body, out 
 }
 
 func TestStateOfAStoppingInstance(t *testing.T) {
-	s := &stoppingAPI{races: 1}
+	// A stop that takes half a second: the state reads fail until then.
+	s := &stoppingAPI{racesFor: 500 * time.Millisecond}
 	st, err := New(s).InstanceState(context.Background(), "c")
-	if err != nil || st.Status != "Stopped" || s.reads != 2 {
-		t.Errorf("after one race: %+v, %v after %d reads; want the stopped state after 2", st, err, s.reads)
+	if err != nil || st.Status != "Stopped" {
+		t.Errorf("a stop of 0.5 s: %+v, %v after %d reads; want the stopped state", st, err, s.reads)
 	}
-	s = &stoppingAPI{races: 1 << 30}
+	defer func(p []time.Duration) { statePauses = p }(statePauses)
+	statePauses = []time.Duration{time.Millisecond, time.Millisecond}
+	s = &stoppingAPI{racesFor: time.Hour}
 	if _, err := New(s).InstanceState(context.Background(), "c"); !hostapi.StateRace.In(err) || s.reads != 3 {
 		t.Errorf("always racing: %v after %d reads; want the daemon's error after 3", err, s.reads)
+	}
+	// The caller's context ends the pauses.
+	statePauses = []time.Duration{time.Hour}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := New(&stoppingAPI{racesFor: time.Hour}).InstanceState(ctx, "c"); !hostapi.StateRace.In(err) {
+		t.Errorf("a context that ends: %v; want the daemon's error", err)
 	}
 }

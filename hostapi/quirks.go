@@ -86,8 +86,10 @@ var (
 	// StateRace: the state of an instance that stopped while the daemon
 	// rendered it. Incus 6.0.4 checks that the container runs, then reads
 	// its init's PID again for its start time: -1 by then, and the whole
-	// answer is `Invalid PID '\uFFFD'` (500). A read of it again finds the
-	// instance stopped (driver_lxc.go RenderState, processStartedAt).
+	// answer is `Invalid PID '\uFFFD'` (500). Reads keep failing so until
+	// the stop has finished (longer than three reads in a row under load),
+	// then find the instance stopped (driver_lxc.go RenderState,
+	// processStartedAt).
 	StateRace = Quirk{Seen: "Incus 6.0.4", words: []string{"invalid pid"}}
 
 	// PullCut: `incus file pull` whose SFTP session ended before the
