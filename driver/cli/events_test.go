@@ -27,12 +27,7 @@ import (
 // the directory, for LXD_DIR or INCUS_DIR.
 func fakeEvents(t *testing.T, kind string, events func(r *http.Request, conn *websocket.Conn)) string {
 	t.Helper()
-	dir := t.TempDir()
-	l, err := net.Listen("unix", filepath.Join(dir, "unix.socket"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeDaemon(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.URL.Path == "/1.0":
@@ -49,15 +44,34 @@ func fakeEvents(t *testing.T, kind string, events func(r *http.Request, conn *we
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"type":"error","error":"Project not found","error_code":404}`))
 		}
-	}))
+	})
+}
+
+// fakeDaemon serves handler on a unix socket, unix.socket in a fresh
+// directory, and returns the directory (for LXD_DIR or INCUS_DIR).
+func fakeDaemon(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(dir, "unix.socket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(handler)
 	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return dir
 }
 
-// eachCommand runs f for lxc and incus, each pointed at a fake daemon.
+// eachCommand runs f for lxc and incus, each pointed at a fake daemon
+// that serves events.
 func eachCommand(t *testing.T, events func(r *http.Request, conn *websocket.Conn), f func(t *testing.T, d *cli.Driver)) {
+	eachFake(t, func(t *testing.T, kind string) string { return fakeEvents(t, kind, events) }, f)
+}
+
+// eachFake runs f for lxc and incus, each pointed at the fake daemon that
+// serve starts (it returns the daemon's directory).
+func eachFake(t *testing.T, serve func(t *testing.T, kind string) string, f func(t *testing.T, d *cli.Driver)) {
 	for _, c := range []struct{ command, kind, env string }{
 		{"lxc", "lxd", "LXD_DIR"},
 		{"incus", "incus", "INCUS_DIR"},
@@ -67,7 +81,7 @@ func eachCommand(t *testing.T, events func(r *http.Request, conn *websocket.Conn
 			if _, err := exec.LookPath(c.command); err != nil {
 				testhost.Unavailable(t, "%s: %v", c.command, err)
 			}
-			dir := fakeEvents(t, c.kind, events)
+			dir := serve(t, c.kind)
 			f(t, cli.Open(local.New(), cli.Options{Command: c.command, Env: map[string]string{c.env: dir}, Where: "fake " + c.kind}))
 		})
 	}

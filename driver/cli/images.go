@@ -1,17 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/imagefile"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -116,10 +120,95 @@ func (q queryAPI) ImportImage(ctx context.Context, files []string, fp string, pr
 	if q.h.Remote != "" {
 		args = append(args, q.h.Remote+":")
 	}
-	if _, err := q.h.Run(ctx, nil, args...); err != nil {
+	if err := q.runImport(ctx, args); err != nil {
 		return fmt.Errorf("importing image %.12s: %w", fp, err)
 	}
 	return nil
+}
+
+// importGrace is how long `lxc image import` has to end after its
+// operation has.
+var importGrace = 3 * time.Second
+
+// runImport runs `lxc image import` and follows its operation on the
+// side. The command waits for the operation's end through the events
+// websocket, which it can miss and then wait forever
+// (hostapi.ImportWaitLost). So runImport reads the operation's ID from
+// the command's debug output, waits for the operation itself, and gives
+// the command importGrace to end after it; a command still waiting then
+// is stopped, and the operation's own end is the import's.
+func (q queryAPI) runImport(ctx context.Context, args []string) error {
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	sniff := newOperationSniffer()
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.h.RunTee(runCtx, sniff, append(args, "--debug")...)
+		done <- err
+	}()
+	var id string
+	select {
+	case err := <-done:
+		return err
+	case id = <-sniff.found:
+	}
+	h := host.New(q)
+	ended := make(chan error, 1)
+	go func() { ended <- h.AwaitOperation(runCtx, id) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ended:
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(importGrace):
+	}
+	stop()
+	<-done
+	op, err := h.Operation(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s missed the end of its operation %s, and it is gone: %w", q.h.Addr(), id, err)
+	}
+	if op.StatusCode == api.OperationSuccess {
+		return nil
+	}
+	return &errdefs.OperationError{ID: op.ID, Description: op.Description, Status: op.Status, Err: op.Err}
+}
+
+// operationSniffer passes on, once, the first operation ID that the
+// command's debug output names ("... url=.../1.0/operations/ID").
+type operationSniffer struct {
+	found chan string
+	line  []byte
+	sent  bool
+}
+
+func newOperationSniffer() *operationSniffer { return &operationSniffer{found: make(chan string, 1)} }
+
+var operationURL = regexp.MustCompile(`/1\.0/operations/([0-9a-fA-F-]{36})`)
+
+func (s *operationSniffer) Write(p []byte) (int, error) {
+	if s.sent {
+		return len(p), nil
+	}
+	s.line = append(s.line, p...)
+	for {
+		i := bytes.IndexByte(s.line, '\n')
+		if i < 0 {
+			if len(s.line) > 64<<10 { // a line this long names no operation URL we need
+				s.line = s.line[:0]
+			}
+			return len(p), nil
+		}
+		if m := operationURL.FindSubmatch(s.line[:i]); m != nil {
+			s.found <- string(m[1])
+			s.sent, s.line = true, nil
+			return len(p), nil
+		}
+		s.line = s.line[i+1:]
+	}
 }
 
 func (q queryAPI) upload(ctx context.Context, local, remote string, report func(int64)) (int64, error) {

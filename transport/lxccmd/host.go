@@ -70,7 +70,17 @@ func (h *Runner) Addr() string {
 // only captured, never streamed, which lets a container transport below
 // use its most reliable path (the daemon records it).
 func (h *Runner) Run(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	res, err := h.Exec(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true})
+	return h.run(ctx, transport.Command{Args: h.argv(args...), Stdin: stdin, Capture: true}, args)
+}
+
+// RunTee is Run, with standard error also written to stderr as it comes:
+// to follow what the command reports while it runs.
+func (h *Runner) RunTee(ctx context.Context, stderr io.Writer, args ...string) ([]byte, error) {
+	return h.run(ctx, transport.Command{Args: h.argv(args...), Stderr: stderr, Capture: true}, args)
+}
+
+func (h *Runner) run(ctx context.Context, cmd transport.Command, args []string) ([]byte, error) {
+	res, err := h.Exec(ctx, cmd)
 	if err != nil {
 		return nil, h.unreachable(args, err)
 	}
