@@ -124,18 +124,21 @@ const EventsUnordered = "LXD 5.0.2, Incus 6.0.4"
 // (seen on LXD 5.0.2 through a TCP proxy that cut every connection).
 const ExecEndsOnLostControl = "LXD 5.0.2, Incus 6.0.4"
 
-// ImportWaitLost names the daemons whose own commands, `lxc image import`
-// and `incus image import`, can wait for ever for an import operation that
-// has ended. The command follows the operation through the events
-// websocket: it connects, reads the operation (still running), then waits
-// for its end event. The daemon adds the new listener only after the
-// websocket handshake, and an operation that ends within milliseconds of
-// the upload (a small image, or a file that is no image) can end in
-// between, its last event sent to no one. Measured here: 4 of 200 `lxc
-// image import` of a junk file hung (two at a time), 1 of 100 `incus
-// image import`; ci41 failed on it. The CLI driver follows the operation
-// itself (driver/cli runImport).
-const ImportWaitLost = "LXD 5.0.2, Incus 6.0.4"
+// OperationEndLost names the daemons whose own commands, lxc and incus,
+// can wait for ever for an operation that has ended. A command such as
+// `lxc image import` or `lxc exec` follows its operation through the
+// events websocket: it connects, reads the operation (still running),
+// then waits for its end event. The daemon adds the new listener only
+// after the websocket handshake, and an operation that ends within
+// milliseconds (a small image, a file that is no image, a quick command)
+// can end in between, its last event sent to no one. Measured here: 4 of
+// 200 `lxc image import` of a junk file hung (two at a time), 1 of 100
+// `incus image import`; ci41 failed on an import, ci46 on one `lxc exec`
+// of 200 streamed ones (the one `lxc exec` of 200 that hung for 12
+// minutes in issue 11 was most likely this too). The CLI driver follows
+// such operations itself (lxccmd.Runner.WatchOperation, driver/cli's
+// image import).
+const OperationEndLost = "LXD 5.0.2, Incus 6.0.4"
 
 // StopUnfinished reports a container whose init has exited but whose stop
 // the daemon has not finished: its status reads "Stopped" while

@@ -133,7 +133,7 @@ var importGrace = 3 * time.Second
 // runImport runs `lxc image import` and follows its operation on the
 // side. The command waits for the operation's end through the events
 // websocket, which it can miss and then wait forever
-// (hostapi.ImportWaitLost). So runImport reads the operation's ID from
+// (hostapi.OperationEndLost). So runImport reads the operation's ID from
 // the command's debug output, waits for the operation itself, and gives
 // the command importGrace to end after it; a command still waiting then
 // is stopped, and the operation's own end is the import's.

@@ -28,7 +28,7 @@ type imageFiler interface {
 // fakeImporter serves, on a unix socket in a fresh directory, an image
 // upload whose operation fails while the command's event listener never
 // hears of it: what LXD 5.0.2 and Incus 6.0.4 do now and then
-// (hostapi.ImportWaitLost), here every time. It returns the directory.
+// (hostapi.OperationEndLost), here every time. It returns the directory.
 func fakeImporter(t *testing.T, kind string) string {
 	t.Helper()
 	const id = "6f1d7a4e-2b0c-4e57-9a83-5c2f0e1b9d31"

@@ -180,7 +180,39 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		args = append(append(args, "/bin/sh", "-c", readyScript, ready), req.Command...)
 	}
 	run.Args = t.h.argv(args...)
-	res, err := t.h.Exec(ctx, run)
+	// lxc waits for the exec's operation through the events websocket
+	// and can miss its end (hostapi.OperationEndLost): the operation,
+	// found by the command's marker, is watched on the side.
+	lxcCtx, stopLxc := context.WithCancel(ctx)
+	defer stopLxc()
+	var res *transport.Result
+	var err error
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		res, err = t.h.Exec(lxcCtx, run)
+	}()
+	marked := func(op api.Operation) bool {
+		env, _ := op.Metadata["environment"].(map[string]any)
+		return env != nil && env[marker.Var] == req.Environment[marker.Var]
+	}
+	missed := t.h.WatchOperation(ctx, ended, marked, stopLxc)
+	<-ended
+	if missed != nil {
+		// The output came through before the operation ended; its
+		// exit code is the operation's.
+		code, ok := hostapi.ExitCode(missed)
+		if stdout != nil {
+			err = errors.Join(stdout.flush(), stderr.flush())
+		}
+		if !ok {
+			err = errors.Join(err, fmt.Errorf("%s missed the end of the exec's operation %s, which has no exit code (%s)", t.h.name(), missed.ID, missed.Status))
+		}
+		if err != nil {
+			return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+		}
+		return code, nil
+	}
 	if stdout != nil {
 		err = errors.Join(err, stdout.flush(), stderr.flush())
 	}
