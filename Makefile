@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build hosts nested-image demo test unit race vet bench faults
+.PHONY: all build hosts nested-image cluster cluster-down demo test unit race vet bench faults
 
 all: build
 
@@ -18,6 +18,16 @@ hosts:
 # with LXD inside, for nested-container tests (idempotent).
 nested-image: hosts
 	bash scripts/nested-image.sh
+
+# Forms two real 3-member clusters on this machine, LXD and Incus, each
+# member a daemon in its own network namespace, and adds the remotes
+# lxd-cluster and incus-cluster (idempotent; scripts/cluster.sh).
+cluster: hosts build
+	bash scripts/cluster.sh up
+
+# Stops the clusters' members and removes every trace of them.
+cluster-down:
+	bash scripts/cluster.sh down
 
 demo: hosts build
 	bash scripts/demo.sh

@@ -156,21 +156,81 @@ type InstanceSnapshotsPost struct {
 type Cluster struct {
 	ServerName string `json:"server_name"`
 	Enabled    bool   `json:"enabled"`
+	// MemberConfig lists what a joining member must give for itself
+	// (a storage pool's source, say); on GET, the keys it may give.
+	MemberConfig []ClusterMemberConfigKey `json:"member_config"`
 }
 
-// ClusterMember is a member of a cluster (GET /1.0/cluster/members/NAME).
-type ClusterMember struct {
-	ServerName    string            `json:"server_name"`
-	URL           string            `json:"url"`
-	Database      bool              `json:"database"`
-	Status        string            `json:"status"`
-	Message       string            `json:"message"`
-	Architecture  string            `json:"architecture"`
+// ClusterMemberConfigKey is one member-specific setting of a storage pool
+// or network ("storage-pool", "default", "source", "/dev/sdb").
+type ClusterMemberConfigKey struct {
+	Entity      string `json:"entity"`
+	Name        string `json:"name"`
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Description string `json:"description,omitempty"`
+}
+
+// ClusterPut is the body of PUT /1.0/cluster: turn clustering on, or
+// join the cluster at ClusterAddress.
+type ClusterPut struct {
+	Cluster
+	ServerAddress      string `json:"server_address,omitempty"`
+	ClusterAddress     string `json:"cluster_address,omitempty"`
+	ClusterCertificate string `json:"cluster_certificate,omitempty"`
+	ClusterToken       string `json:"cluster_token,omitempty"`
+	// ClusterPassword is where LXD 5.0 reads a join token (Incus 6.0
+	// reads ClusterToken): JoinCluster sets both.
+	ClusterPassword string `json:"cluster_password,omitempty"`
+}
+
+// ClusterJoinToken is what a join token carries, base64-encoded JSON as
+// `lxc cluster add` prints it.
+type ClusterJoinToken struct {
+	ServerName  string    `json:"server_name"`
+	Fingerprint string    `json:"fingerprint"`
+	Addresses   []string  `json:"addresses"`
+	Secret      string    `json:"secret"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// ClusterMemberPut is what PUT /1.0/cluster/members/NAME replaces.
+type ClusterMemberPut struct {
 	Roles         []string          `json:"roles"`
 	FailureDomain string            `json:"failure_domain"`
 	Description   string            `json:"description"`
 	Config        map[string]string `json:"config"`
 	Groups        []string          `json:"groups"`
+}
+
+// ClusterMember is a member of a cluster (GET /1.0/cluster/members/NAME).
+type ClusterMember struct {
+	ClusterMemberPut
+	ServerName   string `json:"server_name"`
+	URL          string `json:"url"`
+	Database     bool   `json:"database"`
+	Status       string `json:"status"`
+	Message      string `json:"message"`
+	Architecture string `json:"architecture"`
+}
+
+// ClusterGroupPut is what PUT /1.0/cluster/groups/NAME replaces.
+type ClusterGroupPut struct {
+	Description string   `json:"description"`
+	Members     []string `json:"members"`
+}
+
+// ClusterGroup is a named set of cluster members, a placement target
+// ("@NAME").
+type ClusterGroup struct {
+	ClusterGroupPut
+	Name string `json:"name"`
+}
+
+// ClusterGroupsPost is the body of POST /1.0/cluster/groups.
+type ClusterGroupsPost struct {
+	ClusterGroupPut
+	Name string `json:"name"`
 }
 
 // Event is one message of GET /1.0/events.

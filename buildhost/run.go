@@ -63,6 +63,9 @@ type Options struct {
 	Container string
 	// Secrets hold the values of the job's secrets (and may hold more).
 	Secrets map[string]string
+	// Target places the container on a cluster: a member, or "@GROUP";
+	// empty lets the cluster choose.
+	Target string
 }
 
 // Result is what a job did.
@@ -207,6 +210,7 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	fmt.Fprintf(log, "==> creating %s\n", name)
 	if err := d.Create(jobCtx, name, driver.CreateOptions{
 		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,
+		Target: opts.Target,
 	}); err != nil {
 		return res, err // a failed create leaves nothing (the delete below makes sure)
 	}

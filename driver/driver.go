@@ -88,6 +88,10 @@ type CreateOptions struct {
 	Devices  map[string]map[string]string
 	// NoStart leaves the new container stopped.
 	NoStart bool
+	// Target places the new container on a cluster: a member's name, or
+	// "@GROUP" for the daemon to choose within a cluster group. Empty
+	// leaves the choice to the daemon (and is all a standalone host takes).
+	Target string
 	// Made, when not nil, is set to whether this call made the container
 	// (false when it existed, or another caller made it meanwhile): what
 	// only the maker should do next (apply cloud-config, say) can tell.

@@ -63,13 +63,85 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	check("plan", Diff(f, have, images, PlanOptions{}), want)
+	check("plan", Diff(f, have, images, nil, PlanOptions{}), want)
 	want[len(want)-1] = "- delete gone: no longer listed"
-	check("pruned", Diff(f, have, images, PlanOptions{Prune: true}), want)
+	check("pruned", Diff(f, have, images, nil, PlanOptions{Prune: true}), want)
 
 	// An image whose fingerprint is not known asks for no rebuild.
-	plan := Diff(f, have, nil, PlanOptions{})
+	plan := Diff(f, have, nil, nil, PlanOptions{})
 	if plan[4].Action != Update {
 		t.Errorf("newimage without a known fingerprint: %s, want an update", plan[4])
+	}
+}
+
+// Diff on a cluster: instances on a member that is not online are
+// unreachable, never made again; creates go where their placement says,
+// spread ones evenly over the online members, counting the fleet's
+// instances already there.
+func TestDiffOnCluster(t *testing.T) {
+	at := func(name string, p *spec.Placement) *spec.Spec {
+		return &spec.Spec{Name: name, Image: spec.Image{Alias: "base"}, Placement: p}
+	}
+	spread := &spec.Placement{Spread: true}
+	f := &Fleet{Name: "prod", Instances: []*spec.Spec{
+		at("old", spread), at("lost", spread),
+		at("a", spread), at("b", spread), at("c", spread),
+		at("pinned", &spec.Placement{Target: "m2"}),
+		at("grouped", &spec.Placement{Group: "gpu"}),
+		at("gpu-spread", &spec.Placement{Group: "gpu", Spread: true}),
+		at("anywhere", nil),
+	}}
+	made := func(s *spec.Spec, member string) api.Instance {
+		return api.Instance{Name: s.Name, Status: "Running", Location: member, InstancePut: api.InstancePut{Config: createOptions(s, "prod").Config}}
+	}
+	have := []api.Instance{made(f.Instances[0], "m1"), made(f.Instances[1], "m2")}
+	members := []api.ClusterMember{
+		{ServerName: "m3", Status: "Online", ClusterMemberPut: api.ClusterMemberPut{Groups: []string{"default", "gpu"}}},
+		{ServerName: "m1", Status: "Online", ClusterMemberPut: api.ClusterMemberPut{Groups: []string{"default"}}},
+		{ServerName: "m2", Status: "Offline", ClusterMemberPut: api.ClusterMemberPut{Groups: []string{"default"}}},
+	}
+	want := []string{
+		"= keep old on m1",
+		"x unreachable lost on m2: member m2 is offline",
+		"+ create a on m3",      // m1 has old, m3 nothing, m2 is offline
+		"+ create b on m1",      // 1 and 1: the first by name
+		"+ create c on m3",      // m1 2, m3 1
+		"+ create pinned on m2", // as asked, offline or not: the daemon says
+		"+ create grouped in group gpu",
+		"+ create gpu-spread on m3", // the only online member of gpu
+		"+ create anywhere",
+	}
+	plan := Diff(f, have, map[string]string{}, members, PlanOptions{})
+	var got []string
+	for _, c := range plan {
+		got = append(got, c.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	targets := map[string]string{"a": "m3", "b": "m1", "c": "m3", "pinned": "m2", "grouped": "@gpu", "gpu-spread": "m3", "anywhere": ""}
+	for _, c := range plan {
+		if want, ok := targets[c.Instance]; ok && c.Target != want {
+			t.Errorf("%s: target %q, want %q", c.Instance, c.Target, want)
+		}
+	}
+
+	// A standalone host ignores placement.
+	plan = Diff(f, nil, nil, []api.ClusterMember{{ServerName: "solo", Status: "Standalone"}}, PlanOptions{})
+	for _, c := range plan {
+		if c.Action != Create || c.Target != "" || c.Member != "" {
+			t.Errorf("standalone: %s (target %q)", c, c.Target)
+		}
+	}
+}
+
+// Where an instance goes is not what it is: a placement added to a
+// configuration changes no hash, so it asks for no update.
+func TestPlacementIsNotHashed(t *testing.T) {
+	s := &spec.Spec{Name: "a", Image: spec.Image{Alias: "base"}}
+	before := Hash(s)
+	s.Placement = &spec.Placement{Target: "m2"}
+	if Hash(s) != before {
+		t.Error("the placement changed the hash")
 	}
 }

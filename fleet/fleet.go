@@ -131,6 +131,9 @@ const (
 	Start   Action = "start"   // stopped: start it (one a create cut short by a daemon crash is rebuilt)
 	Keep    Action = "keep"    // as its configuration says
 	Skip    Action = "skip"    // exists but is not this fleet's: left alone
+	// Unreachable: on a cluster member that is not online. It is left
+	// as it is, never made again elsewhere, and Apply fails naming it.
+	Unreachable Action = "unreachable"
 )
 
 // Change is one step of a plan.
@@ -140,12 +143,24 @@ type Change struct {
 	// Why lists what differs, for people.
 	Why  []string
 	Spec *spec.Spec // nil for Delete
+	// Member is the cluster member the instance is on, or for a create
+	// the one it goes to when lxkit chooses; empty on a standalone host.
+	Member string
+	// Target is where a create puts the instance: a member, "@GROUP", or
+	// "" for the daemon to choose.
+	Target string
 }
 
 // String is the change as a plan line: "+ web1", "~ web2 (config ...)".
 func (c Change) String() string {
-	sign := map[Action]string{Create: "+", Update: "~", Rebuild: "!", Delete: "-", Start: ">", Keep: "=", Skip: "?"}[c.Action]
+	sign := map[Action]string{Create: "+", Update: "~", Rebuild: "!", Delete: "-", Start: ">", Keep: "=", Skip: "?", Unreachable: "x"}[c.Action]
 	s := fmt.Sprintf("%s %s %s", sign, c.Action, c.Instance)
+	switch {
+	case c.Member != "":
+		s += " on " + c.Member
+	case strings.HasPrefix(c.Target, "@"):
+		s += " in group " + c.Target[1:]
+	}
 	if len(c.Why) > 0 {
 		s += ": " + strings.Join(c.Why, "; ")
 	}
@@ -166,6 +181,10 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 	if err != nil {
 		return nil, err
 	}
+	members, err := m.h.ClusterMembers(ctx)
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]api.Instance{}
 	for _, inst := range have {
 		byName[inst.Name] = inst
@@ -181,19 +200,23 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 			return nil, fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
-	return Diff(f, have, images, opts), nil
+	return Diff(f, have, images, members, opts), nil
 }
 
 // Diff is the plan that makes the host's instances (have) what the fleet
 // says, with no I/O. images gives the full fingerprint that each image
 // reference of the fleet's configurations (an alias, or a fingerprint
 // prefix) names on the host; one it lacks is not compared, so it cannot
-// ask for a rebuild.
-func Diff(f *Fleet, have []api.Instance, images map[string]string, opts PlanOptions) []Change {
+// ask for a rebuild. members are the host's cluster members: on a
+// cluster, instances on a member that is not online are Unreachable, and
+// creates are placed as their configurations say (see Place); a
+// standalone host (no members, or one "Standalone") ignores placement.
+func Diff(f *Fleet, have []api.Instance, images map[string]string, members []api.ClusterMember, opts PlanOptions) []Change {
 	byName := map[string]api.Instance{}
 	for _, inst := range have {
 		byName[inst.Name] = inst
 	}
+	cl := newCluster(members)
 	var plan []Change
 	listed := map[string]bool{}
 	for _, s := range f.Instances {
@@ -208,6 +231,9 @@ func Diff(f *Fleet, have []api.Instance, images map[string]string, opts PlanOpti
 				why = "of fleet " + owner
 			}
 			plan = append(plan, Change{Instance: s.Name, Action: Skip, Why: []string{why}, Spec: s})
+		case !cl.online(inst.Location):
+			plan = append(plan, Change{Instance: s.Name, Action: Unreachable, Member: inst.Location, Spec: s,
+				Why: []string{"member " + inst.Location + " is " + cl.status(inst.Location)}})
 		default:
 			fp := s.Image.Fingerprint
 			if s.Image.Server == "" {
@@ -216,6 +242,12 @@ func Diff(f *Fleet, have []api.Instance, images map[string]string, opts PlanOpti
 			plan = append(plan, compare(s, inst, fp, f.Name))
 		}
 	}
+	for i := range plan {
+		if inst, ok := byName[plan[i].Instance]; ok && plan[i].Action != Unreachable && cl.clustered() {
+			plan[i].Member = inst.Location
+		}
+	}
+	cl.place(f, have, plan)
 	var gone []string
 	for name, inst := range byName {
 		if inst.Config[KeyFleet] == f.Name && !listed[name] {
@@ -322,7 +354,12 @@ func (m *Manager) Apply(ctx context.Context, plan []Change, opts ApplyOptions) e
 		mu   sync.Mutex
 		errs []error
 	)
+	var unreachable []error // the rest of the plan goes on without them
 	for _, c := range plan {
+		if c.Action == Unreachable {
+			unreachable = append(unreachable, fmt.Errorf("%s is on cluster member %s, which is not online: left as it is", c.Instance, c.Member))
+			continue
+		}
 		if c.Action == Keep || c.Action == Skip {
 			continue
 		}
@@ -351,16 +388,16 @@ func (m *Manager) Apply(ctx context.Context, plan []Change, opts ApplyOptions) e
 	if len(errs) == 0 && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, unreachable...)...)
 }
 
 // apply carries out one change.
 func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) error {
 	switch c.Action {
 	case Create:
-		return m.Launch(ctx, c.Spec)
+		return m.launch(ctx, c.Spec, c.Target)
 	case Rebuild:
-		return m.Rebuild(ctx, c.Spec, stop)
+		return m.rebuild(ctx, c.Spec, stop, c.Member)
 	case Update:
 		return m.update(ctx, c.Spec)
 	case Delete:
@@ -369,7 +406,7 @@ func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) 
 		err := m.d.Start(ctx, c.Instance)
 		if hostapi.RootMissing.In(err) {
 			// Its create was cut short (the daemon died): make it anew.
-			return m.Rebuild(ctx, c.Spec, driver.StopOptions{Force: true})
+			return m.rebuild(ctx, c.Spec, driver.StopOptions{Force: true}, c.Member)
 		}
 		return err
 	}

@@ -152,6 +152,12 @@ func sortedVolumes(s *spec.Spec) []string {
 // cloud-config, the others take it as made. A launch that fails removes
 // the instance it made, never volumes, never another's instance.
 func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
+	return m.launch(ctx, s, Target(s.Placement))
+}
+
+// launch is Launch, placing a new instance at target (see
+// driver.CreateOptions.Target).
+func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error {
 	if _, err := m.d.Instance(ctx, s.Name); err == nil {
 		return nil
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
@@ -171,6 +177,7 @@ func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 		return err
 	}
 	opts := m.createOptions(s)
+	opts.Target = target
 	var made bool
 	opts.Made = &made
 	if err := m.d.Create(ctx, s.Name, opts); err != nil {
@@ -195,15 +202,31 @@ func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
 // Rebuild replaces the instance with a new one made from the Spec (a
 // newer image, say), keeping its volumes and so their data: the old
 // instance is stopped and deleted, the new one launched and attached to
-// the same volumes. A missing instance is simply launched.
+// the same volumes, on the same cluster member (where the volumes are).
+// A missing instance is simply launched.
 func (m *Manager) Rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions) error {
+	member := ""
+	if inst, err := m.d.Instance(ctx, s.Name); err == nil && onCluster(inst.Location) {
+		member = inst.Location
+	} else if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return m.rebuild(ctx, s, stop, member)
+}
+
+// rebuild is Rebuild, the new instance placed on member (none: as the
+// Spec says).
+func (m *Manager) rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions, member string) error {
 	if err := m.d.Stop(ctx, s.Name, stop); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
 	if err := m.d.Delete(ctx, s.Name); err != nil {
 		return err
 	}
-	return m.Launch(ctx, s)
+	if member == "" {
+		member = Target(s.Placement)
+	}
+	return m.launch(ctx, s, member)
 }
 
 // DeleteOptions says what goes with an instance.

@@ -28,6 +28,22 @@ type Collection[T, Put, Post any] struct {
 	usedBy func(*T) []string
 	// ok checks a name beyond ValidateName (a network's length, say).
 	ok func(name string) error
+	// target, set by On, places what the collection makes and reads on
+	// one cluster member.
+	target string
+	// onCluster, for storage pools and networks, is what Make does on a
+	// cluster instead of one POST (see makeOnCluster).
+	onCluster *clusterCreate[T, Post]
+}
+
+// On returns the collection as it is on one cluster member: creates
+// place the object there (a custom volume on a local pool; a storage
+// pool's or network's pending definition, with that member's own
+// configuration), and reads ask that member.
+func (c *Collection[T, Put, Post]) On(member string) *Collection[T, Put, Post] {
+	cp := *c
+	cp.target = member
+	return &cp
 }
 
 // ValidateName refuses names that cannot be an object's: empty, longer
@@ -107,7 +123,7 @@ func (c *Collection[T, Put, Post]) check(name string) error {
 }
 
 func (c *Collection[T, Put, Post]) item(name string) string {
-	return c.path + "/" + url.PathEscape(name)
+	return hostapi.WithTarget(c.path+"/"+url.PathEscape(name), c.target)
 }
 
 // notFound names what is missing where.
@@ -180,12 +196,19 @@ func (c *Collection[T, Put, Post]) Make(ctx context.Context, post Post) (made bo
 	if err := c.checkNew(name); err != nil {
 		return false, err
 	}
+	if c.onCluster != nil && c.target == "" {
+		if clustered, err := c.h.clustered(ctx); err != nil {
+			return false, err
+		} else if clustered {
+			return c.makeOnCluster(ctx, name, post)
+		}
+	}
 	if ok, err := c.Exists(ctx, name); err != nil {
 		return false, err
 	} else if ok { // perhaps still being made by another caller
 		return false, c.awaitMaking(ctx, name)
 	}
-	if _, err := c.h.c.Do(ctx, http.MethodPost, c.path, post, ""); err != nil {
+	if _, err := c.h.c.Do(ctx, http.MethodPost, hostapi.WithTarget(c.path, c.target), post, ""); err != nil {
 		// Made meanwhile by another caller? Only the daemon's words for
 		// that say so, and only if the object is there once its maker's
 		// operation has ended (LXD 5.0 and Incus 6.0 also say "already

@@ -79,6 +79,9 @@ type CopyInstanceOptions struct {
 	Profiles []string
 	// InstanceOnly leaves the source's snapshots behind.
 	InstanceOnly bool
+	// Target puts the copy on that cluster member (or "@GROUP"); empty
+	// leaves the choice to the daemon.
+	Target string
 }
 
 // CopyInstance copies an instance (stopped, or at a snapshot) to a new,
@@ -128,11 +131,11 @@ func (h *Host) CopyInstance(ctx context.Context, source, dst string, opts CopyIn
 		profiles = opts.Profiles
 	}
 	body := map[string]any{
-		"name": dst, "type": src.Type,
+		"name": dst, "type": src.Type, "architecture": src.Architecture, // a copy to another member needs it
 		"config": config, "devices": devices, "profiles": profiles,
 		"source": map[string]any{"type": "copy", "source": from, "instance_only": opts.InstanceOnly},
 	}
-	if _, err := h.c.Do(ctx, http.MethodPost, "/1.0/instances", body, ""); err != nil {
+	if _, err := h.c.Do(ctx, http.MethodPost, hostapi.WithTarget("/1.0/instances", opts.Target), body, ""); err != nil {
 		return fmt.Errorf("copying %s to %s: %w", from, dst, err)
 	}
 	return nil

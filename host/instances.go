@@ -2,10 +2,13 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/pause"
 )
@@ -97,4 +100,54 @@ func whenFree(ctx context.Context, change func() error) error {
 			return err
 		}
 	}
+}
+
+// MoveOptions say where and how to move an instance within a cluster.
+type MoveOptions struct {
+	// Target is the member to move it to.
+	Target string
+	// Stop lets a running instance be stopped, moved and started again;
+	// without it a running instance is refused.
+	Stop bool
+}
+
+// MoveInstance moves an instance to another member of its cluster, with
+// its root volume and snapshots. An instance on that member already is
+// success. A running instance is refused (errdefs.ErrPreconditionFailed)
+// unless opts.Stop, as the daemons move only stopped containers.
+func (h *Host) MoveInstance(ctx context.Context, name string, opts MoveOptions) error {
+	if err := ValidateName("cluster member", opts.Target); err != nil {
+		return err
+	}
+	inst, err := h.Instances().Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if inst.Location == opts.Target {
+		return nil
+	}
+	running := !strings.EqualFold(inst.Status, "Stopped")
+	if running {
+		if !opts.Stop {
+			return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
+				"instance %s is %s on %s: only a stopped instance can move (stop it, or move with --stop)", name, strings.ToLower(inst.Status), inst.Location)
+		}
+		if err := h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: "stop", Timeout: -1}); err != nil {
+			return fmt.Errorf("stopping %s to move it: %w", name, err)
+		}
+	}
+	body := map[string]any{"name": name, "migration": true}
+	err = whenFree(ctx, func() error {
+		_, err := h.c.Do(ctx, http.MethodPost, hostapi.WithTarget(hostapi.InstancePath(name), opts.Target), body, "")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("moving %s from %s to %s: %w", name, inst.Location, opts.Target, err)
+	}
+	if running {
+		if err := h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: "start", Timeout: -1}); err != nil {
+			return fmt.Errorf("starting %s again on %s after the move: %w", name, opts.Target, err)
+		}
+	}
+	return nil
 }

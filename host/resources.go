@@ -32,9 +32,10 @@ func (h *Host) Projects() *Collection[api.Project, api.ProjectPut, api.ProjectsP
 func (h *Host) StoragePools() *Collection[api.StoragePool, api.StoragePoolPut, api.StoragePoolsPost] {
 	return &Collection[api.StoragePool, api.StoragePoolPut, api.StoragePoolsPost]{
 		h: h, kind: "storage pool", path: "/1.0/storage-pools",
-		name:   func(p *api.StoragePoolsPost) string { return p.Name },
-		put:    func(p *api.StoragePool) *api.StoragePoolPut { return &p.StoragePoolPut },
-		usedBy: func(p *api.StoragePool) []string { return p.UsedBy },
+		name:      func(p *api.StoragePoolsPost) string { return p.Name },
+		put:       func(p *api.StoragePool) *api.StoragePoolPut { return &p.StoragePoolPut },
+		usedBy:    func(p *api.StoragePool) []string { return p.UsedBy },
+		onCluster: poolsOnCluster(),
 	}
 }
 
@@ -58,9 +59,10 @@ func (h *Host) Volumes(pool string) *Collection[api.StorageVolume, api.StorageVo
 func (h *Host) Networks() *Collection[api.Network, api.NetworkPut, api.NetworksPost] {
 	return &Collection[api.Network, api.NetworkPut, api.NetworksPost]{
 		h: h, kind: "network", path: "/1.0/networks",
-		name:   func(p *api.NetworksPost) string { return p.Name },
-		put:    func(n *api.Network) *api.NetworkPut { return &n.NetworkPut },
-		usedBy: func(n *api.Network) []string { return n.UsedBy },
+		name:      func(p *api.NetworksPost) string { return p.Name },
+		put:       func(n *api.Network) *api.NetworkPut { return &n.NetworkPut },
+		usedBy:    func(n *api.Network) []string { return n.UsedBy },
+		onCluster: networksOnCluster(),
 		ok: func(name string) error {
 			// A network is an interface of the host, whose names have
 			// at most 15 bytes.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
@@ -166,88 +164,4 @@ func (h *Host) CancelOperation(ctx context.Context, id string) error {
 		return fmt.Errorf("cancelling operation %s: %w", id, err)
 	}
 	return nil
-}
-
-// Cluster says whether the host is a cluster member and its name there.
-func (h *Host) Cluster(ctx context.Context) (*api.Cluster, error) {
-	var c api.Cluster
-	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/cluster", nil, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// ClusterMembers lists the members of the host's cluster. A host that is
-// not clustered is one member of its own: a list of itself, as the
-// daemon describes itself, with status "Standalone".
-func (h *Host) ClusterMembers(ctx context.Context) ([]api.ClusterMember, error) {
-	c, err := h.Cluster(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !c.Enabled {
-		s, err := h.Server(ctx)
-		if err != nil {
-			return nil, err
-		}
-		name := s.Environment.ServerName
-		arch := ""
-		if len(s.Environment.Architectures) > 0 {
-			arch = s.Environment.Architectures[0]
-		}
-		return []api.ClusterMember{{ServerName: name, Status: "Standalone", Architecture: arch}}, nil
-	}
-	var members []api.ClusterMember
-	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/cluster/members?recursion=1", nil, &members); err != nil {
-		return nil, fmt.Errorf("listing cluster members: %w", err)
-	}
-	return members, nil
-}
-
-// EnableClustering makes a standalone host the first member of a new
-// cluster, named serverName there. The host must listen on a specific
-// address (core.https_address, not a wildcard), which becomes the
-// cluster's. A host that is clustered already is success if it has that
-// name there, else an error matching errdefs.ErrConflict.
-func (h *Host) EnableClustering(ctx context.Context, serverName string) error {
-	if err := ValidateName("cluster member", serverName); err != nil {
-		return err
-	}
-	c, err := h.Cluster(ctx)
-	if err != nil {
-		return err
-	}
-	if c.Enabled {
-		if c.ServerName == serverName {
-			return nil
-		}
-		return errdefs.Wrap(errdefs.ErrConflict, nil, "%s is already cluster member %s", h.c.Addr(), c.ServerName)
-	}
-	cfg, err := h.Config(ctx)
-	if err != nil {
-		return err
-	}
-	addr := cfg["cluster.https_address"]
-	if addr == "" {
-		addr = cfg["core.https_address"]
-	}
-	if wildcard(addr) {
-		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
-			"enabling clustering on %s: it listens on %q, not on one address: set core.https_address to the address the cluster will use", h.c.Addr(), addr)
-	}
-	body := api.Cluster{ServerName: serverName, Enabled: true}
-	if _, err := h.c.Do(ctx, http.MethodPut, "/1.0/cluster", body, ""); err != nil {
-		return fmt.Errorf("enabling clustering on %s: %w", h.c.Addr(), err)
-	}
-	return nil
-}
-
-// wildcard reports whether a listen address is empty or any address.
-func wildcard(addr string) bool {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	return host == "" || host == "0.0.0.0" || host == "::"
 }

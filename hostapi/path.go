@@ -19,15 +19,23 @@ func InstancePath(name string, under ...string) string {
 
 // WithProject returns an API path (which may carry a query) that acts in
 // project; an empty project leaves it as it is.
-func WithProject(path, project string) string {
-	if project == "" {
+func WithProject(path, project string) string { return withQuery(path, "project", project) }
+
+// WithTarget returns an API path (which may carry a query) that places
+// what it makes on a cluster member, or "@GROUP"; an empty target leaves
+// it as it is.
+func WithTarget(path, target string) string { return withQuery(path, "target", target) }
+
+// withQuery adds key=value to path's query, unless value is empty.
+func withQuery(path, key, value string) string {
+	if value == "" {
 		return path
 	}
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "project=" + url.QueryEscape(project)
+	return path + sep + key + "=" + url.QueryEscape(value)
 }
 
 // ExitCode is the exit code of the command an exec operation ran (its

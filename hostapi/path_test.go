@@ -14,6 +14,9 @@ func TestPaths(t *testing.T) {
 		{WithProject("/1.0/instances", ""), "/1.0/instances"},
 		{WithProject("/1.0/instances", "p 1"), "/1.0/instances?project=p+1"},
 		{WithProject("/1.0/instances?recursion=1", "p&q"), "/1.0/instances?recursion=1&project=p%26q"},
+		{WithTarget("/1.0/instances", ""), "/1.0/instances"},
+		{WithTarget("/1.0/instances", "@gpu"), "/1.0/instances?target=%40gpu"},
+		{WithTarget(WithProject("/1.0/instances/c1", "p"), "m2"), "/1.0/instances/c1?project=p&target=m2"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

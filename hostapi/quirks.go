@@ -99,6 +99,13 @@ var (
 	// that nothing writes any more can be made again.
 	PullCut = Quirk{Seen: "Incus 6.0.4", words: []string{": eof"}}
 
+	// DefinedOnMember: a pending definition of a storage pool or network
+	// made again on a cluster member that has one already: `The storage
+	// pool already defined on member "m1"` (both), `The network is
+	// already defined on member "m1"` (LXD 5.0.2), `Network "n" is
+	// already defined on member "m1"` (Incus 6.0.4).
+	DefinedOnMember = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"already defined on member"}}
+
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}

@@ -44,6 +44,10 @@ func TestQuirks(t *testing.T) {
 		{StateRace, `Instance not found`, false},
 		{PullCut, `lxkit-cli-65040b6d:/tmp/.lxkit-exec-840f72df504c279b.err: EOF`, true},
 		{PullCut, `file does not exist`, false},
+		{DefinedOnMember, `The storage pool already defined on member "m1"`, true},
+		{DefinedOnMember, `The network is already defined on member "m1"`, true},
+		{DefinedOnMember, `Network "qn" is already defined on member "m1"`, true},
+		{DefinedOnMember, `Pool not pending on any node (use --target <node> first)`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

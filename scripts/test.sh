@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-make --no-print-directory hosts nested-image vet race
+make --no-print-directory hosts nested-image cluster vet race
 status=0
 # Packages run side by side (-p, default 3): each test names what it makes
 # uniquely and leaves other tests' objects alone, and the fault tests kill

@@ -15,6 +15,7 @@
 //	volumes:                      # custom volumes, kept when the instance is rebuilt
 //	  data: {pool: default, path: /srv/data}   # volume ${instance}-data unless volume: says
 //	cloud-config: [web.cfg]       # applied in order through the API
+//	placement: {spread: true}     # on a cluster: {target: m2}, {group: G}, spread
 //
 // Strings may use ${NAME} for a property: instance (the instance's
 // name), those of properties: (an including file's win over an included
@@ -71,6 +72,19 @@ type Volume struct {
 	Device map[string]string `yaml:"device,omitempty" json:"device,omitempty"`
 }
 
+// Placement says where on a cluster an instance goes. Empty leaves the
+// choice to the daemon; a standalone host ignores it.
+type Placement struct {
+	// Target is the member to put it on.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
+	// Group is a cluster group: the daemon chooses a member of it (or,
+	// with Spread, lxkit does).
+	Group string `yaml:"group,omitempty" json:"group,omitempty"`
+	// Spread puts the instances of a fleet evenly across the online
+	// members (of Group, when given).
+	Spread bool `yaml:"spread,omitempty" json:"spread,omitempty"`
+}
+
 // Spec is one instance's configuration, includes merged and properties
 // expanded.
 type Spec struct {
@@ -83,6 +97,9 @@ type Spec struct {
 	Volumes     map[string]Volume            `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	CloudConfig []string                     `yaml:"cloud-config,omitempty" json:"cloud-config,omitempty"`
 	Properties  map[string]string            `yaml:"properties,omitempty" json:"properties,omitempty"`
+	// Placement is where the instance goes on a cluster: not part of
+	// what it is (Hash leaves it out), and it does not move once made.
+	Placement *Placement `yaml:"placement,omitempty" json:"-"`
 	// Files are the files read, the top one first, for messages.
 	Files []string `yaml:"-" json:"files"`
 }
@@ -97,6 +114,7 @@ type file struct {
 	Volumes     map[string]Volume            `yaml:"volumes"`
 	CloudConfig []string                     `yaml:"cloud-config"`
 	Properties  map[string]string            `yaml:"properties"`
+	Placement   *Placement                   `yaml:"placement"`
 }
 
 // Template is a configuration file read with its includes, not yet made
@@ -261,6 +279,10 @@ func merge(s *Spec, f *file, path string) {
 	if f.Image != nil {
 		s.Image = *f.Image
 	}
+	if f.Placement != nil {
+		p := *f.Placement
+		s.Placement = &p
+	}
 	for _, p := range f.Profiles {
 		if !contains(s.Profiles, p) {
 			s.Profiles = append(s.Profiles, p)
@@ -324,6 +346,9 @@ func (s *Spec) validate() error {
 	}
 	if n != 1 {
 		return bad("image: give an alias or a fingerprint (one of them)")
+	}
+	if p := s.Placement; p != nil && p.Target != "" && (p.Group != "" || p.Spread) {
+		return bad("placement: target names one member; give it alone, or group and/or spread")
 	}
 	names := make([]string, 0, len(s.Volumes))
 	for name := range s.Volumes {

@@ -117,6 +117,8 @@ func TestErrors(t *testing.T) {
 		{"cycle", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\ninclude: [a.yaml]\n"}, "b.yaml:2: include cycle: "},
 		{"self", map[string]string{"a.yaml": "image: x\ninclude:\n  - a.yaml\n"}, "a.yaml:3: include cycle: "},
 		{"error in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\n\nbogus: 1\n"}, `b.yaml:3: unknown key "bogus"`},
+		{"target and spread", map[string]string{"a.yaml": "image: x\nplacement: {target: m1, spread: true}\n"}, "a.yaml: placement: target names one member"},
+		{"unknown placement key", map[string]string{"a.yaml": "image: x\nplacement:\n  member: m1\n"}, `a.yaml:3: unknown key "member"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := files(t, tc.files)
@@ -199,4 +201,23 @@ func FuzzInstance(f *testing.F) {
 		tpl := &Template{path: "fuzz.yaml", files: []parsed{p}}
 		_, _ = tpl.Instance("i", map[string]string{"p": "$"})
 	})
+}
+
+// A placement is read like the rest, an includer's winning.
+func TestPlacement(t *testing.T) {
+	dir := files(t, map[string]string{
+		"base.yaml": "image: x\nplacement: {group: gpu, spread: true}\n",
+		"a.yaml":    "include: [base.yaml]\n",
+		"b.yaml":    "include: [base.yaml]\nplacement: {target: m2}\n",
+	})
+	for file, want := range map[string]Placement{"a.yaml": {Group: "gpu", Spread: true}, "b.yaml": {Target: "m2"}} {
+		tpl, err := Load(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := tpl.Instance("i", nil)
+		if err != nil || s.Placement == nil || *s.Placement != want {
+			t.Errorf("%s: placement %+v, %v; want %+v", file, s.Placement, err, want)
+		}
+	}
 }

@@ -72,7 +72,15 @@ func ClientCert(t testing.TB) (cert tls.Certificate, certPath, keyPath string) {
 // test ends) and h's certificate pinned.
 func ConnectHTTPS(t testing.TB, h Host, opts ...client.Option) *client.Client {
 	t.Helper()
-	s := ListenHTTPS(t, h)
+	return ConnectTrusted(t, h.Name, ListenHTTPS(t, h), opts...)
+}
+
+// ConnectTrusted returns a client over HTTPS to the daemon s describes,
+// named name in messages, with a fresh client certificate that it
+// trusts (added over s.Unix, removed when the test ends) and its
+// certificate pinned.
+func ConnectTrusted(t testing.TB, name string, s *HTTPS, opts ...client.Option) *client.Client {
+	t.Helper()
 	cert, _, _ := ClientCert(t)
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
@@ -87,10 +95,10 @@ func ConnectHTTPS(t testing.TB, h Host, opts ...client.Option) *client.Client {
 	opts = append([]client.Option{client.WithTLS(client.TLSOptions{ClientCert: &cert, ServerCert: s.ServerCert})}, opts...)
 	c, err := client.New(ctx, s.Addr, opts...)
 	if err != nil {
-		t.Fatalf("%s over HTTPS: %v", h.Name, err)
+		t.Fatalf("%s over HTTPS: %v", name, err)
 	}
 	if !c.Trusted() {
-		t.Fatalf("%s over HTTPS: the client is not trusted after adding its certificate", h.Name)
+		t.Fatalf("%s over HTTPS: the client is not trusted after adding its certificate", name)
 	}
 	return c
 }

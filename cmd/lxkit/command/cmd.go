@@ -186,6 +186,8 @@ Containers nested in containers that run LXD themselves are named by path:
 		instance.NewCmdState(f, nil),
 		instance.NewCmdList(f, nil),
 		instance.NewCmdWait(f, nil),
+		instance.NewCmdMove(f, nil),
+		instance.NewCmdCopy(f, nil),
 	)
 	add("inside",
 		execcmd.NewCmdExec(f, nil),

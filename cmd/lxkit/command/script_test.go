@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
+	"github.com/lxkit/lxkit/testkit/testcluster"
 	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/testkit/testsshd"
 	"github.com/lxkit/lxkit/transport"
@@ -58,6 +60,8 @@ func TestMain(m *testing.M) {
 //	SSH_PORT, SSH_USER  its port and login, for an ~/.ssh/config
 //	LXKIT_CONF, LXD_CONF, INCUS_CONF  empty config dirs in $WORK, so that
 //	                no script sees or changes the user's own
+//	CLUSTER         the unix socket of member m1 of the cluster of this
+//	                daemon's kind (make cluster; members m1, m2, m3)
 //
 // and commands `exitcode N prog args...`, which runs prog and checks its
 // exit status, and `envfrom VAR FILE`, which sets VAR to FILE's text
@@ -85,6 +89,8 @@ func TestScripts(t *testing.T) {
 			testhost.ListenHTTPS(t, other)
 			otherClient := testhost.Connect(t, other)
 			sshd := testsshd.Start(t)
+			cl := clusterOf(h)
+			clusterClient := cl.Unix(t, "m1")
 			testscript.Run(t, testscript.Params{
 				Dir:                 "testdata/script",
 				RequireExplicitExec: true,
@@ -105,6 +111,7 @@ func TestScripts(t *testing.T) {
 					env.Setenv("KIND", h.Name)
 					env.Setenv("CLI", map[string]string{"lxd": "lxc", "incus": "incus"}[h.Name])
 					env.Setenv("SSH_URL", sshd.URL())
+					env.Setenv("CLUSTER", cl.Socket("m1"))
 					env.Setenv("SSH_PORT", strconv.Itoa(sshd.Port))
 					env.Setenv("SSH_USER", sshd.User)
 					if err := sshHome(env, sshd); err != nil {
@@ -115,6 +122,8 @@ func TestScripts(t *testing.T) {
 					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
+						deleteAll(env.T(), clusterClient, name)
+						deleteClusterGroups(env.T(), clusterClient, name)
 						deleteHostObjects(env.T(), c, name, short)
 						deleteImages(env.T(), c, name)
 						deleteImages(env.T(), otherClient, name)
@@ -218,6 +227,49 @@ func sshHome(env *testscript.Env, srv *testsshd.Server) error {
 }
 
 // otherHost is a test daemon other than h.
+// clusterOf returns the cluster of h's kind.
+func clusterOf(h testhost.Host) testcluster.Cluster {
+	for _, c := range testcluster.Clusters() {
+		if c.Name == h.Name {
+			return c
+		}
+	}
+	panic("no cluster of kind " + h.Name)
+}
+
+// deleteClusterGroups deletes the cluster groups named name or name-*,
+// taking the members out of them first.
+func deleteClusterGroups(t logger, c *client.Client, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h := host.New(rest.New(c).API())
+	groups, err := h.ClusterGroups().List(ctx)
+	if err != nil {
+		t.Log("cleanup: listing cluster groups:", err)
+		return
+	}
+	for _, g := range groups {
+		if g.Name != name && !strings.HasPrefix(g.Name, name+"-") {
+			continue
+		}
+		for _, m := range g.Members {
+			err := h.UpdateClusterMember(ctx, m, func(p *api.ClusterMemberPut) error {
+				p.Groups = slices.DeleteFunc(p.Groups, func(x string) bool { return x == g.Name })
+				if len(p.Groups) == 0 {
+					p.Groups = []string{"default"}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Log("cleanup: taking", m, "out of cluster group", g.Name+":", err)
+			}
+		}
+		if err := h.ClusterGroups().Delete(ctx, g.Name); err != nil {
+			t.Log("cleanup: deleting cluster group", g.Name+":", err)
+		}
+	}
+}
+
 func otherHost(h testhost.Host) testhost.Host {
 	for _, o := range testhost.Hosts() {
 		if o.Name != h.Name {

@@ -15,14 +15,15 @@ import (
 // createInstance creates an instance; one from an image server's image
 // is a pull (host.Pull: the server's index checked first, the operation
 // given up when it stalls or ctx ends).
-func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost, img driver.Image) error {
+func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost, img driver.Image, target string) error {
+	path := hostapi.WithTarget("/1.0/instances", target)
 	if req.Source.Server == "" {
-		_, err := d.c.Do(ctx, http.MethodPost, "/1.0/instances", req, "")
+		_, err := d.c.Do(ctx, http.MethodPost, path, req, "")
 		return err
 	}
 	src := host.ImageServer{URL: req.Source.Server, Protocol: req.Source.Protocol, Certificate: req.Source.Certificate,
 		SkipIndexCheck: img.SkipIndexCheck, Stall: img.Stall}
-	_, err := d.h.Pull(ctx, src, req.Source.Alias+req.Source.Fingerprint, "/1.0/instances", req, nil)
+	_, err := d.h.Pull(ctx, src, req.Source.Alias+req.Source.Fingerprint, path, req, nil)
 	return err
 }
 

@@ -87,7 +87,7 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 			}
 			req = createRequest(name, src, opts)
 		}
-		err := d.createInstance(ctx, *req, opts.Image)
+		err := d.createInstance(ctx, *req, opts.Image, opts.Target)
 		switch {
 		case err == nil:
 			return true, nil

@@ -38,6 +38,7 @@ type LaunchOptions struct {
 	Config   map[string]string
 	Devices  map[string]map[string]string
 	NoStart  bool
+	Target   string // a cluster member, or @GROUP
 }
 
 // NewCmdLaunch returns `lxkit launch`. runF replaces the run function in
@@ -111,6 +112,7 @@ A container that already exists is left as it is (launch succeeds).`,
 	fl.StringArrayVarP(&config, "config", "c", nil, "config KEY=VALUE, repeatable")
 	fl.StringArrayVar(&devices, "device", nil, "device NAME,type=TYPE,KEY=VALUE..., repeatable")
 	fl.BoolVar(&opts.NoStart, "no-start", false, "create the container without starting it")
+	fl.StringVar(&opts.Target, "target", "", "on a cluster, the member (or @GROUP) to place it on")
 	return cmd
 }
 
@@ -133,6 +135,7 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 		Config:   opts.Config,
 		Devices:  opts.Devices,
 		NoStart:  opts.NoStart,
+		Target:   opts.Target,
 	})
 	p.Stop()
 	if err != nil {

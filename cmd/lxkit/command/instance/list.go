@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,13 +82,22 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, recs, func(w io.Writer) error {
 		tw := cmdutil.NewTable(w)
-		fmt.Fprintln(tw, "NAME\tSTATUS\tIPV4")
+		clustered := slices.ContainsFunc(recs, func(r Record) bool { return OnCluster(r.Location) })
+		head := "NAME\tSTATUS\tIPV4"
+		if clustered {
+			head += "\tLOCATION"
+		}
+		fmt.Fprintln(tw, head)
 		for _, r := range recs {
 			ip := ""
 			if r.State != nil {
 				ip = driver.FirstIPv4(r.State)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, strings.ToLower(r.Status), ip)
+			row := fmt.Sprintf("%s\t%s\t%s", r.Name, strings.ToLower(r.Status), ip)
+			if clustered {
+				row += "\t" + r.Location
+			}
+			fmt.Fprintln(tw, row)
 		}
 		return tw.Flush()
 	})
@@ -168,3 +178,7 @@ func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
 	wg.Wait()
 	return firstErr
 }
+
+// OnCluster reports whether an instance's location names a cluster
+// member: standalone LXD 5.0.2 and Incus 6.0.4 say "none".
+func OnCluster(location string) bool { return location != "" && location != "none" }

@@ -51,15 +51,22 @@ func stateRun(ctx context.Context, opts *NameOptions) error {
 		return err
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, st, func(w io.Writer) error {
-		return writeState(w, st)
+		location := "" // on a cluster, people want to know where it runs
+		if inst, err := d.Instance(ctx, opts.Name); err == nil && OnCluster(inst.Location) {
+			location = inst.Location
+		}
+		return writeState(w, st, location)
 	})
 }
 
-// writeState prints a state for people: one field a line, then the
-// addresses of each network interface.
-func writeState(w io.Writer, st *api.InstanceState) error {
+// writeState prints a state for people: one field a line (the cluster
+// member it runs on when location is not empty), then the addresses of each network interface.
+func writeState(w io.Writer, st *api.InstanceState, location string) error {
 	tw := cmdutil.NewTable(w)
 	fmt.Fprintf(tw, "Status:\t%s\n", st.Status)
+	if location != "" {
+		fmt.Fprintf(tw, "Location:\t%s\n", location)
+	}
 	fmt.Fprintf(tw, "PID:\t%d\n", st.Pid)
 	fmt.Fprintf(tw, "Processes:\t%d\n", st.Processes)
 	mem := cmdutil.HumanBytes(st.Memory.Usage)

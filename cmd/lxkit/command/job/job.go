@@ -3,11 +3,16 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +29,9 @@ type Options struct {
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
 
-	File      string
+	Files     []string // job files: run them all, Parallel at a time
+	Parallel  int      // --parallel N
+	Target    string   // --target MEMBER|@GROUP, on a cluster
 	Artifacts string   // --artifacts DIR
 	Keep      string   // --keep never|on-failure|always
 	Name      string   // --name: the container's name
@@ -53,8 +60,8 @@ func newOptions(f *cmdutil.Factory) *Options {
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := newOptions(f)
 	cmd := &cobra.Command{
-		Use:   "run JOB.yaml",
-		Short: "Run a job: new container, workspace in, steps, artifacts out, container gone",
+		Use:   "run JOB.yaml... [--parallel N] [--target MEMBER|@GROUP]",
+		Short: "Run jobs: new container, workspace in, steps, artifacts out, container gone",
 		Long: `Make a container for the job, copy the workspace into it, run the steps one
 after the other with their output on stdout as it comes, fetch the artifacts
 (--artifacts DIR) and delete the container, whatever happened (--keep keeps
@@ -63,19 +70,37 @@ secrets come from lxkit's environment and show as *** in the output.
 
 The exit status is 0 when every step succeeded, the failing step's exit
 status when one failed (124 when it timed out), 1 when lxkit could not do
-its part. See the README for the job file.`,
-		Args: cmdutil.ExactArgs(1, "a job file"),
+its part. See the README for the job file.
+
+Several job files run --parallel N at a time (one by default), each in a
+container of its own, their output lines prefixed with the job's name; the
+exit status is 0 when every job passed, else 1. On a cluster the cluster
+places each container, or --target does: a member, or @GROUP.`,
+		Example: `  lxkit job run ci/unit.yaml --artifacts out
+  lxkit --host lxd-cluster job run --parallel 3 ci/unit.yaml ci/lint.yaml ci/e2e.yaml`,
+		Args: cmdutil.MinimumArgs(1, "a job file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			opts.Files = args
 			if cmd.Flags().Changed("name") && opts.Name == "" {
 				return cmdutil.FlagErrorf("--name: empty: leave it out for the default")
+			}
+			if opts.Name != "" && len(args) > 1 {
+				return cmdutil.FlagErrorf("--name names one container: give one job file")
+			}
+			if opts.Parallel < 1 {
+				return cmdutil.FlagErrorf("--parallel %d: give 1 or more", opts.Parallel)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return run(cmd.Context(), opts)
+			if len(args) > 1 {
+				return runAll(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts, args[0], opts.IO.Out, opts.IO.ErrOut)
 		},
 	}
+	cmd.Flags().IntVar(&opts.Parallel, "parallel", 1, "run up to `N` jobs at once")
+	cmd.Flags().StringVar(&opts.Target, "target", "", "on a cluster, the member (or @GROUP) for the containers")
 	opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 	cmd.Flags().StringVar(&opts.Artifacts, "artifacts", "", "fetch the job's artifacts into `DIR`")
 	cmd.Flags().StringVar(&opts.Keep, "keep", "never", "keep the container: never, on-failure or always")
@@ -84,7 +109,85 @@ its part. See the README for the job file.`,
 	return cmd
 }
 
-func run(ctx context.Context, opts *Options) error {
+// runAll runs several jobs, opts.Parallel at a time, each one's output
+// and summary lines prefixed with its name (the file's, without its
+// extension) and its artifacts in DIR/NAME.
+func runAll(ctx context.Context, opts *Options) error {
+	var mu sync.Mutex // one line at a time on each stream
+	slots := make(chan struct{}, opts.Parallel)
+	failed := make([]string, 0, len(opts.Files))
+	var wg sync.WaitGroup
+	for _, file := range opts.Files {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+			out := &linePrefixer{w: opts.IO.Out, prefix: "[" + name + "] ", mu: &mu}
+			errOut := &linePrefixer{w: opts.IO.ErrOut, prefix: "[" + name + "] ", mu: &mu}
+			o := *opts // each job's artifacts in a folder of its own
+			if o.Artifacts != "" {
+				o.Artifacts = filepath.Join(o.Artifacts, name)
+			}
+			err := run(ctx, &o, file, out, errOut)
+			out.flush()
+			if err != nil {
+				fmt.Fprintf(errOut, "error: %v\n", err)
+			}
+			errOut.flush()
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, file)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("%d of %d jobs failed: %s", len(failed), len(opts.Files), strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+// linePrefixer writes whole lines to w, each after prefix, holding mu for
+// each line so that lines of several writers do not mix.
+type linePrefixer struct {
+	w      io.Writer
+	prefix string
+	mu     *sync.Mutex
+	buf    []byte
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.line(p.buf[:i+1])
+		p.buf = p.buf[i+1:]
+	}
+}
+
+// flush writes a last line that has no newline.
+func (p *linePrefixer) flush() {
+	if len(p.buf) > 0 {
+		p.line(append(p.buf, '\n'))
+		p.buf = nil
+	}
+}
+
+func (p *linePrefixer) line(l []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, _ = io.WriteString(p.w, p.prefix)
+	_, _ = p.w.Write(l)
+}
+
+func run(ctx context.Context, opts *Options, file string, out, errOut io.Writer) error {
 	keep, ok := map[string]buildhost.Keep{
 		"never": buildhost.KeepNever, "on-failure": buildhost.KeepOnFailure, "always": buildhost.KeepAlways,
 	}[opts.Keep]
@@ -100,7 +203,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return &cmdutil.FlagError{Err: fmt.Errorf("-p: %w", err)}
 	}
-	j, err := buildhost.Load(opts.File, props)
+	j, err := buildhost.Load(file, props)
 	if err != nil {
 		return err
 	}
@@ -117,10 +220,10 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	res, err := buildhost.Run(ctx, d, j, buildhost.Options{
-		Log: opts.IO.Out, ArtifactsDir: opts.Artifacts, Keep: keep, Container: opts.Name, Secrets: secrets,
+		Log: out, ArtifactsDir: opts.Artifacts, Keep: keep, Container: opts.Name, Secrets: secrets, Target: opts.Target,
 	})
 	if res != nil && !opts.Globals.Quiet {
-		summary(opts.IO.ErrOut, j, res, err)
+		summary(errOut, j, res, err)
 	}
 	var se *buildhost.StepError
 	if errors.As(err, &se) {

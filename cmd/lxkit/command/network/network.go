@@ -17,6 +17,9 @@ var networks = &objects.Kind[api.Network, api.NetworksPost]{
 	Open: func(h *host.Host, _ string) objects.Collection[api.Network, api.NetworksPost] {
 		return h.Networks()
 	},
+	OnMember: func(h *host.Host, _, member string) objects.Collection[api.Network, api.NetworksPost] {
+		return h.Networks().On(member)
+	},
 	Name:   func(n *api.Network) *string { return &n.Name },
 	Header: "TYPE\tMANAGED\tIPV4\tIPV6\tSTATUS\tDESCRIPTION\tUSED BY",
 	Row: func(n *api.Network) string {

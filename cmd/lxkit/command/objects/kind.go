@@ -34,7 +34,10 @@ type Kind[T, Post any] struct {
 	ValidParent        func(name string) error
 
 	Open func(h *host.Host, parent string) Collection[T, Post]
-	Name func(*T) *string
+	// OnMember, for kinds a cluster places on a member, opens the
+	// collection on one member: create takes --target MEMBER.
+	OnMember func(h *host.Host, parent, member string) Collection[T, Post]
+	Name     func(*T) *string
 	// Header and Row are the columns of list after NAME, tab-separated.
 	Header string
 	Row    func(*T) string

@@ -127,6 +127,8 @@ type CreateOptions struct {
 	Description string
 	// Devices are a profile's, by name.
 	Devices map[string]map[string]string
+	// Target is the cluster member to make it on (kinds with OnMember).
+	Target string
 }
 
 // NewCmdCreate returns `KIND create`. runF, when not nil, runs instead
@@ -163,6 +165,9 @@ func NewCmdCreate[T, Post any](f *cmdutil.Factory, k *Kind[T, Post], runF func(c
 		return parseFlags()
 	}, runF, k.create)
 	cmd.Flags().StringVar(&opts.Description, "description", "", "the "+k.Noun+"'s description")
+	if k.OnMember != nil {
+		cmd.Flags().StringVar(&opts.Target, "target", "", "on a cluster, the member to make it on")
+	}
 	return cmd
 }
 
@@ -170,6 +175,13 @@ func (k *Kind[T, Post]) create(ctx context.Context, o *CreateOptions) error {
 	c, err := k.open(ctx, &o.Scope, o.Parent)
 	if err != nil {
 		return err
+	}
+	if o.Target != "" {
+		h, err := o.HostAPI(ctx)
+		if err != nil {
+			return err
+		}
+		c = k.OnMember(h, o.Parent, o.Target)
 	}
 	what := k.Describe(&o.Scope, o.Parent, o.Name)
 	made, err := c.Make(ctx, k.Post(o))

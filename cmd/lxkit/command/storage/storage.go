@@ -18,6 +18,9 @@ var pools = &objects.Kind[api.StoragePool, api.StoragePoolsPost]{
 	Open: func(h *host.Host, _ string) objects.Collection[api.StoragePool, api.StoragePoolsPost] {
 		return h.StoragePools()
 	},
+	OnMember: func(h *host.Host, _, member string) objects.Collection[api.StoragePool, api.StoragePoolsPost] {
+		return h.StoragePools().On(member)
+	},
 	Name:   func(p *api.StoragePool) *string { return &p.Name },
 	Header: "DRIVER\tSTATUS\tDESCRIPTION\tUSED BY",
 	Row: func(p *api.StoragePool) string {
@@ -42,6 +45,9 @@ var volumes = &objects.Kind[api.StorageVolume, api.StorageVolumesPost]{
 	ValidParent: func(pool string) error { return host.ValidateName("storage pool", pool) },
 	Open: func(h *host.Host, pool string) objects.Collection[api.StorageVolume, api.StorageVolumesPost] {
 		return h.Volumes(pool)
+	},
+	OnMember: func(h *host.Host, pool, member string) objects.Collection[api.StorageVolume, api.StorageVolumesPost] {
+		return h.Volumes(pool).On(member)
 	},
 	Name:   func(v *api.StorageVolume) *string { return &v.Name },
 	Header: "TYPE\tCONTENT TYPE\tDESCRIPTION\tUSED BY",

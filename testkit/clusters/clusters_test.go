@@ -1,0 +1,302 @@
+// Package clusters holds the tests against the two real clusters that
+// `make cluster` forms: three LXD 5.0.2 members and three Incus 6.0.4
+// members on this machine (testkit/testcluster).
+package clusters
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/testkit/testcluster"
+	"github.com/lxkit/lxkit/testkit/testhost"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// TestMembers reads and changes the members over HTTPS.
+func TestMembers(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 2*time.Minute)
+		h := host.New(rest.New(c.Connect(t, "m1")).API())
+		members, err := h.ClusterMembers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range testcluster.Members {
+			i := slices.IndexFunc(members, func(m api.ClusterMember) bool { return m.ServerName == name })
+			if i < 0 {
+				t.Fatalf("no member %s in %+v", name, members)
+			}
+			if m := members[i]; m.Status != "Online" || m.URL != "https://"+c.Address(name) || !slices.Contains(m.Groups, "default") {
+				t.Errorf("member %s: %+v", name, m)
+			}
+		}
+		desc := "lxkit test " + testhost.Name("desc")
+		t.Cleanup(func() {
+			_ = h.UpdateClusterMember(context.Background(), "m3", func(p *api.ClusterMemberPut) error { p.Description = ""; return nil })
+		})
+		if err := h.UpdateClusterMember(ctx, "m3", func(p *api.ClusterMemberPut) error { p.Description = desc; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := h.ClusterMember(ctx, "m3"); err != nil || m.Description != desc || m.Status != "Online" {
+			t.Fatalf("m3 after the update: %+v, %v", m, err)
+		}
+		if _, err := h.ClusterMember(ctx, "nosuch"); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "cluster member nosuch not found") {
+			t.Errorf("a missing member: %v", err)
+		}
+	})
+}
+
+// TestPlacement places containers on a named member and in a group,
+// through both drivers, and runs a command in them through m1.
+func TestPlacement(t *testing.T) {
+	testcluster.EachDriver(t, func(t *testing.T, c testcluster.Cluster, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		h := host.New(d.API())
+		group := testhost.Name("grp")
+		onM2, inGroup := testhost.Name("on-m2"), testhost.Name("in-grp")
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, time.Minute)
+			for _, n := range []string{onM2, inGroup} {
+				_ = d.Delete(ctx, n)
+			}
+			_ = h.AssignClusterGroups(ctx, "m3", []string{"default"})
+			_ = h.ClusterGroups().Delete(ctx, group)
+		})
+		// A group of m3 alone: m3 stays in default too, so that other
+		// tests' placements are not changed.
+		if err := h.ClusterGroups().Create(ctx, api.ClusterGroupsPost{Name: group}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.AssignClusterGroups(ctx, "m3", []string{"default", group}); err != nil {
+			t.Fatal(err)
+		}
+		if g, err := h.ClusterGroups().Get(ctx, group); err != nil || !slices.Equal(g.Members, []string{"m3"}) {
+			t.Fatalf("group %s: %+v, %v", group, g, err)
+		}
+		for name, target := range map[string]string{onM2: "m2", inGroup: "@" + group} {
+			if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: target}); err != nil {
+				t.Fatalf("create %s --target %s: %v", name, target, err)
+			}
+		}
+		for name, want := range map[string]string{onM2: "m2", inGroup: "m3"} {
+			inst, err := d.Instance(ctx, name)
+			if err != nil || inst.Location != want {
+				t.Fatalf("%s: location %q, want %s (%v)", name, inst.Location, want, err)
+			}
+			if out, err := transport.Run(ctx, d.Transport(name), "hostname"); err != nil || strings.TrimSpace(out) != name {
+				t.Fatalf("hostname in %s on %s: %q, %v", name, want, out, err)
+			}
+		}
+		if err := d.Create(ctx, testhost.Name("nowhere"), driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m9", NoStart: true}); err == nil {
+			t.Error("a create on a member that does not exist succeeded")
+		}
+	})
+}
+
+// TestJoinAndRemove adds a fresh daemon to each cluster by token,
+// evacuates it and restores it with a container on it, and removes it.
+func TestJoinAndRemove(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		h1Client := c.Connect(t, "m1")
+		h1 := host.New(rest.New(h1Client).API())
+		spare, addr := c.Spare(t)
+		h4 := host.New(rest.New(spare).API())
+
+		first, err := h1.AddClusterMember(ctx, "m4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := h1.AddClusterMember(ctx, "m4") // revokes the first
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := host.ParseJoinToken(token)
+		if err != nil || tok.ServerName != "m4" || !slices.Contains(tok.Addresses, c.Address("m1")) {
+			t.Fatalf("token: %+v, %v", tok, err)
+		}
+		cert, _, err := client.ServerCertificate(ctx, "https://"+tok.Addresses[0])
+		if err != nil || client.Fingerprint(cert) != tok.Fingerprint {
+			t.Fatalf("the cluster's certificate: %v (fingerprint differs from the token's?)", err)
+		}
+		opts := host.JoinOptions{ClusterCertificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))}
+		if err := h4.JoinCluster(ctx, first, opts); err == nil {
+			t.Fatal("a revoked token joined")
+		}
+		for range 2 { // the second converges
+			if err := h4.JoinCluster(ctx, token, opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := h1.ClusterMember(ctx, "m4")
+		if err != nil || m.Status != "Online" || m.URL != "https://"+addr {
+			t.Fatalf("m4 after joining: %+v, %v", m, err)
+		}
+		// The joining member made the cluster's pool and bridge on itself.
+		if p, err := h4.StoragePools().Get(ctx, "default"); err != nil || p.Status != "Created" {
+			t.Errorf("pool default on m4: %+v, %v", p, err)
+		}
+		if n, err := h4.Networks().Get(ctx, "clbr0"); err != nil || n.Status != "Created" {
+			t.Errorf("network clbr0 on m4: %+v, %v", n, err)
+		}
+
+		// Evacuation: a container on m4 moves to another member and
+		// comes back on restore.
+		d := rest.New(h1Client)
+		name := testhost.Name("evac")
+		t.Cleanup(func() { _ = d.Delete(testhost.Context(t, time.Minute), name) })
+		if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m4"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second converges
+			if err := h1.EvacuateClusterMember(ctx, "m4"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m, err := h1.ClusterMember(ctx, "m4"); err != nil || m.Status != "Evacuated" {
+			t.Fatalf("m4 after evacuation: %+v, %v", m, err)
+		}
+		inst, err := d.Instance(ctx, name)
+		if err != nil || inst.Location == "m4" {
+			t.Fatalf("%s after evacuating m4: on %q, %v", name, inst.Location, err)
+		}
+		t.Logf("%s: evacuated to %s, %s", c.Name, inst.Location, inst.Status)
+		for range 2 {
+			if err := h1.RestoreClusterMember(ctx, "m4"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if inst, err := d.Instance(ctx, name); err != nil || inst.Location != "m4" || inst.Status != "Running" {
+			t.Fatalf("%s after restoring m4: %s on %q, %v", name, inst.Status, inst.Location, err)
+		}
+		if err := d.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+
+		for range 2 { // the second converges
+			if err := h1.RemoveClusterMember(ctx, "m4", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := h1.ClusterMember(ctx, "m4"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("m4 after removal: %v", err)
+		}
+	})
+}
+
+// TestMoveAndCopy moves a container between members, stopped and
+// running, and copies it to another member, through both drivers.
+func TestMoveAndCopy(t *testing.T) {
+	testcluster.EachDriver(t, func(t *testing.T, c testcluster.Cluster, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		h := host.New(d.API())
+		name := testhost.Name("mv")
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, time.Minute)
+			_ = d.Delete(ctx, name)
+			_ = d.Delete(ctx, name+"-copy")
+		})
+		if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m1", NoStart: true}); err != nil {
+			t.Fatal(err)
+		}
+		at := func(want, status string) {
+			t.Helper()
+			inst, err := d.Instance(ctx, name)
+			if err != nil || inst.Location != want || inst.Status != status {
+				t.Fatalf("%s: %s on %q, want %s on %s (%v)", name, inst.Status, inst.Location, status, want, err)
+			}
+		}
+		for range 2 { // the second converges
+			if err := h.MoveInstance(ctx, name, host.MoveOptions{Target: "m2"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at("m2", "Stopped")
+		if err := d.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		err := h.MoveInstance(ctx, name, host.MoveOptions{Target: "m3"})
+		if !errors.Is(err, errdefs.ErrPreconditionFailed) || !strings.Contains(err.Error(), "is running on m2") {
+			t.Fatalf("moving a running container: %v", err)
+		}
+		at("m2", "Running")
+		if err := h.MoveInstance(ctx, name, host.MoveOptions{Target: "m3", Stop: true}); err != nil {
+			t.Fatal(err)
+		}
+		at("m3", "Running")
+		if out, err := transport.Run(ctx, d.Transport(name), "hostname"); err != nil || strings.TrimSpace(out) != name {
+			t.Fatalf("hostname after the move: %q, %v", out, err)
+		}
+		if err := d.Stop(ctx, name, driver.StopOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.CopyInstance(ctx, name, name+"-copy", host.CopyInstanceOptions{Target: "m1"}); err != nil {
+			t.Fatal(err)
+		}
+		if inst, err := d.Instance(ctx, name+"-copy"); err != nil || inst.Location != "m1" {
+			t.Fatalf("the copy: %+v, %v", inst, err)
+		}
+	})
+}
+
+// TestPoolsNetworksVolumes makes a storage pool and a network across a
+// cluster (a pending definition on each member, then the object), and a
+// volume on one member, through both drivers.
+func TestPoolsNetworksVolumes(t *testing.T) {
+	testcluster.EachDriver(t, func(t *testing.T, c testcluster.Cluster, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		h := host.New(d.API())
+		pool, network, vol := short("cp"), short("cn"), short("cv")
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, time.Minute)
+			_ = h.Volumes(pool).On("m2").Delete(ctx, vol)
+			_ = h.StoragePools().Delete(ctx, pool)
+			_ = h.Networks().Delete(ctx, network)
+		})
+		// m1's own definition first, as a member with its own source
+		// would have it; the create makes the others'.
+		if err := h.StoragePools().On("m1").Create(ctx, api.StoragePoolsPost{Name: pool, Driver: "dir"}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := h.StoragePools().Get(ctx, pool); err != nil || p.Status != "Pending" {
+			t.Fatalf("pool %s defined on m1 alone: %+v, %v", pool, p, err)
+		}
+		for range 2 { // the second converges
+			if err := h.StoragePools().Create(ctx, api.StoragePoolsPost{Name: pool, Driver: "dir"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Networks().Create(ctx, api.NetworksPost{Name: network, Type: "bridge",
+				NetworkPut: api.NetworkPut{Config: map[string]string{"ipv4.address": "none", "ipv6.address": "none"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p, err := h.StoragePools().Get(ctx, pool); err != nil || p.Status != "Created" || len(p.Locations) != len(testcluster.Members) {
+			t.Fatalf("pool %s: %+v, %v", pool, p, err)
+		}
+		if n, err := h.Networks().Get(ctx, network); err != nil || n.Status != "Created" || len(n.Locations) != len(testcluster.Members) {
+			t.Fatalf("network %s: %+v, %v", network, n, err)
+		}
+		if err := h.Volumes(pool).On("m2").Create(ctx, api.StorageVolumesPost{Name: vol}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := h.Volumes(pool).On("m2").Get(ctx, vol); err != nil || v.Location != "m2" {
+			t.Fatalf("volume %s: %+v, %v", vol, v, err)
+		}
+	})
+}
+
+// short is a fresh name of at most 15 bytes (a network's limit).
+func short(prefix string) string {
+	return prefix + strings.TrimPrefix(testhost.Name(""), "lxkit--")[:6]
+}
