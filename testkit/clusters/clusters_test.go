@@ -7,17 +7,24 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/buildhost"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/spec"
 	"github.com/lxkit/lxkit/testkit/testcluster"
 	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
@@ -65,23 +72,30 @@ func TestPlacement(t *testing.T) {
 		h := host.New(d.API())
 		group := testhost.Name("grp")
 		onM2, inGroup := testhost.Name("on-m2"), testhost.Name("in-grp")
+		// A group of one member, which stays in default too, so that
+		// other tests' placements are not changed. Assigning sets a
+		// member's groups whole: each test that does so has a member of
+		// its own (the REST subtest m3, the CLI one m2, the cluster
+		// script m1).
+		member := "m3"
+		if _, ok := d.(*cli.Driver); ok {
+			member = "m2"
+		}
 		t.Cleanup(func() {
 			ctx := testhost.Context(t, time.Minute)
 			for _, n := range []string{onM2, inGroup} {
 				_ = d.Delete(ctx, n)
 			}
-			_ = h.AssignClusterGroups(ctx, "m3", []string{"default"})
+			_ = h.AssignClusterGroups(ctx, member, []string{"default"})
 			_ = h.ClusterGroups().Delete(ctx, group)
 		})
-		// A group of m3 alone: m3 stays in default too, so that other
-		// tests' placements are not changed.
 		if err := h.ClusterGroups().Create(ctx, api.ClusterGroupsPost{Name: group}); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.AssignClusterGroups(ctx, "m3", []string{"default", group}); err != nil {
+		if err := h.AssignClusterGroups(ctx, member, []string{"default", group}); err != nil {
 			t.Fatal(err)
 		}
-		if g, err := h.ClusterGroups().Get(ctx, group); err != nil || !slices.Equal(g.Members, []string{"m3"}) {
+		if g, err := h.ClusterGroups().Get(ctx, group); err != nil || !slices.Equal(g.Members, []string{member}) {
 			t.Fatalf("group %s: %+v, %v", group, g, err)
 		}
 		for name, target := range map[string]string{onM2: "m2", inGroup: "@" + group} {
@@ -89,7 +103,7 @@ func TestPlacement(t *testing.T) {
 				t.Fatalf("create %s --target %s: %v", name, target, err)
 			}
 		}
-		for name, want := range map[string]string{onM2: "m2", inGroup: "m3"} {
+		for name, want := range map[string]string{onM2: "m2", inGroup: member} {
 			inst, err := d.Instance(ctx, name)
 			if err != nil || inst.Location != want {
 				t.Fatalf("%s: location %q, want %s (%v)", name, inst.Location, want, err)
@@ -299,4 +313,99 @@ func TestPoolsNetworksVolumes(t *testing.T) {
 // short is a fresh name of at most 15 bytes (a network's limit).
 func short(prefix string) string {
 	return prefix + strings.TrimPrefix(testhost.Name(""), "lxkit--")[:6]
+}
+
+// TestFleetSpread applies a fleet of six spread instances: two on each
+// member, in parallel; the plan shows where each is; a rebuild keeps its
+// member.
+func TestFleetSpread(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 5*time.Minute)
+		d := rest.New(c.Connect(t, "m1"))
+		dir := t.TempDir()
+		name := strings.TrimPrefix(testhost.Name("spread"), "lxkit-")
+		var names []string
+		fleetFile := "fleet: " + name + "\ninstances:\n"
+		for i := range 6 {
+			n := fmt.Sprintf("lxkit-%s-%d", name, i)
+			names = append(names, n)
+			fleetFile += "  " + n + ": app.yaml\n"
+		}
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, 2*time.Minute)
+			for _, n := range names {
+				_ = d.Delete(ctx, n)
+			}
+		})
+		write(t, filepath.Join(dir, "app.yaml"), "image: "+testhost.Image+"\nplacement: {spread: true}\n")
+		write(t, filepath.Join(dir, "fleet.yaml"), fleetFile)
+		f, err := fleet.Load(filepath.Join(dir, "fleet.yaml"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := fleet.New(d)
+		m.Fleet = name
+		plan, err := m.Plan(ctx, f, fleet.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ch := range plan {
+			if want := fmt.Sprintf("+ create %s on m%d", names[i], i%3+1); ch.String() != want {
+				t.Errorf("plan line %d: %q, want %q", i, ch, want)
+			}
+		}
+		if err := m.Apply(ctx, plan, fleet.ApplyOptions{Parallel: 3}); err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, n := range names {
+			inst, err := d.Instance(ctx, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			per[inst.Location]++
+		}
+		if per["m1"] != 2 || per["m2"] != 2 || per["m3"] != 2 {
+			t.Errorf("instances per member: %v, want 2 on each", per)
+		}
+		if plan, err = m.Plan(ctx, f, fleet.PlanOptions{}); err != nil || plan[0].String() != "= keep "+names[0]+" on m1" {
+			t.Fatalf("plan after apply: %v, %v", plan, err)
+		}
+		s := f.Instances[1]
+		if err := m.Rebuild(ctx, s, driver.StopOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		if inst, err := d.Instance(ctx, s.Name); err != nil || inst.Location != "m2" {
+			t.Fatalf("%s after the rebuild: %+v, %v", s.Name, inst, err)
+		}
+	})
+}
+
+// TestJobOnMember runs a job on a member the caller names.
+func TestJobOnMember(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		d := rest.New(c.Connect(t, "m1"))
+		j := &buildhost.Job{Name: "where", Image: spec.Image{Alias: testhost.Image}, Timeout: buildhost.Duration(time.Minute),
+			Steps: []buildhost.Step{{Name: "host", Run: "hostname"}}}
+		var log strings.Builder
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Target: "m3", Keep: buildhost.KeepAlways})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		t.Cleanup(func() { _ = d.Delete(testhost.Context(t, time.Minute), res.Container) })
+		if inst, err := d.Instance(ctx, res.Container); err != nil || inst.Location != "m3" {
+			t.Fatalf("the job's container: %+v, %v", inst, err)
+		}
+		if !strings.Contains(log.String(), res.Container+"\n") {
+			t.Errorf("log:\n%s", log.String())
+		}
+	})
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
