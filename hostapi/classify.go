@@ -68,6 +68,12 @@ var messages = []struct {
 	// never "not found", which would pass for the object asked about.
 	{"connect: no such file or directory", refused},
 	{"doesn't appear to be started", refused},
+	// The daemon's own transfer of an instance to another member failed:
+	// it answered, and the broken connection its words name is its own,
+	// not lxkit's (Incus 6.0.4: "Instance move to destination failed on
+	// source: Failed migration on source: Rsync send failed: ... use of
+	// closed network connection").
+	{"failed migration on", Meaning{Class: errdefs.ErrInternal}},
 	// The daemon went away in the middle: lxc and incus print the Go
 	// error of the broken read or write, or of the websocket's abnormal
 	// closure.

@@ -38,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{"read unix @->/var/lib/lxd/unix.socket: read: connection reset by peer", errdefs.ErrUnavailable, LostConnection, false},
 		{"write unix @->/var/lib/lxd/unix.socket: write: broken pipe", errdefs.ErrUnavailable, LostConnection, false},
 		{"lxkit-x:/root/big: unexpected EOF", errdefs.ErrUnavailable, LostConnection, false},
+		{`Instance move to destination failed on source: Failed migration on source: Rsync send failed: c1, /var/lib/incus/storage-pools/default/containers/c1/: [exit status 12 read unix @incusd/c99->@: use of closed network connection] (rsync: connection unexpectedly closed (63 bytes received so far) [sender]`, errdefs.ErrInternal, "", false},
 		{`Post "http://unix.socket/1.0/instances/x/files?path=%2Froot%2Fup": write unix @->/var/lib/lxd/unix.socket: use of closed network connection`, errdefs.ErrUnavailable, LostConnection, false},
 		{"connection lost", errdefs.ErrUnavailable, LostConnection, false},
 		{"unknown flag: --bogus", errdefs.ErrInvalidArgument, "", false},

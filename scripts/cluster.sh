@@ -181,17 +181,30 @@ up() {
   local k m
   for k in incus lxd; do
     kind_vars "$k"
+    for m in $members; do member_net "$k" "$m"; done
+    # Side by side: a member of a formed cluster whose daemon starts again
+    # waits for the others before it is ready (its database needs them).
+    local pids=()
     for m in $members; do
-      member_net "$k" "$m"
-      member_up "$k" "$m"
+      member_up "$k" "$m" &
+      pids+=($!)
     done
+    for p in "${pids[@]}"; do wait "$p" || die "$k: a member did not start"; done
     bootstrap "$k"
     for m in $members; do [ "$m" = m1 ] || join "$k" "$m"; done
     on "$k" m1 "$cli" query /1.0/images/aliases/testimage >/dev/null 2>&1 ||
       on "$k" m1 "$cli" image import "$image" --alias testimage >/dev/null
     trust "$k"
-    say "$(printf '%-5s %s members at https://%s:8443 (remote %s-cluster)' "$k" \
-      "$(on "$k" m1 "$cli" cluster list -f csv 2>/dev/null | grep -c ',ONLINE,' || true)" "$(addr_of "$k" m1)" "$k")"
+    # Members whose daemons started again are online once they have
+    # heartbeated: wait for all of them (some 10 s after a restart).
+    local online=0
+    for _ in $(seq 120); do
+      online=$(on "$k" m1 "$cli" cluster list -f csv 2>/dev/null | grep -c ',ONLINE,' || true)
+      [ "$online" -ge 3 ] && break
+      sleep 0.5
+    done
+    [ "$online" -ge 3 ] || die "$k: only $online of 3 members online after 60 s: see $(dir_of "$k" m1)/daemon.log"
+    say "$(printf '%-5s %s members online at https://%s:8443 (remote %s-cluster)' "$k" "$online" "$(addr_of "$k" m1)" "$k")"
   done
   say "memory of all LXD and Incus processes on this machine: $(memory) MiB"
 }
