@@ -24,6 +24,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/spec"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -206,7 +207,7 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 // A missing instance is simply launched.
 func (m *Manager) Rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions) error {
 	member := ""
-	if inst, err := m.d.Instance(ctx, s.Name); err == nil && onCluster(inst.Location) {
+	if inst, err := m.d.Instance(ctx, s.Name); err == nil && hostapi.OnCluster(inst.Location) {
 		member = inst.Location
 	} else if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/spec"
 )
 
@@ -22,10 +23,6 @@ func Target(p *spec.Placement) string {
 	}
 	return ""
 }
-
-// onCluster reports whether an instance's location names a cluster
-// member: standalone LXD 5.0.2 and Incus 6.0.4 say "none".
-func onCluster(location string) bool { return location != "" && location != "none" }
 
 // cluster is what Diff knows of the host's members.
 type cluster struct {
@@ -58,7 +55,7 @@ func (c cluster) status(member string) string {
 // online reports whether an instance at location can be reached: always
 // on a standalone host.
 func (c cluster) online(location string) bool {
-	return !c.clustered() || !onCluster(location) || c.status(location) == "online"
+	return !c.clustered() || !hostapi.OnCluster(location) || c.status(location) == "online"
 }
 
 // place sets each create's Target (and, when lxkit chooses, its Member):
@@ -72,7 +69,7 @@ func (c cluster) place(f *Fleet, have []api.Instance, plan []Change) {
 	}
 	count := map[string]int{}
 	for _, inst := range have {
-		if inst.Config[KeyFleet] == f.Name && onCluster(inst.Location) {
+		if inst.Config[KeyFleet] == f.Name && hostapi.OnCluster(inst.Location) {
 			count[inst.Location]++
 		}
 	}

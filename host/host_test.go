@@ -2,8 +2,6 @@ package host_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"slices"
@@ -26,11 +24,7 @@ func eachDriver(t *testing.T, f func(t *testing.T, d driver.Driver, h *host.Host
 }
 
 // short is a fresh name of at most 15 bytes (a network's limit).
-func short(prefix string) string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func short(prefix string) string { return testhost.Short(prefix) }
 
 func mustClass(t *testing.T, what string, err, class error, says ...string) {
 	t.Helper()

@@ -38,6 +38,10 @@ func withQuery(path, key, value string) string {
 	return path + sep + key + "=" + url.QueryEscape(value)
 }
 
+// OnCluster reports whether an instance's location names a cluster
+// member: standalone LXD 5.0.2 and Incus 6.0.4 say "none".
+func OnCluster(location string) bool { return location != "" && location != "none" }
+
 // ExitCode is the exit code of the command an exec operation ran (its
 // metadata's "return"), and false when the operation has none (not ended,
 // or not an exec).

@@ -40,3 +40,11 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestOnCluster(t *testing.T) {
+	for loc, want := range map[string]bool{"": false, "none": false, "m1": true} {
+		if OnCluster(loc) != want {
+			t.Errorf("OnCluster(%q) = %v", loc, !want)
+		}
+	}
+}

@@ -3,7 +3,7 @@
 # the test hosts need. Idempotent: does nothing when all is installed.
 set -euo pipefail
 
-need=(lxd lxd-client incus-base incus-client iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time openssh-server)
+need=(lxd lxd-client incus-base incus-client iproute2 iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time openssh-server)
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${need[@]}" 2>/dev/null | awk '$2 == "installed" {print $1}' || true)
 missing=()
 for p in "${need[@]}"; do
@@ -34,7 +34,7 @@ fi
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q "$@"; }
 echo "lxkit hosts: installing ${missing[*]}" >&2
 apt update >/dev/null
-apt install -y --no-install-recommends iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
+apt install -y --no-install-recommends iproute2 iptables dnsmasq-base busybox-static debootstrap btrfs-progs xz-utils time >/dev/null
 # The SSH transport's tests run their own sshd (testkit/testsshd) on a
 # loopback port; only the binary is needed. Where systemd runs, the package
 # would also start the machine's sshd on port 22: when this script is what

@@ -15,7 +15,6 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/imagefile"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -126,55 +125,38 @@ func (q queryAPI) ImportImage(ctx context.Context, files []string, fp string, pr
 	return nil
 }
 
-// importGrace is how long `lxc image import` has to end after its
-// operation has.
-var importGrace = 3 * time.Second
-
-// runImport runs `lxc image import` and follows its operation on the
-// side. The command waits for the operation's end through the events
-// websocket, which it can miss and then wait forever
+// runImport runs `lxc image import`, which waits for its operation
+// through the events websocket and can miss its end, then wait for ever
 // (hostapi.OperationEndLost). So runImport reads the operation's ID from
-// the command's debug output, waits for the operation itself, and gives
-// the command importGrace to end after it; a command still waiting then
-// is stopped, and the operation's own end is the import's.
+// the command's debug output and has it watched on the side
+// (lxccmd.Runner.WatchOperation): a command still waiting once the
+// operation has ended is stopped, and the operation's own end is the
+// import's.
 func (q queryAPI) runImport(ctx context.Context, args []string) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	sniff := newOperationSniffer()
-	done := make(chan error, 1)
+	ended := make(chan struct{})
+	var err error
 	go func() {
-		_, err := q.h.RunTee(runCtx, sniff, append(args, "--debug")...)
-		done <- err
+		defer close(ended)
+		_, err = q.h.RunTee(runCtx, sniff, append(args, "--debug")...)
 	}()
 	var id string
 	select {
-	case err := <-done:
+	case <-ended:
 		return err
 	case id = <-sniff.found:
 	}
-	h := host.New(q)
-	ended := make(chan error, 1)
-	go func() { ended <- h.AwaitOperation(runCtx, id) }()
-	select {
-	case err := <-done:
+	missed := q.h.WatchOperation(ctx, ended, func(op api.Operation) bool { return op.ID == id }, stop)
+	<-ended
+	switch {
+	case missed == nil:
 		return err
-	case <-ended:
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(importGrace):
-	}
-	stop()
-	<-done
-	op, err := h.Operation(ctx, id)
-	if err != nil {
-		return fmt.Errorf("%s missed the end of its operation %s, and it is gone: %w", q.h.Addr(), id, err)
-	}
-	if op.StatusCode == api.OperationSuccess {
+	case missed.StatusCode == api.OperationSuccess:
 		return nil
 	}
-	return &errdefs.OperationError{ID: op.ID, Description: op.Description, Status: op.Status, Err: op.Err}
+	return &errdefs.OperationError{ID: missed.ID, Description: missed.Description, Status: missed.Status, Err: missed.Err}
 }
 
 // operationSniffer passes on, once, the first operation ID that the

@@ -70,6 +70,8 @@ func fakeImporter(t *testing.T, kind string) string {
 			sync200(w, op())
 		case r.URL.Path == "/1.0/operations/"+id:
 			sync200(w, op())
+		case r.URL.Path == "/1.0/operations":
+			sync200(w, `{"running":[`+op()+`]}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"type":"error","error":"not found","error_code":404}`))

@@ -5,7 +5,6 @@ package clusters
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -140,11 +139,11 @@ func TestJoinAndRemove(t *testing.T) {
 		if err != nil || tok.ServerName != "m4" || !slices.Contains(tok.Addresses, c.Address("m1")) {
 			t.Fatalf("token: %+v, %v", tok, err)
 		}
-		cert, _, err := client.ServerCertificate(ctx, "https://"+tok.Addresses[0])
-		if err != nil || client.Fingerprint(cert) != tok.Fingerprint {
-			t.Fatalf("the cluster's certificate: %v (fingerprint differs from the token's?)", err)
+		cert, err := client.ClusterCertificate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
 		}
-		opts := host.JoinOptions{ClusterCertificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))}
+		opts := host.JoinOptions{ClusterCertificate: cert}
 		if err := h4.JoinCluster(ctx, first, opts); err == nil {
 			t.Fatal("a revoked token joined")
 		}
@@ -271,7 +270,7 @@ func TestPoolsNetworksVolumes(t *testing.T) {
 	testcluster.EachDriver(t, func(t *testing.T, c testcluster.Cluster, d driver.Driver) {
 		ctx := testhost.Context(t, 3*time.Minute)
 		h := host.New(d.API())
-		pool, network, vol := short("cp"), short("cn"), short("cv")
+		pool, network, vol := testhost.Short("cp"), testhost.Short("cn"), testhost.Short("cv")
 		t.Cleanup(func() {
 			ctx := testhost.Context(t, time.Minute)
 			_ = h.Volumes(pool).On("m2").Delete(ctx, vol)
@@ -308,11 +307,6 @@ func TestPoolsNetworksVolumes(t *testing.T) {
 			t.Fatalf("volume %s: %+v, %v", vol, v, err)
 		}
 	})
-}
-
-// short is a fresh name of at most 15 bytes (a network's limit).
-func short(prefix string) string {
-	return prefix + strings.TrimPrefix(testhost.Name(""), "lxkit--")[:6]
 }
 
 // TestFleetSpread applies a fleet of six spread instances: two on each

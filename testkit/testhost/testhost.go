@@ -91,6 +91,14 @@ func Name(prefix string) string {
 	return "lxkit-" + prefix + "-" + hex.EncodeToString(b)
 }
 
+// Short returns a fresh name of prefix and 6 hex digits, for networks,
+// whose names have at most 15 bytes.
+func Short(prefix string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
 // Context returns a context that ends with the test, bounded to d.
 func Context(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

@@ -4,8 +4,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/objects"
-	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/spf13/cobra"
 )
@@ -352,7 +349,7 @@ func joinRun(ctx context.Context, o *JoinOptions) error {
 	if err != nil {
 		return err
 	}
-	cert, err := clusterCertificate(ctx, tok)
+	cert, err := client.ClusterCertificate(ctx, tok)
 	if err != nil {
 		return err
 	}
@@ -362,35 +359,6 @@ func joinRun(ctx context.Context, o *JoinOptions) error {
 	}
 	cmdutil.Success(o.IO, o.Globals, "%s joined the cluster at %s as %s", h.Addr(), tok.Addresses[0], tok.ServerName)
 	return nil
-}
-
-// clusterCertificate fetches the cluster's certificate from the first of
-// the token's addresses that answers, and returns it PEM-encoded if its
-// fingerprint is the token's. A certificate that is not is refused (an
-// error matching errdefs.ErrCertificate): whoever answers there is not
-// the cluster that issued the token.
-func clusterCertificate(ctx context.Context, tok api.ClusterJoinToken) (string, error) {
-	if len(tok.Addresses) == 0 {
-		return "", errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "the join token names no address of the cluster")
-	}
-	var errs []error
-	for _, addr := range tok.Addresses {
-		cert, _, err := client.ServerCertificate(ctx, "https://"+addr)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if fp := client.Fingerprint(cert); !strings.EqualFold(fp, tok.Fingerprint) {
-			return "", errdefs.Wrap(errdefs.ErrCertificate, nil,
-				"%s presents certificate %s, but the join token is for the cluster with certificate %s: refusing to join (is something in between?)",
-				addr, fp, tok.Fingerprint)
-		}
-		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), nil
-	}
-	if len(errs) == 1 {
-		return "", fmt.Errorf("fetching the cluster's certificate: %w", errs[0])
-	}
-	return "", fmt.Errorf("fetching the cluster's certificate: no address of the join token answered: %w", errors.Join(errs...))
 }
 
 // RemoveOptions are the inputs of `cluster remove`.

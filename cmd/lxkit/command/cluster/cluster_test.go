@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -345,54 +344,6 @@ func tlsServer(t *testing.T) (*httptest.Server, string) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv, srv.Listener.Addr().String()
-}
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-func TestClusterCertificate(t *testing.T) {
-	srv, addr := tlsServer(t)
-	ctx := context.Background()
-	fp := client.Fingerprint(srv.Certificate())
-
-	// The first address that answers is asked.
-	tok := api.ClusterJoinToken{ServerName: "m4", Secret: "s", Fingerprint: fp, Addresses: []string{closedAddr(t), addr}}
-	got, err := clusterCertificate(ctx, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, rest := pem.Decode([]byte(got))
-	if block == nil || block.Type != "CERTIFICATE" || len(rest) != 0 || string(block.Bytes) != string(srv.Certificate().Raw) {
-		t.Errorf("clusterCertificate returned %q; want the server's certificate, PEM", got)
-	}
-
-	// Another certificate is refused, even if a later address would do.
-	tok.Fingerprint = strings.Repeat("0", 64)
-	tok.Addresses = []string{addr, addr}
-	got, err = clusterCertificate(ctx, tok)
-	if !errors.Is(err, errdefs.ErrCertificate) || got != "" ||
-		!strings.Contains(err.Error(), addr+" presents certificate "+fp) || !strings.Contains(err.Error(), "refusing to join") {
-		t.Errorf("clusterCertificate with another fingerprint: %q, %v; want ErrCertificate", got, err)
-	}
-
-	// No address answers.
-	tok.Addresses = []string{closedAddr(t), closedAddr(t)}
-	if got, err = clusterCertificate(ctx, tok); err == nil || errors.Is(err, errdefs.ErrCertificate) ||
-		!strings.Contains(err.Error(), "no address of the join token answered") {
-		t.Errorf("clusterCertificate with nothing listening: %q, %v", got, err)
-	}
-	tok.Addresses = nil
-	if _, err = clusterCertificate(ctx, tok); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Errorf("clusterCertificate without addresses: %v", err)
-	}
 }
 
 // TestJoin: join sends the cluster's certificate, checked against the

@@ -15,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/spf13/cobra"
 )
 
@@ -82,7 +83,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, recs, func(w io.Writer) error {
 		tw := cmdutil.NewTable(w)
-		clustered := slices.ContainsFunc(recs, func(r Record) bool { return OnCluster(r.Location) })
+		clustered := slices.ContainsFunc(recs, func(r Record) bool { return hostapi.OnCluster(r.Location) })
 		head := "NAME\tSTATUS\tIPV4"
 		if clustered {
 			head += "\tLOCATION"
@@ -178,7 +179,3 @@ func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
 	wg.Wait()
 	return firstErr
 }
-
-// OnCluster reports whether an instance's location names a cluster
-// member: standalone LXD 5.0.2 and Incus 6.0.4 say "none".
-func OnCluster(location string) bool { return location != "" && location != "none" }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +53,7 @@ func stateRun(ctx context.Context, opts *NameOptions) error {
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, st, func(w io.Writer) error {
 		location := "" // on a cluster, people want to know where it runs
-		if inst, err := d.Instance(ctx, opts.Name); err == nil && OnCluster(inst.Location) {
+		if inst, err := d.Instance(ctx, opts.Name); err == nil && hostapi.OnCluster(inst.Location) {
 			location = inst.Location
 		}
 		return writeState(w, st, location)
