@@ -41,10 +41,12 @@ type ServerEnvironment struct {
 	KernelVersion string   `json:"kernel_version"`
 	Server        string   `json:"server"` // "lxd" or "incus"
 	ServerName    string   `json:"server_name"`
-	ServerPid     int      `json:"server_pid"`
-	ServerVersion string   `json:"server_version"`
-	Storage       string   `json:"storage"`
-	Project       string   `json:"project"`
+	// ServerClustered is true on a member of a cluster.
+	ServerClustered bool   `json:"server_clustered"`
+	ServerPid       int    `json:"server_pid"`
+	ServerVersion   string `json:"server_version"`
+	Storage         string `json:"storage"`
+	Project         string `json:"project"`
 }
 
 // Operation is a background task of the daemon.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/procid"
 )
 
@@ -17,6 +18,9 @@ type Container struct {
 	Name   string
 	Job    string
 	Status string
+	// Location is the cluster member the container is on; "" on a host
+	// that is no cluster.
+	Location string
 	// Deadline is when the container becomes a leftover; zero when its
 	// configuration does not say.
 	Deadline time.Time
@@ -25,7 +29,8 @@ type Container struct {
 	RunnerGone bool
 }
 
-// Containers lists the job containers of a host, by name.
+// Containers lists the job containers of a host, by name: on a cluster,
+// those of every member (the daemon lists them all).
 func Containers(ctx context.Context, d driver.Driver) ([]Container, error) {
 	list, err := d.List(ctx)
 	if err != nil {
@@ -38,6 +43,9 @@ func Containers(ctx context.Context, d driver.Driver) ([]Container, error) {
 			continue
 		}
 		c := Container{Name: inst.Name, Job: job, Status: inst.Status}
+		if hostapi.OnCluster(inst.Location) {
+			c.Location = inst.Location
+		}
 		c.Deadline, _ = time.Parse(time.RFC3339, inst.Config[KeyDeadline])
 		c.RunnerGone = inst.Config[KeyRunner] != "" && procid.Gone(inst.Config[KeyRunner])
 		out = append(out, c)

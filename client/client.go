@@ -54,8 +54,12 @@ type Client struct {
 	tls      TLSOptions
 	timeout  time.Duration
 	dialHook func()
-	answered atomic.Bool // the daemon has answered a request
-	closed   atomic.Bool // Close was called
+	// fallbacks are other addresses of the same service (failover.go);
+	// connected is the address the last connection went to.
+	fallbacks []string
+	connected atomic.Pointer[string]
+	answered  atomic.Bool // the daemon has answered a request
+	closed    atomic.Bool // Close was called
 	// Bounds on a hostile or stalled daemon (bounds.go).
 	maxAnswer   int64
 	respTimeout time.Duration
@@ -112,6 +116,9 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	} else {
 		c.base, c.wsBase = "https://"+ep.Host, "wss://"+ep.Host
 		dial = (&net.Dialer{Timeout: c.timeout, KeepAlive: 30 * time.Second}).DialContext
+		if dial, err = c.failover(dial, ep.Host); err != nil {
+			return nil, err
+		}
 		if tc, err = c.tls.config(ep.Host); err != nil {
 			return nil, err
 		}
@@ -340,7 +347,11 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		// restarting), between two requests of one operation.
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection to the daemon lost (it answered before, now it refuses connections)", c.addr)
 	}
-	return connectError(c.addr, c.timeout, err)
+	err = connectError(c.addr, c.timeout, err)
+	if n := len(c.fallbacks); n > 0 && errors.Is(err, errdefs.ErrUnavailable) {
+		err = fmt.Errorf("%w (nor did the %d other addresses it was given)", err, n)
+	}
+	return err
 }
 
 // connectError classifies a failure to reach the daemon at addr.
@@ -457,7 +468,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any, ifMatc
 	defer resp.Body.Close()
 	a, err := c.decodeAnswer(resp)
 	if err != nil {
-		return nil, c.refusal(err)
+		return nil, c.onMember(ctx, req, c.refusal(err))
 	}
 	return a, nil
 }
@@ -605,7 +616,7 @@ func (c *Client) raw(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
 		_, err := c.decodeAnswer(resp)
-		return nil, c.refusal(err)
+		return nil, c.onMember(req.Context(), req, c.refusal(err))
 	}
 	return resp, nil
 }

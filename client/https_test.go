@@ -315,3 +315,53 @@ func TestParseAddr(t *testing.T) {
 		}
 	}
 }
+
+// freeAddr is a loopback address nothing listens on: a connection to it
+// is refused.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestFailover reaches a daemon through a fallback address when the
+// address the client names refuses connections, as a cluster member that
+// is down does; execs' websockets go the same way.
+func TestFailover(t *testing.T) {
+	eachHTTPS(t, func(t *testing.T, h testhost.Host, s *testhost.HTTPS) {
+		ctx := testhost.Context(t, time.Minute)
+		down := freeAddr(t)
+		good := strings.TrimPrefix(s.Addr, "https://")
+		c := testhost.ConnectTrusted(t, h.Name, &testhost.HTTPS{Addr: "https://" + down, ServerCert: s.ServerCert, Unix: s.Unix},
+			client.WithFallbacks("https://"+down, freeAddr(t), s.Addr))
+		if c.Connected() != good {
+			t.Fatalf("connected to %q, want %q", c.Connected(), good)
+		}
+		if c.Server().Environment.ServerName == "" {
+			t.Fatalf("no server read through the fallback: %+v", c.Server())
+		}
+		name := testhost.Name("failover")
+		d := rest.New(c)
+		t.Cleanup(func() { _ = d.Delete(testhost.Context(t, time.Minute), name) })
+		if err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := transport.Run(ctx, d.Transport(name), "echo", "through"); err != nil || out != "through\n" {
+			t.Fatalf("exec through the fallback: %q, %v", out, err)
+		}
+
+		// None answers: the error says the others were tried.
+		_, err := client.New(ctx, "https://"+down, client.WithFallbacks(freeAddr(t), freeAddr(t)))
+		if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "nor did the 2 other addresses") {
+			t.Fatalf("all down: %v", err)
+		}
+		// A fallback that is no HTTPS address is refused at once.
+		if _, err := client.New(ctx, "https://"+down, client.WithFallbacks("/run/x.socket")); err == nil || !strings.Contains(err.Error(), "fallback /run/x.socket") {
+			t.Fatalf("a socket as a fallback: %v", err)
+		}
+	})
+}

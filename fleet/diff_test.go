@@ -94,7 +94,9 @@ func TestDiffOnCluster(t *testing.T) {
 	made := func(s *spec.Spec, member string) api.Instance {
 		return api.Instance{Name: s.Name, Status: "Running", Location: member, InstancePut: api.InstancePut{Config: createOptions(s, "prod").Config}}
 	}
-	have := []api.Instance{made(f.Instances[0], "m1"), made(f.Instances[1], "m2")}
+	// The daemons list an instance of a member that is down by its name
+	// and location alone: no configuration says whose it is.
+	have := []api.Instance{made(f.Instances[0], "m1"), {Name: "lost", Status: "Error", Location: "m2"}}
 	members := []api.ClusterMember{
 		{ServerName: "m3", Status: "Online", ClusterMemberPut: api.ClusterMemberPut{Groups: []string{"default", "gpu"}}},
 		{ServerName: "m1", Status: "Online", ClusterMemberPut: api.ClusterMemberPut{Groups: []string{"default"}}},

@@ -225,15 +225,17 @@ func Diff(f *Fleet, have []api.Instance, images map[string]string, members []api
 		switch {
 		case !ok:
 			plan = append(plan, Change{Instance: s.Name, Action: Create, Spec: s})
+		case !cl.online(inst.Location):
+			// First: the daemons list an instance of a member that is
+			// down with its name and location alone, no configuration.
+			plan = append(plan, Change{Instance: s.Name, Action: Unreachable, Member: inst.Location, Spec: s,
+				Why: []string{"member " + inst.Location + " is " + cl.status(inst.Location)}})
 		case inst.Config[KeyFleet] != f.Name:
 			why := "made outside any fleet"
 			if owner := inst.Config[KeyFleet]; owner != "" {
 				why = "of fleet " + owner
 			}
 			plan = append(plan, Change{Instance: s.Name, Action: Skip, Why: []string{why}, Spec: s})
-		case !cl.online(inst.Location):
-			plan = append(plan, Change{Instance: s.Name, Action: Unreachable, Member: inst.Location, Spec: s,
-				Why: []string{"member " + inst.Location + " is " + cl.status(inst.Location)}})
 		default:
 			fp := s.Image.Fingerprint
 			if s.Image.Server == "" {

@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,10 +113,47 @@ type MoveOptions struct {
 	Stop bool
 }
 
+// sharedPoolDrivers are the storage drivers whose volumes every member
+// of a cluster reaches; the others' (dir, btrfs, lvm, zfs) live on one
+// member.
+var sharedPoolDrivers = []string{"ceph", "cephfs", "cephobject", "lvmcluster"}
+
+// localVolumesStay refuses a move of inst that would leave a custom
+// volume behind: one attached to it from a pool local to its member,
+// which the daemons do not move with the instance. Incus 6.0.4 moves
+// such an instance and leaves the volume on the old member, silently;
+// LXD 5.0.2 refuses, saying "Storage volume not found" of the device.
+func (h *Host) localVolumesStay(ctx context.Context, inst *api.Instance) error {
+	devices := inst.ExpandedDevices
+	if devices == nil {
+		devices = inst.Devices
+	}
+	for _, dev := range slices.Sorted(maps.Keys(devices)) {
+		d := devices[dev]
+		if d["type"] != "disk" || d["pool"] == "" || d["source"] == "" || d["path"] == "/" {
+			continue
+		}
+		pool, err := h.StoragePools().Get(ctx, d["pool"])
+		if err != nil {
+			return fmt.Errorf("moving %s: its device %s: %w", inst.Name, dev, err)
+		}
+		if slices.Contains(sharedPoolDrivers, pool.Driver) {
+			continue
+		}
+		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
+			"instance %s has volume %s of pool %s attached (device %s), and a %s pool's volumes live on one member: "+
+				"it would stay on %s; detach it first (or copy it to the other member), then move",
+			inst.Name, d["source"], d["pool"], dev, pool.Driver, inst.Location)
+	}
+	return nil
+}
+
 // MoveInstance moves an instance to another member of its cluster, with
 // its root volume and snapshots. An instance on that member already is
 // success. A running instance is refused (errdefs.ErrPreconditionFailed)
-// unless opts.Stop, as the daemons move only stopped containers.
+// unless opts.Stop, as the daemons move only stopped containers. An
+// instance with a custom volume of a member's local pool attached is
+// refused too: the volume would stay behind.
 func (h *Host) MoveInstance(ctx context.Context, name string, opts MoveOptions) error {
 	if err := ValidateName("cluster member", opts.Target); err != nil {
 		return err
@@ -125,6 +164,9 @@ func (h *Host) MoveInstance(ctx context.Context, name string, opts MoveOptions) 
 	}
 	if inst.Location == opts.Target {
 		return nil
+	}
+	if err := h.localVolumesStay(ctx, inst); err != nil {
+		return err
 	}
 	running := !strings.EqualFold(inst.Status, "Stopped")
 	if running {

@@ -68,6 +68,10 @@ var messages = []struct {
 	// never "not found", which would pass for the object asked about.
 	{"connect: no such file or directory", refused},
 	{"doesn't appear to be started", refused},
+	// A cluster member that does not answer, as the member asked says
+	// (MemberDown).
+	{"missing event connection with target cluster member", Meaning{Class: errdefs.ErrUnavailable}},
+	{"server isn't ready yet", Meaning{Class: errdefs.ErrUnavailable}},
 	// The daemon's own transfer of an instance to another member failed:
 	// it answered, and the broken connection its words name is its own,
 	// not lxkit's (Incus 6.0.4: "Instance move to destination failed on

@@ -19,6 +19,8 @@ func TestClassify(t *testing.T) {
 		refused bool
 	}{
 		{"Instance not found", errdefs.ErrNotFound, "", false},
+		{"Missing event connection with target cluster member", errdefs.ErrUnavailable, "", false},
+		{"Server isn't ready yet", errdefs.ErrUnavailable, "", false},
 		{`Failed to fetch instance "x" in project "default": Instance not found`, errdefs.ErrNotFound, "", false},
 		{"Not Found", errdefs.ErrNotFound, "", false},
 		{"file does not exist", errdefs.ErrNotFound, "", false},
@@ -66,7 +68,7 @@ func TestRowsLowerCase(t *testing.T) {
 			t.Errorf("pull row %q is not lower case", r.words)
 		}
 	}
-	for _, q := range []Quirk{CreateRace, MadeMeanwhile, Busy, UpdateRace, StartGaveUp, RootMissing, CommandNotFound, InUse, FileServerHiccup, SymlinkPull, StateRace, PullCut} {
+	for _, q := range []Quirk{CreateRace, MadeMeanwhile, Busy, UpdateRace, StartGaveUp, RootMissing, CommandNotFound, InUse, FileServerHiccup, SymlinkPull, StateRace, PullCut, MemberDown} {
 		if q.Seen == "" || len(q.words) == 0 {
 			t.Errorf("quirk %+v names no daemon or no words", q)
 		}

@@ -17,6 +17,23 @@ func InstancePath(name string, under ...string) string {
 	return p
 }
 
+// InstanceOf returns the name of the instance an API path is about
+// (itself or what lies under it, InstancePath's inverse) and true, or
+// "" and false for a path about no one instance.
+func InstanceOf(path string) (string, bool) {
+	path, _, _ = strings.Cut(path, "?")
+	rest, ok := strings.CutPrefix(path, "/1.0/instances/")
+	if !ok {
+		return "", false
+	}
+	rest, _, _ = strings.Cut(rest, "/")
+	name, err := url.PathUnescape(rest)
+	if err != nil || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
 // WithProject returns an API path (which may carry a query) that acts in
 // project; an empty project leaves it as it is.
 func WithProject(path, project string) string { return withQuery(path, "project", project) }

@@ -24,6 +24,24 @@ func TestPaths(t *testing.T) {
 	}
 }
 
+func TestInstanceOf(t *testing.T) {
+	for path, want := range map[string]string{
+		InstancePath("c1"):                             "c1",
+		InstancePath("a b", "exec"):                    "a b",
+		WithProject(InstancePath("c/1", "state"), "p"): "c/1",
+		"/1.0/instances":                               "",
+		"/1.0/instances/":                              "",
+		"/1.0/instances?recursion=1":                   "",
+		"/1.0/profiles/default":                        "",
+		"/1.0/instances/%zz":                           "",
+	} {
+		got, ok := InstanceOf(path)
+		if got != want || ok != (want != "") {
+			t.Errorf("InstanceOf(%q) = %q, %v; want %q", path, got, ok, want)
+		}
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	for _, c := range []struct {
 		op   *api.Operation

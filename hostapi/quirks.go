@@ -106,6 +106,14 @@ var (
 	// already defined on member "m1"` (Incus 6.0.4).
 	DefinedOnMember = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"already defined on member"}}
 
+	// MemberDown: the daemon asked about an instance on another cluster
+	// member that does not answer (its daemon killed, say) answers 500:
+	// "Missing event connection with target cluster member" (LXD 5.0.2;
+	// Incus 6.0.4 too, in the first seconds) or "Server isn't ready yet"
+	// (Incus 6.0.4), naming no member. A daemon that is starting says the
+	// latter of itself too.
+	MemberDown = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"missing event connection with target cluster member", "server isn't ready yet"}}
+
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}

@@ -9,6 +9,9 @@
 #   cluster.sh spare KIND | spare-down KIND
 #                     a fresh daemon m4 of KIND in no cluster, for the
 #                     tests of joining and removing members; and gone
+#   cluster.sh kill KIND MEMBER | start KIND MEMBER
+#                     SIGKILL of a member's daemon (its containers run
+#                     on); and its daemon started again, as it was
 #
 # Network: the members sit on a host bridge (lxkitcl0, 10.99.0.1/24) with
 # no uplink, no NAT and no forwarding; no namespace has a default route;
@@ -28,6 +31,12 @@ image=${LXKIT_CACHE:-/var/cache/lxkit}/testimage-busybox-v1.tar.xz
 lxkit=$root/bin/lxkit
 members="m1 m2 m3"
 
+# has GREP-ARGS...: stdin has a matching line. It reads all of stdin:
+# under pipefail, `cmd | grep -q` fails when grep leaves at the first
+# match and cmd, still writing, dies of SIGPIPE (ip writes its output in
+# several writes: 281 of 2,000 `ip addr show | grep -q` missed an address
+# that was there, and the add that followed failed, ci60).
+has() { [ "$(grep -c "$@")" -gt 0 ]; }
 die() { echo "lxkit cluster: $*" >&2; exit 1; }
 say() { echo "lxkit cluster: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || die "must run as root: sudo make cluster"
@@ -48,10 +57,10 @@ network_up() {
   if ! ip link show "$bridge" >/dev/null 2>&1; then
     ip link add "$bridge" type bridge
   fi
-  ip addr show dev "$bridge" | grep -q "inet $subnet.1/24" || ip addr add "$subnet.1/24" dev "$bridge"
+  ip addr show dev "$bridge" | has "inet $subnet.1/24" || ip addr add "$subnet.1/24" dev "$bridge"
   ip link set "$bridge" up
   # The container bridges inside the namespaces: nowhere from the host.
-  ip route show type unreachable | grep -q "^unreachable $inner" || ip route add unreachable "$inner"
+  ip route show type unreachable | has "^unreachable $inner" || ip route add unreachable "$inner"
   # Belt and braces: nothing is routed into or out of the bridge (frames
   # between its ports, which br_netfilter shows to FORWARD with the bridge
   # on both sides, pass).
@@ -64,13 +73,13 @@ network_up() {
 member_net() {
   local ns veth a
   ns=$(ns_of "$1" "$2") veth=cl-$1-$2 a=$(addr_of "$1" "$2")
-  ip netns list | grep -qw "^$ns" || ip netns add "$ns"
+  ip netns list | has -w "^$ns" || ip netns add "$ns"
   if ! ip link show "$veth" >/dev/null 2>&1; then
     ip link add "$veth" type veth peer name cl0 netns "$ns"
   fi
   ip link set "$veth" master "$bridge" up
   ip -n "$ns" link set lo up
-  ip -n "$ns" addr show dev cl0 | grep -q "inet $a/24" || ip -n "$ns" addr add "$a/24" dev cl0
+  ip -n "$ns" addr show dev cl0 | has "inet $a/24" || ip -n "$ns" addr add "$a/24" dev cl0
   ip -n "$ns" link set cl0 up
   [ -z "$(ip -n "$ns" route show default)" ] || die "namespace $ns has a default route: refusing to start a member there"
 }
@@ -102,7 +111,7 @@ init_preseed() { # KIND MEMBER (preseed on stdin)
   esac
 }
 
-clustered() { on "$1" "$2" "$cli" query /1.0/cluster 2>/dev/null | grep -q '"enabled": *true'; }
+clustered() { on "$1" "$2" "$cli" query /1.0/cluster 2>/dev/null | has '"enabled": *true'; }
 
 bootstrap() { # KIND
   clustered "$1" m1 && return 0
@@ -220,7 +229,7 @@ member_down() {
       incus) on "$1" "$2" timeout 60 incus admin shutdown >/dev/null 2>&1 || true ;;
     esac
   fi
-  if ip netns list | grep -qw "^$ns"; then
+  if ip netns list | has -w "^$ns"; then
     pids=$(ip netns pids "$ns")
     if [ -n "$pids" ]; then
       kill -KILL $pids 2>/dev/null || true
@@ -244,11 +253,21 @@ spare() {
 
 # spare_down KIND: m4 out of the cluster (if it joined) and gone.
 spare_down() {
-  if on "$1" m1 "$cli" cluster list -f csv 2>/dev/null | grep -q '^m4,'; then
+  if on "$1" m1 "$cli" cluster list -f csv 2>/dev/null | has '^m4,'; then
     on "$1" m1 "$cli" cluster remove m4 --force --yes >/dev/null 2>&1 || true
   fi
   on "$1" m1 "$cli" cluster revoke-token m4 >/dev/null 2>&1 || true
   member_down "$1" m4
+}
+
+# kill_member KIND MEMBER: the member's daemon killed, and gone.
+kill_member() {
+  local pid
+  pid=$(on "$1" "$2" timeout 10 "$cli" query /1.0 2>/dev/null | sed -n 's/.*"server_pid": *\([0-9][0-9]*\).*/\1/p')
+  [ -n "$pid" ] || die "$1 $2: no daemon answers"
+  kill -KILL "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+  die "$1 $2: daemon $pid still there 5 s after SIGKILL"
 }
 
 down() {
@@ -272,5 +291,9 @@ case ${1:-up} in
   spare | spare-down)
     case ${2:-} in lxd | incus) kind_vars "$2" ;; *) die "usage: cluster.sh $1 lxd|incus" ;; esac
     if [ "$1" = spare ]; then spare "$2"; else spare_down "$2"; fi ;;
-  *) die "usage: cluster.sh [up|down|spare KIND|spare-down KIND]" ;;
+  kill | start)
+    case ${2:-} in lxd | incus) kind_vars "$2" ;; *) die "usage: cluster.sh $1 lxd|incus MEMBER" ;; esac
+    [ -d "$(dir_of "$2" "${3:-}")" ] && [ -n "${3:-}" ] || die "usage: cluster.sh $1 $2 MEMBER (no member ${3:-})"
+    if [ "$1" = kill ]; then kill_member "$2" "$3"; else member_up "$2" "$3"; fi ;;
+  *) die "usage: cluster.sh [up|down|spare KIND|spare-down KIND|kill KIND MEMBER|start KIND MEMBER]" ;;
 esac

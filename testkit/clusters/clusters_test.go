@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,8 +26,10 @@ import (
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/spec"
 	"github.com/lxkit/lxkit/testkit/testcluster"
+	"github.com/lxkit/lxkit/testkit/testcmd"
 	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -126,7 +131,6 @@ func TestJoinAndRemove(t *testing.T) {
 		h1 := host.New(rest.New(h1Client).API())
 		spare, addr := c.Spare(t)
 		h4 := host.New(rest.New(spare).API())
-
 		first, err := h1.AddClusterMember(ctx, "m4")
 		if err != nil {
 			t.Fatal(err)
@@ -260,6 +264,34 @@ func TestMoveAndCopy(t *testing.T) {
 		if inst, err := d.Instance(ctx, name+"-copy"); err != nil || inst.Location != "m1" {
 			t.Fatalf("the copy: %+v, %v", inst, err)
 		}
+
+		// A volume of m1's local pool attached to the copy would stay on
+		// m1: the move is refused, naming it, and the copy stays.
+		vol := testhost.Short("mv")
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, time.Minute)
+			_ = d.Delete(ctx, name+"-copy")
+			_ = h.Volumes("default").On("m1").Delete(ctx, vol)
+		})
+		if err := h.Volumes("default").On("m1").Create(ctx, api.StorageVolumesPost{Name: vol}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Instances().Update(ctx, name+"-copy", func(p *api.InstancePut) error {
+			if p.Devices == nil {
+				p.Devices = map[string]map[string]string{}
+			}
+			p.Devices["data"] = map[string]string{"type": "disk", "pool": "default", "source": vol, "path": "/data"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		err = h.MoveInstance(ctx, name+"-copy", host.MoveOptions{Target: "m2"})
+		if !errors.Is(err, errdefs.ErrPreconditionFailed) || !strings.Contains(err.Error(), "volume "+vol+" of pool default attached") {
+			t.Fatalf("moving an instance with a local volume: %v", err)
+		}
+		if inst, err := d.Instance(ctx, name+"-copy"); err != nil || inst.Location != "m1" {
+			t.Fatalf("the copy after the refused move: %+v, %v", inst, err)
+		}
 	})
 }
 
@@ -375,24 +407,54 @@ func TestFleetSpread(t *testing.T) {
 	})
 }
 
-// TestJobOnMember runs a job on a member the caller names.
-func TestJobOnMember(t *testing.T) {
+// TestJobsOnMembers runs a job on each of two members the caller names,
+// through m1; job list (library and command) shows both with their
+// members, and reap deletes both.
+func TestJobsOnMembers(t *testing.T) {
 	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
 		ctx := testhost.Context(t, 3*time.Minute)
 		d := rest.New(c.Connect(t, "m1"))
-		j := &buildhost.Job{Name: "where", Image: spec.Image{Alias: testhost.Image}, Timeout: buildhost.Duration(time.Minute),
+		job := strings.TrimPrefix(testhost.Name("where"), "lxkit-")
+		j := &buildhost.Job{Name: job, Image: spec.Image{Alias: testhost.Image}, Timeout: buildhost.Duration(time.Minute),
 			Steps: []buildhost.Step{{Name: "host", Run: "hostname"}}}
-		var log strings.Builder
-		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Target: "m3", Keep: buildhost.KeepAlways})
+		want := map[string]string{} // container: member
+		for _, member := range []string{"m2", "m3"} {
+			var log strings.Builder
+			res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Target: member, Keep: buildhost.KeepAlways})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			t.Cleanup(func() { _ = d.Delete(testhost.Context(t, time.Minute), res.Container) })
+			if !strings.Contains(log.String(), res.Container+"\n") {
+				t.Errorf("log:\n%s", log.String())
+			}
+			want[res.Container] = member
+		}
+		list, err := buildhost.Containers(ctx, d)
 		if err != nil {
-			t.Fatalf("%v\n%s", err, log.String())
+			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = d.Delete(testhost.Context(t, time.Minute), res.Container) })
-		if inst, err := d.Instance(ctx, res.Container); err != nil || inst.Location != "m3" {
-			t.Fatalf("the job's container: %+v, %v", inst, err)
+		got := map[string]string{}
+		for _, jc := range list {
+			if jc.Job == job {
+				got[jc.Name] = jc.Location
+			}
 		}
-		if !strings.Contains(log.String(), res.Container+"\n") {
-			t.Errorf("log:\n%s", log.String())
+		if !maps.Equal(got, want) {
+			t.Fatalf("job containers: %v, want %v", got, want)
+		}
+		r := testcmd.Run(ctx, testcmd.Options{}, "--host", c.Remote, "job", "list")
+		if r.Code != 0 || !regexpLine(string(r.Stdout), `^NAME +JOB +STATUS +DEADLINE +LOCATION$`) {
+			t.Fatalf("job list: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		for name, member := range want {
+			if !regexpLine(string(r.Stdout), "^"+regexp.QuoteMeta(name)+" +"+regexp.QuoteMeta(job)+" .* "+member+"$") {
+				t.Errorf("job list lacks %s on %s:\n%s", name, member, r.Stdout)
+			}
+		}
+		reaped, err := buildhost.Reap(ctx, d, time.Now().Add(48*time.Hour), job)
+		if slices.Sort(reaped); err != nil || len(reaped) != 2 || want[reaped[0]] == "" || want[reaped[1]] == "" {
+			t.Fatalf("reap: %v, %v; want %v", reaped, err, want)
 		}
 	})
 }
@@ -402,4 +464,65 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEventsAndOperationsAcrossMembers watches events and lists
+// operations through m1 while the work happens on m3, asked through m3:
+// both cover every member.
+func TestEventsAndOperationsAcrossMembers(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		h1 := host.New(rest.New(c.Connect(t, "m1")).API())
+		c3 := c.Connect(t, "m3")
+		d3 := rest.New(c3)
+		name := testhost.Name("ev")
+		t.Cleanup(func() { _ = d3.Delete(testhost.Context(t, time.Minute), name) })
+
+		started := make(chan api.Event, 1)
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		watching := make(chan error, 1)
+		go func() {
+			watching <- h1.Events(watchCtx, api.EventOptions{Types: []string{api.EventTypeLifecycle}}, func(ev api.Event) error {
+				if action, source := host.LifecycleAction(ev); action == "instance-started" && strings.HasPrefix(source, "/1.0/instances/"+name) {
+					started <- ev
+					return errors.New("seen")
+				}
+				return nil
+			})
+		}()
+		time.Sleep(time.Second) // the subscription in place (nothing tells when it is)
+		if err := d3.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m3"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-watching:
+			if err == nil || err.Error() != "seen" {
+				t.Fatalf("events through m1 ended before %s started on m3: %v", name, err)
+			}
+			if ev := <-started; ev.Location != "m3" {
+				t.Errorf("the start event, seen through m1: location %q, want m3", ev.Location)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("no instance-started event for %s (on m3) through m1 in a minute", name)
+		}
+
+		// An operation running on m3 is listed, and read, through m1.
+		op, err := c3.Start(ctx, http.MethodPost, hostapi.InstancePath(name, "exec"),
+			map[string]any{"command": []string{"sleep", "30"}, "wait-for-websocket": false, "interactive": false}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := h1.Operations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ops, func(o api.Operation) bool { return o.ID == op.ID })
+		if i < 0 || ops[i].Location != "m3" {
+			t.Fatalf("operation %s (on m3) through m1: %+v", op.ID, ops)
+		}
+		if got, err := h1.Operation(ctx, op.ID); err != nil || got.Location != "m3" || got.Status != "Running" {
+			t.Fatalf("operation %s read through m1: %+v, %v", op.ID, got, err)
+		}
+	})
 }

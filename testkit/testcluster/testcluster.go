@@ -93,21 +93,39 @@ func Each(t *testing.T, f func(t *testing.T, c Cluster)) {
 func (c Cluster) Spare(t testing.TB) (*client.Client, string) {
 	t.Helper()
 	testhost.Integration(t)
-	script := scriptPath(t)
-	run := func(args ...string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
 	if _, err := os.Stat(c.Socket("m1")); err != nil {
 		testhost.Unavailable(t, "%s cluster not formed: %v (run `make cluster`)", c.Name, err)
 	}
-	run("spare", c.Name)
-	t.Cleanup(func() { run("spare-down", c.Name) })
+	c.script(t, "spare", c.Name)
+	t.Cleanup(func() { c.script(t, "spare-down", c.Name) })
 	return c.Unix(t, "m4"), c.Address("m4")
+}
+
+// Kill ends a member's daemon with SIGKILL (its containers run on).
+// Only the spare, m4, may be killed: the others serve tests in parallel.
+func (c Cluster) Kill(t testing.TB, member string) {
+	t.Helper()
+	if member != "m4" {
+		t.Fatalf("Kill %s: only the spare member m4 may be killed", member)
+	}
+	c.script(t, "kill", c.Name, member)
+}
+
+// Start starts a member's daemon again, as it was.
+func (c Cluster) Start(t testing.TB, member string) {
+	t.Helper()
+	c.script(t, "start", c.Name, member)
+}
+
+// script runs scripts/cluster.sh with args, failing the test if it fails.
+func (c Cluster) script(t testing.TB, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", append([]string{scriptPath(t)}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // scriptPath finds scripts/cluster.sh from this source file.

@@ -99,7 +99,7 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		if f.Globals.Insecure && h.HTTPS() {
 			fmt.Fprintf(ios.ErrOut, "Warning: --insecure: the certificate of %s is not verified\n", h.describe())
 		}
-		cl, err := connect(ctx, h, store.Dirs(), f.Globals, opts)
+		cl, err := connect(ctx, h, store, f.Globals, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -250,5 +250,5 @@ func (f *Factory) ClientFor(ctx context.Context, hostSpec string) (*client.Clien
 	if err != nil {
 		return nil, err
 	}
-	return connect(ctx, h, store.Dirs(), f.Globals, f.ClientOptions())
+	return connect(ctx, h, store, f.Globals, f.ClientOptions())
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/remotes"
+	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
 )
 
@@ -129,17 +132,21 @@ func (h Target) describe() string {
 	return h.Addr
 }
 
-// connect opens a client to an HTTPS or unix-socket host.
-func connect(ctx context.Context, h Target, dirs certs.Dirs, g *Globals, opts []client.Option) (*client.Client, error) {
+// connect opens a client to an HTTPS or unix-socket host. A remote's
+// recorded cluster members are its fallbacks (client.WithFallbacks).
+func connect(ctx context.Context, h Target, store *remotes.Store, g *Globals, opts []client.Option) (*client.Client, error) {
 	if h.SSH() {
 		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: an ssh:// host has no API to call here; it is driven through its lxc or incus command (--driver cli)", h.Addr)
 	}
 	if h.HTTPS() {
-		o, err := TLSOptions(h, dirs, g.Insecure)
+		o, err := TLSOptions(h, store.Dirs(), g.Insecure)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, client.WithTLS(o))
+		if h.Remote != nil {
+			opts = append(opts, client.WithFallbacks(h.Remote.Members...))
+		}
 	}
 	if h.Remote != nil && h.Remote.Project != "" {
 		// First: a project the caller asks for (--project) wins.
@@ -149,5 +156,38 @@ func connect(ctx context.Context, h Target, dirs certs.Dirs, g *Globals, opts []
 	if err != nil {
 		return nil, err
 	}
-	return c, c.RequireTrust()
+	if err := c.RequireTrust(); err != nil {
+		return c, err
+	}
+	recordMembers(ctx, store, h, c)
+	return c, nil
+}
+
+// recordMembers keeps, for one of lxkit's own remotes whose daemon is a
+// cluster member, the addresses of all the members, so that a later
+// command reaches the cluster through another member when this one is
+// down. It asks the cluster when the remote has no record yet or when
+// the record served (the remote's own member did not answer); a failure
+// to ask or to record leaves the record as it was.
+func recordMembers(ctx context.Context, store *remotes.Store, h Target, c *client.Client) {
+	r := h.Remote
+	if r == nil || r.Source != remotes.SourceLXKit || !h.HTTPS() || !c.Server().Environment.ServerClustered {
+		return
+	}
+	if ep, err := client.ParseAddr(r.Addr); err == nil && len(r.Members) > 0 && c.Connected() == ep.Host {
+		return
+	}
+	members, err := host.New(rest.New(c).API()).ClusterMembers(ctx)
+	if err != nil {
+		return
+	}
+	var addrs []string
+	for _, m := range members {
+		if strings.HasPrefix(m.URL, "https://") {
+			addrs = append(addrs, m.URL)
+		}
+	}
+	if len(addrs) > 0 && !slices.Equal(addrs, r.Members) {
+		_ = store.SetMembers(r.Name, addrs)
+	}
 }

@@ -149,7 +149,9 @@ func contains(list []string, s string) bool {
 }
 
 // addStates reads the state of each container, a few at a time. A
-// container deleted meanwhile keeps a nil state.
+// container deleted meanwhile keeps a nil state, and so does one on a
+// cluster member that does not answer (the daemon lists it as "Error",
+// as lxc list shows it).
 func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
 	var (
 		wg       sync.WaitGroup
@@ -166,7 +168,7 @@ func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
 				recs[i].State = st
 				return
 			}
-			if errors.Is(err, errdefs.ErrNotFound) {
+			if errors.Is(err, errdefs.ErrNotFound) || hostapi.MemberDown.In(err) {
 				return
 			}
 			mu.Lock()

@@ -309,15 +309,28 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 				Name     string    `json:"name"`
 				Job      string    `json:"job"`
 				Status   string    `json:"status"`
+				Location string    `json:"location,omitempty"`
 				Deadline time.Time `json:"deadline"`
 			}
 			rows := make([]row, 0, len(list))
+			clustered := false
 			for _, c := range list {
-				rows = append(rows, row{c.Name, c.Job, c.Status, c.Deadline})
+				rows = append(rows, row{c.Name, c.Job, c.Status, c.Location, c.Deadline})
+				clustered = clustered || c.Location != ""
 			}
 			return cmdutil.Print(opts.IO, opts.Globals.Format, rows, func(w io.Writer) error {
 				t := cmdutil.NewTable(w)
-				fmt.Fprintln(t, "NAME\tJOB\tSTATUS\tDEADLINE")
+				location := func(c buildhost.Container) string {
+					if !clustered {
+						return ""
+					}
+					return "\t" + c.Location
+				}
+				if clustered {
+					fmt.Fprintln(t, "NAME\tJOB\tSTATUS\tDEADLINE\tLOCATION")
+				} else {
+					fmt.Fprintln(t, "NAME\tJOB\tSTATUS\tDEADLINE")
+				}
 				for _, c := range list {
 					deadline := "-"
 					if !c.Deadline.IsZero() {
@@ -326,7 +339,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 							deadline += " (past)"
 						}
 					}
-					fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", c.Name, c.Job, c.Status, deadline)
+					fmt.Fprintf(t, "%s\t%s\t%s\t%s%s\n", c.Name, c.Job, c.Status, deadline, location(c))
 				}
 				return t.Flush()
 			})

@@ -74,8 +74,13 @@ type Remote struct {
 	// remote. lxkit's own remotes may leave it empty, meaning tls.
 	AuthType string
 	Project  string // the project to use; "" is the daemon's default
-	Public   bool   // an image server needing no authentication
-	Source   string // SourceLXKit, SourceLXC, SourceIncus or SourceBuiltin
+	// Members are the HTTPS addresses (https://HOST:PORT) of the members
+	// of the cluster the remote's daemon belongs to, as lxkit last learnt
+	// them from the cluster: when the daemon at Addr does not answer,
+	// lxkit tries these (SetMembers records them).
+	Members []string
+	Public  bool   // an image server needing no authentication
+	Source  string // SourceLXKit, SourceLXC, SourceIncus or SourceBuiltin
 	// Default marks the remote Store.Default names (only one is marked).
 	Default bool
 	// Shadowed is a remote hidden by one of the same name from an earlier
@@ -235,6 +240,9 @@ type remoteConfig struct {
 	Project  string `yaml:"project,omitempty"`
 	Protocol string `yaml:"protocol,omitempty"`
 	Public   bool   `yaml:"public"`
+	// Members are the addresses of the other members of the cluster the
+	// remote belongs to (lxkit's own remotes only).
+	Members []string `yaml:"member_addrs,omitempty"`
 }
 
 // Open opens the store in the directories of certs.DefaultDirs.
@@ -351,7 +359,7 @@ func (src *source) builtins() map[string]remoteConfig {
 func (s *Store) remote(src *source, name string, rc remoteConfig) Remote {
 	r := Remote{
 		Name: name, Addr: rc.Addr, Protocol: rc.Protocol, AuthType: rc.AuthType,
-		Project: rc.Project, Public: rc.Public, Source: src.name,
+		Project: rc.Project, Public: rc.Public, Source: src.name, Members: rc.Members,
 		ConfigPath: src.path(), dirs: s.dirs,
 	}
 	if p := serverCertPath(src.dir, name); p != "" {
@@ -635,6 +643,27 @@ func (s *Store) SetAddr(name, addr string) error {
 			return nil, err
 		}
 		rc.Addr = addr
+		c.Remotes[name] = rc
+		return nil, nil
+	})
+}
+
+// SetMembers records the addresses of the members of the cluster that one
+// of lxkit's remotes belongs to (nil: it is in none). Remotes of lxc's and
+// incus's configurations are refused as SetAddr refuses them: those tools
+// would not read the record.
+func (s *Store) SetMembers(name string, addrs []string) error {
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "https://") {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "remote %s: member address %q is not https://HOST:PORT", name, a)
+		}
+	}
+	return s.update(func(c *config) (func(), error) {
+		rc, ok := c.Remotes[name]
+		if !ok {
+			return nil, s.notOwn(name, "it is no cluster's", "change it with", "set-url "+name)
+		}
+		rc.Members = slices.Clone(addrs)
 		c.Remotes[name] = rc
 		return nil, nil
 	})

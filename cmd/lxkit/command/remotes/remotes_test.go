@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -974,4 +975,31 @@ func FuzzValidateName(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSetMembers records the members of one of lxkit's remotes'
+// clusters, which a later store reads back; lxc's remotes and addresses
+// that are no HTTPS are refused.
+func TestSetMembers(t *testing.T) {
+	e := setup(t, lxkitConfig, lxcConfig, incusConfig)
+	s := e.open(t)
+	addrs := []string{"https://10.2.2.1:8443", "https://10.2.2.2:8443"}
+	if err := s.SetMembers("build", addrs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readFile(t, s.Path()), "    member_addrs:\n      - https://10.2.2.1:8443\n      - https://10.2.2.2:8443\n") {
+		t.Errorf("lxkit's file:\n%s", readFile(t, s.Path()))
+	}
+	if r, err := e.open(t).Get("build"); err != nil || !slices.Equal(r.Members, addrs) {
+		t.Fatalf("build read again: %+v, %v", r, err)
+	}
+	if err := s.SetMembers("prod", addrs); err == nil || !strings.Contains(err.Error(), "lxkit does not edit that file") {
+		t.Errorf("lxc's remote: %v", err)
+	}
+	if err := s.SetMembers("build", []string{"10.2.2.3:8443"}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("an address without https://: %v", err)
+	}
+	if err := s.SetMembers("build", nil); err != nil || strings.Contains(readFile(t, s.Path()), "member_addrs") {
+		t.Errorf("no members: %v\n%s", err, readFile(t, s.Path()))
+	}
 }

@@ -1,0 +1,250 @@
+package clusters
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/fleet"
+	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/testkit/testcluster"
+	"github.com/lxkit/lxkit/testkit/testcmd"
+	"github.com/lxkit/lxkit/testkit/testhost"
+	"github.com/lxkit/lxkit/transport"
+)
+
+// TestMemberDown kills a member's daemon (SIGKILL) under a fleet, a
+// container and an lxkit remote that points at it, and starts it again:
+// the cluster shows it offline within its own detection time, work on
+// the other members goes on, errors for its instances name it, the
+// remote reaches the cluster through another member, and apply leaves
+// its instance alone while it is down and converges, duplicating
+// nothing, once it is back.
+func TestMemberDown(t *testing.T) {
+	testcluster.Each(t, func(t *testing.T, c testcluster.Cluster) {
+		ctx := testhost.Context(t, 5*time.Minute)
+		c1 := c.Connect(t, "m1")
+		h1 := host.New(rest.New(c1).API())
+		d := rest.New(c1)
+		spare := joinSpare(t, ctx, c, h1)
+
+		// lxkit's remote at m4, added as a user adds one; its first
+		// command records the members' addresses.
+		conf := t.TempDir()
+		lxkit := func(args ...string) testcmd.Result {
+			t.Helper()
+			r := testcmd.Run(ctx, testcmd.Options{Conf: conf}, args...)
+			if r.Err != nil || r.Code != 0 {
+				t.Fatalf("lxkit %s: exit %d, %v\n%s%s", strings.Join(args, " "), r.Code, r.Err, r.Stdout, r.Stderr)
+			}
+			return r
+		}
+		token, err := spare.CreateTrustToken(ctx, testhost.Name("m4-remote"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lxkit("remote", "add", "at-m4", "https://"+c.Address("m4"), "--token", token)
+		lxkit("--host", "at-m4", "cluster", "list")
+		cfg, err := os.ReadFile(filepath.Join(conf, "config.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"m1", "m2", "m3", "m4"} {
+			if !strings.Contains(string(cfg), "https://"+c.Address(m)) {
+				t.Fatalf("the remote's record lacks %s's address:\n%s", m, cfg)
+			}
+		}
+
+		// A fleet with one instance on m4 and one on m2, and a running
+		// container of its own on m4.
+		prefix := strings.TrimPrefix(testhost.Name("down"), "lxkit-")
+		onM4, onM2, alone := "lxkit-"+prefix+"-a", "lxkit-"+prefix+"-b", "lxkit-"+prefix+"-alone"
+		t.Cleanup(func() {
+			ctx := testhost.Context(t, 2*time.Minute)
+			for _, n := range []string{onM4, onM2, alone} {
+				_ = d.Delete(ctx, n)
+			}
+		})
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "m4.yaml"), "image: "+testhost.Image+"\nplacement: {target: m4}\n")
+		write(t, filepath.Join(dir, "m2.yaml"), "image: "+testhost.Image+"\nplacement: {target: m2}\n")
+		write(t, filepath.Join(dir, "fleet.yaml"), fmt.Sprintf("fleet: %s\ninstances:\n  %s: m4.yaml\n  %s: m2.yaml\n", prefix, onM4, onM2))
+		f, err := fleet.Load(filepath.Join(dir, "fleet.yaml"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := fleet.New(d)
+		m.Fleet = prefix
+		apply := func() ([]fleet.Change, error) {
+			t.Helper()
+			plan, err := m.Plan(ctx, f, fleet.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return plan, m.Apply(ctx, plan, fleet.ApplyOptions{Parallel: 2})
+		}
+		if _, err := apply(); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Create(ctx, alone, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m4"}); err != nil {
+			t.Fatal(err)
+		}
+
+		threshold := offlineThreshold(t, ctx, h1)
+		c.Kill(t, "m4")
+		killed := time.Now()
+
+		// Work on the other members goes on at once.
+		if out, err := transport.Run(ctx, d.Transport(onM2), "hostname"); err != nil || strings.TrimSpace(out) != onM2 {
+			t.Fatalf("exec on m2 with m4 down: %q, %v", out, err)
+		}
+		// The remote reaches the cluster through another member.
+		if r := lxkit("--host", "at-m4", "list", "lxkit-"+prefix); !strings.Contains(string(r.Stdout), onM2) {
+			t.Fatalf("list through the remote at m4, down:\n%s%s", r.Stdout, r.Stderr)
+		}
+
+		// The cluster sees it offline within its own detection time: the
+		// threshold after the last heartbeat, which members send every
+		// few seconds, and the next heartbeat round that notices.
+		bound := 2*threshold + 10*time.Second
+		for {
+			mem, err := h1.ClusterMember(ctx, "m4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mem.Status == "Offline" {
+				t.Logf("figure: %s: m4 offline %.1f s after SIGKILL (cluster.offline_threshold %s)", c.Name, time.Since(killed).Seconds(), threshold)
+				break
+			}
+			if time.Since(killed) > bound {
+				t.Fatalf("m4 still %s %s after SIGKILL (cluster.offline_threshold %s)", mem.Status, bound, threshold)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		r := testcmd.Run(ctx, testcmd.Options{Conf: conf}, "--host", "at-m4", "cluster", "list")
+		if r.Code != 0 || !regexpLine(string(r.Stdout), `^m4 .* Offline `) {
+			t.Fatalf("cluster list with m4 down: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+
+		// lxkit's errors for its instances name the member.
+		_, execErr := transport.Run(ctx, d.Transport(alone), "true")
+		_, stateErr := d.Instance(ctx, alone)
+		for what, err := range map[string]error{
+			"exec":  execErr,
+			"stop":  d.Stop(ctx, alone, driver.StopOptions{Force: true}),
+			"state": stateErr,
+		} {
+			if err == nil || !strings.Contains(err.Error(), "m4") {
+				t.Errorf("%s of %s on m4, down: %v", what, alone, err)
+			}
+		}
+
+		// apply leaves the instance on m4 alone and says so.
+		plan, err := apply()
+		if err == nil || !strings.Contains(err.Error(), onM4+" is on cluster member m4, which is not online") {
+			t.Fatalf("apply with m4 down: %v", err)
+		}
+		if got := fmt.Sprint(plan); !strings.Contains(got, "x unreachable "+onM4+" on m4") || !strings.Contains(got, "= keep "+onM2+" on m2") {
+			t.Fatalf("plan with m4 down: %s", got)
+		}
+
+		c.Start(t, "m4")
+		waitOnline(t, ctx, h1, "m4")
+		if plan, err = apply(); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range plan {
+			if ch.Action != fleet.Keep {
+				t.Errorf("plan once m4 is back: %s", ch)
+			}
+		}
+		all, err := d.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []string
+		for _, inst := range all {
+			if strings.HasPrefix(inst.Name, "lxkit-"+prefix) {
+				mine = append(mine, inst.Name+" on "+inst.Location)
+			}
+		}
+		slices.Sort(mine)
+		if want := []string{onM4 + " on m4", alone + " on m4", onM2 + " on m2"}; !slices.Equal(mine, want) {
+			t.Fatalf("instances once m4 is back: %v, want %v", mine, want)
+		}
+		if out, err := transport.Run(ctx, d.Transport(alone), "hostname"); err != nil || strings.TrimSpace(out) != alone {
+			t.Fatalf("exec on m4 once it is back: %q, %v", out, err)
+		}
+	})
+}
+
+// joinSpare makes the spare daemon m4 a member of c's cluster; it leaves
+// when the test ends.
+func joinSpare(t *testing.T, ctx context.Context, c testcluster.Cluster, h1 *host.Host) *client.Client {
+	t.Helper()
+	spare, _ := c.Spare(t)
+	token, err := h1.AddClusterMember(ctx, "m4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := host.ParseJoinToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := client.ClusterCertificate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.New(rest.New(spare).API()).JoinCluster(ctx, token, host.JoinOptions{ClusterCertificate: cert}); err != nil {
+		t.Fatal(err)
+	}
+	waitOnline(t, ctx, h1, "m4")
+	return spare
+}
+
+// waitOnline waits until the cluster sees member online.
+func waitOnline(t *testing.T, ctx context.Context, h *host.Host, member string) {
+	t.Helper()
+	for {
+		m, err := h.ClusterMember(ctx, member)
+		if err == nil && m.Status == "Online" {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s not online: %+v, %v", member, m, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// offlineThreshold is the cluster's cluster.offline_threshold: how long
+// a member may miss heartbeats before it counts as offline.
+func offlineThreshold(t *testing.T, ctx context.Context, h *host.Host) time.Duration {
+	t.Helper()
+	srv, err := h.Server(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs := 20 // the daemons' default
+	if v, ok := srv.Config["cluster.offline_threshold"].(string); ok && v != "" {
+		if secs, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// regexpLine reports whether a line of text matches the expression.
+func regexpLine(text, expr string) bool {
+	return regexp.MustCompile("(?m)" + expr).MatchString(text)
+}
