@@ -57,5 +57,5 @@ faults: hosts
 race:
 	$(GO) test -count=1 -short -race ./...
 
-bench: hosts build
+bench: hosts build cluster
 	bash scripts/bench.sh

@@ -30,6 +30,7 @@ bridge=lxkitcl0 subnet=10.99.0 inner=10.98.0.0/16
 image=${LXKIT_CACHE:-/var/cache/lxkit}/testimage-busybox-v1.tar.xz
 lxkit=$root/bin/lxkit
 members="m1 m2 m3"
+offline_threshold=60
 
 # has GREP-ARGS...: stdin has a matching line. It reads all of stdin:
 # under pipefail, `cmd | grep -q` fails when grep leaves at the first
@@ -201,6 +202,16 @@ up() {
     for p in "${pids[@]}"; do wait "$p" || die "$k: a member did not start"; done
     bootstrap "$k"
     for m in $members; do [ "$m" = m1 ] || join "$k" "$m"; done
+    # A member counts as offline when its last heartbeat is older than
+    # cluster.offline_threshold (20 s by default). Under make test's load
+    # on a 2-core machine the leader's heartbeat round, which sets every
+    # member's heartbeat when it ends, took 26-29 s when a member left in
+    # the middle of it (Incus 6.0.4: "Cluster heartbeat took too long
+    # duration=28.3s interval=10s"); the other members then counted as
+    # offline for a moment, and a move to m3 was refused "Target cluster
+    # member is offline" (ci61). 60 s is longer than any round seen.
+    [ "$(on "$k" m1 "$cli" config get cluster.offline_threshold)" = "$offline_threshold" ] ||
+      on "$k" m1 "$cli" config set cluster.offline_threshold "$offline_threshold"
     on "$k" m1 "$cli" query /1.0/images/aliases/testimage >/dev/null 2>&1 ||
       on "$k" m1 "$cli" image import "$image" --alias testimage >/dev/null
     trust "$k"

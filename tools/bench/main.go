@@ -66,6 +66,10 @@ func main() {
 			fmt.Printf("## %s\n\nnot available: %v\n\n", name, err)
 			continue
 		}
+		if *onlyClusters {
+			printCluster(c, socket, cli)
+			continue
+		}
 		d := rest.New(c)
 		ct := fmt.Sprintf("lxkit-bench-%d", os.Getpid())
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
@@ -76,11 +80,20 @@ func main() {
 		rows = append(rows, benchJob(ctx, d, socket, cli, work)...)
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
+		if *withClusters {
+			printCluster(c, socket, cli)
+		}
 		if *withNested && c.Kind() == "lxd" {
 			printRows(fmt.Sprintf("## Nesting: %s %s, host -> outer -> middle -> inner (baseline: hand-typed `lxc exec` chain; `lxc file push -r` run in outer; the REST driver)", c.Kind(), c.Server().Environment.ServerVersion),
 				benchNested(ctx, c, socket, tree))
 		}
 	}
+}
+
+// printCluster prints the rows of the cluster of c's kind.
+func printCluster(c *client.Client, socket, cli string) {
+	printRows(fmt.Sprintf("## Cluster: %s %s, 3 members on this machine (make cluster; remote %s-cluster; baseline: `%s`)",
+		c.Kind(), c.Server().Environment.ServerVersion, c.Kind(), cli), benchCluster(c.Kind()+"-cluster", socket, cli))
 }
 
 func printRows(title string, rows []row) {
