@@ -240,6 +240,7 @@ func waitForwarding(t *testing.T, ctx context.Context, c *client.Client, members
 				t.Fatalf("m1 forwarding to %s: %v", m, err)
 			}
 			t.Logf("m1 does not forward to %s yet: %v", m, err)
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
 }
