@@ -2,9 +2,10 @@ package client
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync/atomic"
+
+	"github.com/lxkit/lxkit/errdefs"
 )
 
 // WithFallbacks names other addresses of the same service, such as the
@@ -35,7 +36,7 @@ func (c *Client) failover(dial func(ctx context.Context, network, addr string) (
 	for _, a := range c.fallbacks {
 		ep, err := ParseAddr(a)
 		if err != nil || ep.Socket != "" {
-			return nil, errors.Join(errors.New("fallback "+a+": not an HTTPS address"), err)
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, err, "fallback %s: not an HTTPS address", a)
 		}
 		if ep.Host != host {
 			hosts = append(hosts, ep.Host)

@@ -360,7 +360,7 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("all down: %v", err)
 		}
 		// A fallback that is no HTTPS address is refused at once.
-		if _, err := client.New(ctx, "https://"+down, client.WithFallbacks("/run/x.socket")); err == nil || !strings.Contains(err.Error(), "fallback /run/x.socket") {
+		if _, err := client.New(ctx, "https://"+down, client.WithFallbacks("/run/x.socket")); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "fallback /run/x.socket") {
 			t.Fatalf("a socket as a fallback: %v", err)
 		}
 	})
