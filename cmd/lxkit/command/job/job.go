@@ -320,17 +320,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 			}
 			return cmdutil.Print(opts.IO, opts.Globals.Format, rows, func(w io.Writer) error {
 				t := cmdutil.NewTable(w)
-				location := func(c buildhost.Container) string {
-					if !clustered {
-						return ""
-					}
-					return "\t" + c.Location
-				}
+				header := "NAME\tJOB\tSTATUS\tDEADLINE"
 				if clustered {
-					fmt.Fprintln(t, "NAME\tJOB\tSTATUS\tDEADLINE\tLOCATION")
-				} else {
-					fmt.Fprintln(t, "NAME\tJOB\tSTATUS\tDEADLINE")
+					header += "\tLOCATION"
 				}
+				fmt.Fprintln(t, header)
 				for _, c := range list {
 					deadline := "-"
 					if !c.Deadline.IsZero() {
@@ -339,7 +333,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 							deadline += " (past)"
 						}
 					}
-					fmt.Fprintf(t, "%s\t%s\t%s\t%s%s\n", c.Name, c.Job, c.Status, deadline, location(c))
+					line := c.Name + "\t" + c.Job + "\t" + c.Status + "\t" + deadline
+					if clustered {
+						line += "\t" + c.Location
+					}
+					fmt.Fprintln(t, line)
 				}
 				return t.Flush()
 			})
