@@ -478,33 +478,64 @@ func TestEventsAndOperationsAcrossMembers(t *testing.T) {
 		name := testhost.Name("ev")
 		t.Cleanup(func() { _ = d3.Delete(testhost.Context(t, time.Minute), name) })
 
-		started := make(chan api.Event, 1)
+		events := make(chan api.Event, 4096)
 		watchCtx, stopWatching := context.WithCancel(ctx)
 		defer stopWatching()
 		watching := make(chan error, 1)
 		go func() {
 			watching <- h1.Events(watchCtx, api.EventOptions{Types: []string{api.EventTypeLifecycle}}, func(ev api.Event) error {
-				if action, source := host.LifecycleAction(ev); action == "instance-started" && strings.HasPrefix(source, "/1.0/instances/"+name) {
-					started <- ev
-					return errors.New("seen")
+				select {
+				case events <- ev:
+				case <-watchCtx.Done():
 				}
 				return nil
 			})
 		}()
-		time.Sleep(time.Second) // the subscription in place (nothing tells when it is)
+		// next waits up to d for a lifecycle event of action and source.
+		next := func(d time.Duration, action, source string) (api.Event, bool) {
+			timeout := time.After(d)
+			for {
+				select {
+				case ev := <-events:
+					if a, src := host.LifecycleAction(ev); a == action && strings.HasPrefix(src, source) {
+						return ev, true
+					}
+				case err := <-watching:
+					t.Fatalf("events through m1 ended: %v", err)
+				case <-timeout:
+					return api.Event{}, false
+				}
+			}
+		}
+		// The subscription is in place, with m1 relaying m3's events,
+		// once a profile change made through m3 shows (as the host
+		// package's event tests wait: nothing else tells).
+		h3 := host.New(d3.API())
+		profile := testhost.Short("lxkev")
+		if err := h3.Profiles().Create(ctx, api.ProfilesPost{Name: profile}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h3.Profiles().Delete(context.Background(), profile) })
+		for i := 0; ; i++ {
+			if err := h3.Profiles().Update(ctx, profile, func(p *api.ProfilePut) error { p.Description = fmt.Sprint("sync ", i); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := next(time.Second, "profile-updated", "/1.0/profiles/"+profile); ok {
+				break
+			}
+			if i == 60 {
+				t.Fatalf("no profile-updated event through m1 for a change through m3 in %d tries", i+1)
+			}
+		}
 		if err := d3.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m3"}); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-watching:
-			if err == nil || err.Error() != "seen" {
-				t.Fatalf("events through m1 ended before %s started on m3: %v", name, err)
-			}
-			if ev := <-started; ev.Location != "m3" {
-				t.Errorf("the start event, seen through m1: location %q, want m3", ev.Location)
-			}
-		case <-time.After(time.Minute):
+		ev, ok := next(time.Minute, "instance-started", "/1.0/instances/"+name)
+		if !ok {
 			t.Fatalf("no instance-started event for %s (on m3) through m1 in a minute", name)
+		}
+		if ev.Location != "m3" {
+			t.Errorf("the start event, seen through m1: location %q, want m3", ev.Location)
 		}
 
 		// An operation running on m3 is listed, and read, through m1.
