@@ -379,7 +379,9 @@ func shm() string {
 
 func check(err error) {
 	if err != nil {
-		atExit()
+		undo := atExit
+		atExit = func() {} // once: an undo that fails comes back here
+		undo()
 		_, file, line, _ := runtime.Caller(1)
 		fmt.Fprintf(os.Stderr, "bench: %s:%d: %v\n", filepath.Base(file), line, err)
 		os.Exit(1)
