@@ -52,6 +52,7 @@ kind_vars() {
 ns_of() { echo "lxkit-$1-$2"; }               # KIND MEMBER
 dir_of() { echo "$base/$1-$2"; }              # KIND MEMBER
 addr_of() { echo "$subnet.${octet}${2#m}"; }  # KIND MEMBER (after kind_vars)
+mac_of() { local IFS=.; printf '02:00:%02x:%02x:%02x:%02x' $1; }  # ADDRESS: one MAC for it, always
 on() { local d; d=$(dir_of "$1" "$2"); shift 2; env "$var=$d" "$@"; } # KIND MEMBER CMD...
 
 network_up() {
@@ -76,7 +77,13 @@ member_net() {
   ns=$(ns_of "$1" "$2") veth=cl-$1-$2 a=$(addr_of "$1" "$2")
   ip netns list | has -w "^$ns" || ip netns add "$ns"
   if ! ip link show "$veth" >/dev/null 2>&1; then
-    ip link add "$veth" type veth peer name cl0 netns "$ns"
+    # A fixed MAC for each address: a member made again (the spare, in
+    # each test that uses it) must not get a new one, or the host's
+    # neighbour entry, still REACHABLE for up to 45 s, sends its packets
+    # to the old one and connections time out (seen: 20 s curl timeouts).
+    ip link add "$veth" type veth peer name cl0 address "$(mac_of "$a")" netns "$ns"
+    # and an entry left from before fixed MACs (or by anyone) goes.
+    ip neigh del "$a" dev "$bridge" >/dev/null 2>&1 || true
   fi
   ip link set "$veth" master "$bridge" up
   ip -n "$ns" link set lo up
