@@ -107,6 +107,14 @@ type Instance struct {
 	ExpandedDevices map[string]map[string]string `json:"expanded_devices"`
 }
 
+// InstanceFull is an instance with its runtime state, as GET
+// /1.0/instances?recursion=2 lists it; State is nil when the daemon could
+// not read it (an instance on a cluster member that does not answer).
+type InstanceFull struct {
+	Instance
+	State *InstanceState `json:"state"`
+}
+
 // InstanceSource says where a new instance's root filesystem comes from.
 type InstanceSource struct {
 	Type        string            `json:"type"` // "image" or "none"

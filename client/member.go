@@ -2,11 +2,9 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
-	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
 )
 
@@ -39,17 +37,5 @@ func (c *Client) onMember(ctx context.Context, req *http.Request, err error) err
 	if lerr != nil {
 		return err
 	}
-	var instances []struct {
-		Name     string `json:"name"`
-		Location string `json:"location"`
-	}
-	if json.Unmarshal(a.Metadata, &instances) != nil {
-		return err
-	}
-	for _, inst := range instances {
-		if inst.Name == name && hostapi.OnCluster(inst.Location) {
-			return errdefs.Wrap(errdefs.ErrUnavailable, err, "instance %s is on cluster member %s, which does not answer", name, inst.Location)
-		}
-	}
-	return err
+	return hostapi.NameMember(err, name, a.Metadata)
 }

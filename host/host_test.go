@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -385,4 +386,46 @@ func readAll(ctx context.Context, tr transport.Transport, path string) (string, 
 	defer r.Close()
 	data, err := io.ReadAll(r)
 	return string(data), err
+}
+
+// TestInstancesWithState lists a running and a stopped container with
+// their states in one request, through each driver.
+func TestInstancesWithState(t *testing.T) {
+	eachDriver(t, func(t *testing.T, d driver.Driver, h *host.Host) {
+		ctx := testhost.Context(t, 2*time.Minute)
+		running, stopped := testhost.Name("ls-run"), testhost.Name("ls-stop")
+		t.Cleanup(func() {
+			for _, n := range []string{running, stopped} {
+				_ = d.Delete(context.Background(), n)
+			}
+		})
+		for _, n := range []string{running, stopped} {
+			if err := d.Create(ctx, n, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Stop(ctx, stopped, driver.StopOptions{Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := h.InstancesWithState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, inst := range all {
+			if inst.Name != running && inst.Name != stopped {
+				continue
+			}
+			if inst.State == nil {
+				t.Fatalf("%s listed without its state: %+v", inst.Name, inst.Instance)
+			}
+			got[inst.Name] = inst.Status + "/" + inst.State.Status
+			if inst.Name == running && driver.FirstIPv4(inst.State) == "" && len(inst.State.Network) == 0 {
+				t.Errorf("%s: a running container's state has no network: %+v", running, inst.State)
+			}
+		}
+		if want := map[string]string{running: "Running/Running", stopped: "Stopped/Stopped"}; !maps.Equal(got, want) {
+			t.Fatalf("listed: %v, want %v", got, want)
+		}
+	})
 }

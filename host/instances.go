@@ -27,6 +27,17 @@ func (h *Host) Instances() *Collection[api.Instance, api.InstancePut, api.Instan
 	}
 }
 
+// InstancesWithState lists every instance with its runtime state in one
+// request (recursion=2), as `lxc list` does, instead of one request for
+// each instance's state.
+func (h *Host) InstancesWithState(ctx context.Context) ([]api.InstanceFull, error) {
+	var out []api.InstanceFull
+	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/instances?recursion=2", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InstanceState returns an instance's runtime state. A read that failed
 // because the instance stopped while the daemon rendered its state
 // (hostapi.StateRace) is made again after each of statePauses: the daemon

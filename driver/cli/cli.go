@@ -18,6 +18,7 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/internal/lifecycle"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/lxkit/lxkit/transport/lxccmd"
 )
@@ -152,6 +153,9 @@ func (q queryAPI) run(ctx context.Context, wait bool, method, path string, body 
 	args = append(args, q.h.QueryTarget(path))
 	out, err := q.h.Run(ctx, nil, args...)
 	if err != nil {
+		if name, ok := hostapi.InstanceOf(path); ok {
+			err = q.h.OnMember(ctx, name, err)
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return out, nil

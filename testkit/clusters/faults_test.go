@@ -16,6 +16,7 @@ import (
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/cli"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
@@ -24,6 +25,7 @@ import (
 	"github.com/lxkit/lxkit/testkit/testcmd"
 	"github.com/lxkit/lxkit/testkit/testhost"
 	"github.com/lxkit/lxkit/transport"
+	"github.com/lxkit/lxkit/transport/local"
 )
 
 // TestMemberDown kills a member's daemon (SIGKILL) under a fleet, a
@@ -144,16 +146,19 @@ func TestMemberDown(t *testing.T) {
 			t.Fatalf("cluster list with m4 down: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 		}
 
-		// lxkit's errors for its instances name the member.
-		_, execErr := transport.Run(ctx, d.Transport(alone), "true")
-		_, stateErr := d.Instance(ctx, alone)
-		for what, err := range map[string]error{
-			"exec":  execErr,
-			"stop":  d.Stop(ctx, alone, driver.StopOptions{Force: true}),
-			"state": stateErr,
-		} {
-			if err == nil || !strings.Contains(err.Error(), "m4") {
-				t.Errorf("%s of %s on m4, down: %v", what, alone, err)
+		// lxkit's errors for its instances name the member, through
+		// either driver.
+		for _, d := range []driver.Driver{d, cliDriver(t, c)} {
+			_, execErr := transport.Run(ctx, d.Transport(alone), "true")
+			_, stateErr := d.Instance(ctx, alone)
+			for what, err := range map[string]error{
+				"exec":  execErr,
+				"stop":  d.Stop(ctx, alone, driver.StopOptions{Force: true}),
+				"state": stateErr,
+			} {
+				if err == nil || !strings.Contains(err.Error(), "on cluster member m4") {
+					t.Errorf("%T: %s of %s on m4, down: %v", d, what, alone, err)
+				}
 			}
 		}
 
@@ -219,6 +224,16 @@ func joinSpare(t *testing.T, ctx context.Context, c testcluster.Cluster, h1 *hos
 	}
 	waitOnline(t, ctx, h1, "m4")
 	return spare
+}
+
+// cliDriver returns a CLI driver to c's cluster through m1.
+func cliDriver(t *testing.T, c testcluster.Cluster) driver.Driver {
+	t.Helper()
+	d, err := cli.New(testhost.Context(t, 30*time.Second), local.New(), cli.ForSocket(c.Socket("m1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // waitForwarding waits until the member behind c can forward requests

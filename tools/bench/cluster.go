@@ -85,7 +85,7 @@ func benchCluster(remote, socket, cli string) []row {
 		lines = append(lines, fmt.Sprintf("%s m%d", n, i%3+1))
 	}
 	tLoop := timeIt(func() {
-		shell(env, "printf '%s\\n' '"+strings.Join(lines, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" launch testimage "+remote+":$0 --target $1 -q'")
+		shell(env, "printf '%s\\n' '"+strings.Join(lines, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" launch "+remote+":testimage "+remote+":$0 --target $1 -q'")
 	})
 	deleteAll(env, remote+":", append(append([]string{}, spread...), loop...))
 	deleteAll(hostEnv, "", single)
@@ -97,7 +97,7 @@ func benchCluster(remote, socket, cli string) []row {
 		made = append(made, fmt.Sprintf("%s m%d", n, i%3+1))
 	}
 	atExit = func() { deleteAll(env, remote+":", many) }
-	shell(env, "printf '%s\\n' '"+strings.Join(made, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" init testimage "+remote+":$0 --target $1 -q'")
+	shell(env, "printf '%s\\n' '"+strings.Join(made, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" init "+remote+":testimage "+remote+":$0 --target $1 -q'")
 	m := medians(*runs/2,
 		func() { shell(env, *lxkitBin+" --host "+remote+" list "+prefix+"-n >/dev/null") },
 		func() { shell(env, cli+" list "+remote+": "+prefix+"-n >/dev/null") },

@@ -379,11 +379,13 @@ func shm() string {
 
 func check(err error) {
 	if err != nil {
-		undo := atExit
-		atExit = func() {} // once: an undo that fails comes back here
-		undo()
+		// The error first: an undo that fails comes back here, and
+		// exits with its own.
 		_, file, line, _ := runtime.Caller(1)
 		fmt.Fprintf(os.Stderr, "bench: %s:%d: %v\n", filepath.Base(file), line, err)
+		undo := atExit
+		atExit = func() {} // once
+		undo()
 		os.Exit(1)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/hostapi"
@@ -131,6 +132,23 @@ func (h *Runner) unreachable(args []string, err error) error {
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s %s: %v", h.name(), firstWord(args), err)
 	}
 	return fmt.Errorf("%s %s: %w", h.name(), firstWord(args), err)
+}
+
+// OnMember names the cluster member that instance name is on when err is
+// the daemon's answer, in words that name none, that a member does not
+// answer (hostapi.MemberDown): it asks the daemon where the instance is.
+// Any other error, or a failure to ask, is returned as it was.
+func (h *Runner) OnMember(ctx context.Context, name string, err error) error {
+	if !hostapi.MemberDown.In(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	list, lerr := h.Run(ctx, nil, "query", h.QueryTarget("/1.0/instances?recursion=1"))
+	if lerr != nil {
+		return err
+	}
+	return hostapi.NameMember(err, name, list)
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -105,7 +105,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	}
 	stop()
 	if err != nil {
-		return nil, err
+		return nil, t.h.OnMember(ctx, t.name, err)
 	}
 	res := out.Result(code)
 	if ctx.Err() != nil {

@@ -28,11 +28,11 @@ func TestLooksLikeFingerprint(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	all := []api.Instance{
-		{Name: "web-2", Status: "Stopped"},
-		{Name: "db", Status: "Running"},
-		{Name: "web-1", Status: "Running"},
-		{Name: "web-3", Status: "Frozen"},
+	all := []Record{
+		{Instance: api.Instance{Name: "web-2", Status: "Stopped"}},
+		{Instance: api.Instance{Name: "db", Status: "Running"}},
+		{Instance: api.Instance{Name: "web-1", Status: "Running"}},
+		{Instance: api.Instance{Name: "web-3", Status: "Frozen"}},
 	}
 	names := func(recs []Record) []string {
 		out := []string{}

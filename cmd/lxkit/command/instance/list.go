@@ -15,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/spf13/cobra"
 )
@@ -62,23 +63,17 @@ yaml the full records (configuration and, as "state", the runtime state).`,
 	return cmd
 }
 
-// Record is one container in the json and yaml output of list.
-type Record struct {
-	api.Instance
-	State *api.InstanceState `json:"state"`
-}
+// Record is one container in the json and yaml output of list: its
+// configuration and, as "state", its runtime state.
+type Record = api.InstanceFull
 
 func listRun(ctx context.Context, opts *ListOptions) error {
 	d, err := opts.Driver(ctx)
 	if err != nil {
 		return err
 	}
-	all, err := listHost(ctx, d, opts.Prefix)
+	recs, err := listHost(ctx, d, opts.Prefix, opts.Statuses)
 	if err != nil {
-		return err
-	}
-	recs := filter(all, opts.Prefix, opts.Statuses)
-	if err := addStates(ctx, d, recs); err != nil {
 		return err
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, recs, func(w io.Writer) error {
@@ -104,27 +99,42 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	})
 }
 
-// listHost lists the host that prefix points into: the top host, or for
-// "outer/..." the LXD inside outer, its names given as paths.
-func listHost(ctx context.Context, d driver.Driver, prefix string) ([]api.Instance, error) {
-	i := strings.LastIndexByte(prefix, '/')
-	if i < 0 {
-		return d.List(ctx)
+// listHost lists, with their states, the containers of the host that
+// prefix points into with the prefix and one of the statuses: the top
+// host, or for "outer/..." the LXD inside outer, its names given as
+// paths.
+func listHost(ctx context.Context, d driver.Driver, prefix string, statuses []string) ([]Record, error) {
+	path := ""
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		path = prefix[:i]
 	}
-	host, err := driver.HostAt(ctx, d, prefix[:i])
+	h, err := driver.HostAt(ctx, d, path)
 	if err != nil {
 		return nil, err
 	}
-	all, err := host.List(ctx)
-	for j := range all {
-		all[j].Name = prefix[:i] + "/" + all[j].Name
+	all, err := host.New(h.API()).InstancesWithState(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return all, err
+	containers := all[:0]
+	for _, inst := range all {
+		if inst.Type == "" || inst.Type == "container" {
+			if path != "" {
+				inst.Name = path + "/" + inst.Name
+			}
+			containers = append(containers, inst)
+		}
+	}
+	recs := filter(containers, prefix, nil)
+	if err := readAgain(ctx, d, recs); err != nil {
+		return nil, err
+	}
+	return filter(recs, "", statuses), nil
 }
 
 // filter keeps the containers with the prefix and one of the statuses,
 // sorted by name.
-func filter(all []api.Instance, prefix string, statuses []string) []Record {
+func filter(all []Record, prefix string, statuses []string) []Record {
 	recs := []Record{}
 	for _, inst := range all {
 		if !strings.HasPrefix(inst.Name, prefix) {
@@ -133,7 +143,7 @@ func filter(all []api.Instance, prefix string, statuses []string) []Record {
 		if len(statuses) > 0 && !contains(statuses, strings.ToLower(inst.Status)) {
 			continue
 		}
-		recs = append(recs, Record{Instance: inst})
+		recs = append(recs, inst)
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Name < recs[j].Name })
 	return recs
@@ -148,11 +158,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// addStates reads the state of each container, a few at a time. A
-// container deleted meanwhile keeps a nil state, and so does one on a
-// cluster member that does not answer (the daemon lists it as "Error",
-// as lxc list shows it).
-func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
+// readAgain reads on its own the state of each container that the list
+// gave none: the daemons list a container whose state they failed to
+// render as status "Error" (LXD 5.0.2 and Incus 6.0.4, GET
+// /1.0/instances?recursion=2), as one that is stopping right then
+// (hostapi.StateRace, which State waits out) or one on a cluster member
+// that does not answer. A container deleted meanwhile, or one on such a
+// member, keeps its listed status and no state.
+func readAgain(ctx context.Context, d driver.Driver, recs []Record) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -160,12 +173,16 @@ func addStates(ctx context.Context, d driver.Driver, recs []Record) error {
 	)
 	sem := make(chan struct{}, maxParallel)
 	for i := range recs {
+		if recs[i].State != nil {
+			continue
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			st, err := d.State(ctx, recs[i].Name)
 			if err == nil {
 				recs[i].State = st
+				recs[i].Status, recs[i].StatusCode = st.Status, st.StatusCode
 				return
 			}
 			if errors.Is(err, errdefs.ErrNotFound) || hostapi.MemberDown.In(err) {
