@@ -13,6 +13,7 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/certs"
 )
 
@@ -117,6 +118,32 @@ func ParseTrustToken(token string) (api.TrustToken, error) {
 	return tok, nil
 }
 
+// TokenMember returns where to redeem a trust token for the daemon
+// reached at addr: the first of the token's own addresses (the member
+// that made it) when addr is none of them, else "". LXD 5.0.2 takes a
+// token only at the member that made it (hostapi.TokenElsewhere), and
+// trust, once given, holds on every member of the cluster.
+func TokenMember(token, addr string) string {
+	tok, err := ParseTrustToken(token)
+	if err != nil || len(tok.Addresses) == 0 {
+		return ""
+	}
+	at, err := ParseAddr(addr)
+	if err != nil || at.Host == "" { // a socket needs no token
+		return ""
+	}
+	for _, a := range tok.Addresses {
+		if ep, err := ParseAddr("https://" + a); err == nil && ep.Host == at.Host {
+			return ""
+		}
+	}
+	ep, err := ParseAddr("https://" + tok.Addresses[0])
+	if err != nil {
+		return ""
+	}
+	return ep.String()
+}
+
 // TrustRequest asks a daemon to trust the client's own certificate, the
 // one its TLS connection presents. Give either Token or Password.
 type TrustRequest struct {
@@ -155,6 +182,9 @@ func (c *Client) RequestTrust(ctx context.Context, r TrustRequest) error {
 	// ErrUntrusted for an untrusted client.
 	if errors.Is(err, errdefs.ErrUntrusted) || errors.Is(err, errdefs.ErrForbidden) {
 		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s refused the %s (wrong, used or expired)", c.addr, what)
+	}
+	if r.Token != "" && hostapi.TokenElsewhere.In(err) {
+		return errdefs.Wrap(errdefs.ErrForbidden, err, "%s took the trust token for another cluster member's and spent it: LXD 5.0.2 takes a token only at the member that made it (the token's addresses); ask for a new one", c.addr)
 	}
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ func TestRowsLowerCase(t *testing.T) {
 			t.Errorf("pull row %q is not lower case", r.words)
 		}
 	}
-	for _, q := range []Quirk{CreateRace, MadeMeanwhile, Busy, UpdateRace, StartGaveUp, RootMissing, CommandNotFound, InUse, FileServerHiccup, SymlinkPull, StateRace, PullCut, MemberDown} {
+	for _, q := range []Quirk{CreateRace, MadeMeanwhile, Busy, UpdateRace, StartGaveUp, RootMissing, CommandNotFound, InUse, FileServerHiccup, SymlinkPull, StateRace, PullCut, MemberDown, TokenElsewhere} {
 		if q.Seen == "" || len(q.words) == 0 {
 			t.Errorf("quirk %+v names no daemon or no words", q)
 		}

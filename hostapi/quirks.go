@@ -114,6 +114,14 @@ var (
 	// latter of itself too.
 	MemberDown = Quirk{Seen: "LXD 5.0.2, Incus 6.0.4", words: []string{"missing event connection with target cluster member", "server isn't ready yet"}}
 
+	// TokenElsewhere: a trust token redeemed at a cluster member other
+	// than the one that made it: "Bad certificate add operation data"
+	// (LXD 5.0.2, certificatesPost: it finds the token's operation on
+	// the other member, spends it, and then expects the operation's
+	// request as the Go value only a local operation holds). Incus
+	// 6.0.4 takes such a token.
+	TokenElsewhere = Quirk{Seen: "LXD 5.0.2", words: []string{"bad certificate add operation data"}}
+
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}

@@ -36,6 +36,8 @@ func TestQuirks(t *testing.T) {
 		{MemberDown, `Missing event connection with target cluster member`, true},
 		{MemberDown, `Server isn't ready yet`, true},
 		{MemberDown, `Failed to connect to cluster member`, false},
+		{TokenElsewhere, `Bad certificate add operation data`, true},
+		{TokenElsewhere, `No matching certificate add operation found`, false},
 		{CommandNotFound, `Command not found`, true},
 		{CommandNotFound, `Instance not found`, false},
 		{FileServerHiccup, `Failed getting instance SFTP connection: dial unix: connection refused`, true},
