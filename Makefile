@@ -3,12 +3,20 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build hosts nested-image cluster cluster-down demo test unit race vet bench faults
+.PHONY: all build install hosts nested-image cluster cluster-down demo test unit race vet bench faults
 
 all: build
 
+# -buildvcs=auto: the binary carries its commit (lxkit --version) when
+# built from a checkout; GOFLAGS turns it off for everything else.
 build:
-	$(GO) build -o $(BIN) ./cmd/lxkit
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/lxkit
+
+# Installs the binary as $(PREFIX)/bin/lxkit (DESTDIR for packaging).
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lxkit
 
 # Installs and starts LXD and Incus and imports the test image (idempotent).
 hosts:

@@ -368,7 +368,9 @@ func connectError(addr string, timeout time.Duration, err error) error {
 	switch {
 	case lost(err):
 		return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s: connection to the daemon lost", addr)
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+	case errors.Is(err, syscall.ENOENT):
+		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: no such socket: no daemon listens there (is it installed and running, and is that its socket?)", addr)
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: connection refused: daemon not answering (is it running, and listening there?)", addr)
 	case errors.Is(err, syscall.EACCES):
 		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s: permission denied (run as root or join the daemon's group)", addr)

@@ -34,6 +34,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/snapshot"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/storage"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/trust"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/version"
 	"github.com/spf13/cobra"
 )
 
@@ -148,6 +149,10 @@ Containers nested in containers that run LXD themselves are named by path:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.FlagError{Err: err}
 	})
+	// --version prints the one line of the build; `lxkit version` also
+	// asks the host.
+	root.Version = version.Read().String()
+	root.SetVersionTemplate("lxkit {{.Version}}\n")
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SuggestionsMinimumDistance = 2
 
@@ -216,5 +221,6 @@ Containers nested in containers that run LXD themselves are named by path:
 		trust.NewCmdCert(f),
 		trust.NewCmdListen(f, nil),
 	)
+	root.AddCommand(version.NewCmdVersion(f, nil))
 	return root
 }

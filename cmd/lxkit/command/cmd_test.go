@@ -15,6 +15,8 @@ import (
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/transport"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // fakeDriver answers Status, Create and Update from memory and runs
@@ -229,4 +231,30 @@ func TestRunPassesOptions(t *testing.T) {
 	if code != 0 || d.stopped["web"] != (driver.StopOptions{Force: true}) {
 		t.Errorf("stop --force passed %+v", d.stopped["web"])
 	}
+}
+
+// TestFlagHelp reads every flag's help in the command tree: pflag adds
+// "(default X)" itself, so a help text that says its default must keep
+// pflag from saying it again, and a backquoted word in a help text names
+// the flag's value, so it must be one word.
+func TestFlagHelp(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			name, _ := pflag.UnquoteUsage(fl)
+			if strings.ContainsAny(name, " \t") {
+				t.Errorf("%s --%s: its value is named %q (a backquoted phrase in its help)", c.CommandPath(), fl.Name, name)
+			}
+		})
+		for _, line := range strings.Split(c.LocalFlags().FlagUsages(), "\n") {
+			if strings.Count(line, "(default") > 1 {
+				t.Errorf("%s: %q says its default twice", c.CommandPath(), strings.TrimSpace(line))
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(command.NewCmdRoot(cmdutil.NewFactory(ios)))
 }

@@ -103,8 +103,15 @@ func ParseDuration(s string) (time.Duration, error) {
 // Duration is a flag value parsed by ParseDuration.
 type Duration time.Duration
 
-func (d *Duration) String() string { return time.Duration(*d).String() }
-func (d *Duration) Type() string   { return "duration" }
+// String is "" for no duration: pflag then adds no "(default 0s)" to a
+// flag's help, which says itself what none means.
+func (d *Duration) String() string {
+	if *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+func (d *Duration) Type() string { return "duration" }
 func (d *Duration) Set(s string) error {
 	v, err := ParseDuration(s)
 	if err != nil {

@@ -106,7 +106,7 @@ A container that already exists is left as it is (launch succeeds).`,
 	fl.StringVar(&opts.Image, "image", "", "image alias or fingerprint (prefix)")
 	fl.StringVar(&opts.Server, "server", "", "image server URL (default: the host's own images)")
 	fl.StringVar(&opts.Protocol, "protocol", "", "image server protocol: lxd or simplestreams (default lxd)")
-	fl.StringVar(&opts.CertFile, "certificate", "", "PEM file of the image server's certificate, for one no authority the daemon trusts has signed (as `lxkit image serve` prints)")
+	fl.StringVar(&opts.CertFile, "certificate", "", "`PEMFILE` of the image server's certificate, for one no authority the daemon trusts has signed (lxkit image serve prints one)")
 	fl.BoolVar(&opts.SkipIndexCheck, "skip-index-check", false, "let the daemon alone read the simplestreams server's index (for a server lxkit cannot reach)")
 	fl.StringArrayVar(&opts.Profiles, "profile", nil, "profile to apply, repeatable (default: the \"default\" profile)")
 	fl.StringArrayVarP(&config, "config", "c", nil, "config KEY=VALUE, repeatable")
