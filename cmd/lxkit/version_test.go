@@ -20,7 +20,7 @@ func TestVersionFromCheckout(t *testing.T) {
 		t.Fatalf("make build: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--version").Output()
-	if err != nil || !strings.Contains(string(out), "(commit "+commit[:12]+" of ") || !strings.HasPrefix(string(out), "lxkit v0.0.0-") {
+	if err != nil || !strings.Contains(string(out), "(commit "+commit[:12]+" of ") || !strings.HasPrefix(string(out), "lxkit v") {
 		t.Fatalf("lxkit --version: %q, %v; want commit %s", out, err, commit[:12])
 	}
 	out, err = exec.Command(bin, "--host", filepath.Join(t.TempDir(), "none.sock"), "version", "--format", "json").Output()
