@@ -280,3 +280,34 @@ func TestClosedClient(t *testing.T) {
 		t.Errorf("the daemon was asked %d times; want once, before Close", n)
 	}
 }
+
+// timeoutErr is a dial's i/o timeout.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestWebsocketErrorAtTheDeadline(t *testing.T) {
+	c := &Client{addr: "/test.sock", timeout: 10 * time.Second}
+	// The deadline has passed, and the context's timer has not fired yet:
+	// the caller's timeout, not a silent daemon.
+	ctx := deadlineOnly{time.Now().Add(-time.Millisecond)}
+	if err := c.websocketError(ctx, "an exec websocket", timeoutErr{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a dial timeout at the caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+	// Before the deadline, a timeout is the daemon's silence.
+	ctx = deadlineOnly{time.Now().Add(time.Hour)}
+	if err := c.websocketError(ctx, "an exec websocket", timeoutErr{}); !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "no answer to the handshake") {
+		t.Errorf("a dial timeout before the deadline: %v", err)
+	}
+}
+
+// deadlineOnly is a context whose deadline is d and whose Err stays nil,
+// as a context's is until its timer fires.
+type deadlineOnly struct{ d time.Time }
+
+func (c deadlineOnly) Deadline() (time.Time, bool) { return c.d, true }
+func (deadlineOnly) Done() <-chan struct{}         { return nil }
+func (deadlineOnly) Err() error                    { return nil }
+func (deadlineOnly) Value(any) any                 { return nil }

@@ -330,7 +330,7 @@ func (c *Client) dialRetry(ctx context.Context, opID, secret string) (*websocket
 		var conn *websocket.Conn
 		conn, err = c.websocket(actx, opID, secret)
 		cancel()
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ended(ctx) != nil {
 			return conn, err
 		}
 	}
@@ -368,14 +368,30 @@ func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket
 func (c *Client) websocketError(ctx context.Context, what string, err error) error {
 	var ne net.Error
 	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
+	case ended(ctx) != nil:
+		return ended(ctx)
 	case errors.Is(err, errdefs.ErrInternal): // an answer too large
 		return err
 	case errors.As(err, &ne) && ne.Timeout():
 		return errdefs.Wrap(errdefs.ErrUnavailable, nil, "%s: no answer to the handshake of %s within %s (daemon stopped or overloaded?)", c.addr, what, c.timeout)
 	}
 	return c.transportError(ctx, err)
+}
+
+// ended is ctx.Err(), or context.DeadlineExceeded once ctx's deadline
+// has passed: a dial fails on that deadline (the connection's, set from
+// it) a moment before ctx's own timer says so, and a command's timeout
+// that ran out during the handshake then read as a silent daemon (ci66:
+// a 300 ms exec timeout, under load, reported as "no answer to the
+// handshake of an exec websocket").
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // within waits for wg, at most d (d <= 0: forever), and reports whether
