@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
 )
 
 // fakeDaemon serves h on a unix socket, for error paths that a real daemon
@@ -311,3 +313,40 @@ func (c deadlineOnly) Deadline() (time.Time, bool) { return c.d, true }
 func (deadlineOnly) Done() <-chan struct{}         { return nil }
 func (deadlineOnly) Err() error                    { return nil }
 func (deadlineOnly) Value(any) any                 { return nil }
+
+// TestTokenElsewhereIsSaid: LXD 5.0.2's answer to a token of another
+// cluster member (seen in TestTokenAtAnotherMember, from the daemon at
+// m2) reaches the caller as what it means, when the token names no
+// member to redeem it at instead.
+func TestTokenElsewhereIsSaid(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/1.0":
+			w.Write([]byte(`{"type":"sync","status_code":200,"metadata":{"api_extensions":["x"],"auth":"untrusted"}}`))
+		case r.Method == http.MethodPost && r.URL.Path == "/1.0/certificates":
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"type":"error","error":"Bad certificate add operation data","error_code":500}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+	if _, err := certs.Generate(crt, key, certs.GenerateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := certs.LoadKeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), srv.URL, WithTLS(TLSOptions{ClientCert: &cert, Insecure: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := EncodeTrustToken(api.TrustToken{ClientName: "c", Fingerprint: "ab", Secret: "s3cret"})
+	err = c.RequestTrust(context.Background(), TrustRequest{Name: "c", Token: token})
+	if !errors.Is(err, errdefs.ErrForbidden) || !strings.Contains(err.Error(), "takes a token only at the member that made it") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("RequestTrust: %v; want the quirk said, without the secret", err)
+	}
+}

@@ -155,13 +155,20 @@ type TrustRequest struct {
 // RequestTrust asks the daemon to trust this client, over HTTPS with a
 // client certificate. A client already trusted has nothing to do. A
 // refused token or password is an error matching errdefs.ErrForbidden
-// that never contains the secret.
+// that never contains the secret. A token is redeemed at the cluster
+// member that made it when c reaches another (TokenMember), unless that
+// member takes no connection within a few seconds.
 func (c *Client) RequestTrust(ctx context.Context, r TrustRequest) error {
 	if c.Trusted() {
 		return nil
 	}
 	if c.tls.ClientCert == nil {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: a client certificate is needed to become trusted", c.addr)
+	}
+	if at := TokenMember(r.Token, c.addr); r.Token != "" && at != "" {
+		if done, err := c.trustAt(ctx, at, r); done {
+			return err
+		}
 	}
 	body := api.CertificatesPost{Name: r.Name, Type: "client"}
 	what := "trust password"
@@ -196,6 +203,34 @@ func (c *Client) RequestTrust(ctx context.Context, r TrustRequest) error {
 		return errdefs.Wrap(errdefs.ErrForbidden, nil, "%s accepted the %s but still does not trust this client", c.addr, what)
 	}
 	return nil
+}
+
+// trustAt redeems r's token at the cluster member at, which made it, and
+// reads c's daemon, another member of the same cluster, again; done is
+// false when that member took no connection, and c's daemon should be
+// asked instead. The member's certificate is checked as c's is: members
+// share the cluster's.
+func (c *Client) trustAt(ctx context.Context, at string, r TrustRequest) (done bool, err error) {
+	dial, cancel := context.WithTimeout(ctx, 3*time.Second)
+	m, err := New(dial, at, WithTLS(c.tls))
+	cancel()
+	if errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	defer m.Close()
+	if err := m.RequestTrust(ctx, r); err != nil { // at is the token's: no detour again
+		return true, err
+	}
+	if err := c.refresh(ctx); err != nil {
+		return true, err
+	}
+	if !c.Trusted() {
+		return true, errdefs.Wrap(errdefs.ErrForbidden, nil, "%s (the member that made the token) trusts this client, but %s does not yet", at, c.addr)
+	}
+	return true, nil
 }
 
 // EnableHTTPSListener makes the daemon listen for the API on address

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
@@ -183,7 +182,7 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 				opts.Password = secret
 			}
 		}
-		if c, err = requestTrust(ctx, c, copts, client.TrustRequest{Name: clientName(), Token: opts.Token, Password: opts.Password}); err != nil {
+		if err := c.RequestTrust(ctx, client.TrustRequest{Name: clientName(), Token: opts.Token, Password: opts.Password}); err != nil {
 			return err
 		}
 	}
@@ -195,40 +194,6 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 			opts.Name, c.Kind(), c.Server().Environment.ServerVersion, files.Cert, files.Source)
 	}
 	return nil
-}
-
-// requestTrust asks the daemon behind c to trust this client, and returns
-// a client that it trusts. A token is redeemed at the cluster member that
-// made it when c reaches another (client.TokenMember); should that member
-// take no connection within a few seconds, c's daemon is asked.
-func requestTrust(ctx context.Context, c *client.Client, copts []client.Option, req client.TrustRequest) (*client.Client, error) {
-	at := ""
-	if req.Token != "" {
-		at = client.TokenMember(req.Token, c.Addr())
-	}
-	if at == "" {
-		return c, c.RequestTrust(ctx, req)
-	}
-	dial, cancel := context.WithTimeout(ctx, 3*time.Second)
-	m, err := client.New(dial, at, copts...)
-	cancel()
-	if errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		return c, c.RequestTrust(ctx, req)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := m.RequestTrust(ctx, req); err != nil {
-		return nil, err
-	}
-	again, err := client.New(ctx, c.Addr(), copts...)
-	if err != nil {
-		return nil, err
-	}
-	if !again.Trusted() {
-		return nil, errdefs.Wrap(errdefs.ErrForbidden, nil, "%s (the member that made the token) trusts this client, but %s does not yet", at, c.Addr())
-	}
-	return again, nil
 }
 
 type tokenInfo struct{ fingerprint string }
