@@ -107,6 +107,10 @@ type Instance struct {
 	ExpandedDevices map[string]map[string]string `json:"expanded_devices"`
 }
 
+// IsContainer reports whether the instance is a container: its type says
+// so, or it is empty (daemons from before virtual machines).
+func (i Instance) IsContainer() bool { return i.Type == "" || i.Type == "container" }
+
 // InstanceFull is an instance with its runtime state, as GET
 // /1.0/instances?recursion=2 lists it; State is nil when the daemon could
 // not read it (an instance on a cluster member that does not answer).

@@ -366,10 +366,11 @@ func (c *Client) websocket(ctx context.Context, opID, secret string) (*websocket
 
 // websocketError classifies a failed websocket handshake.
 func (c *Client) websocketError(ctx context.Context, what string, err error) error {
+	if end := ended(ctx); end != nil {
+		return end // the caller's end, not the daemon's silence
+	}
 	var ne net.Error
 	switch {
-	case ended(ctx) != nil:
-		return ended(ctx)
 	case errors.Is(err, errdefs.ErrInternal): // an answer too large
 		return err
 	case errors.As(err, &ne) && ne.Timeout():

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,9 +23,6 @@ import (
 	"github.com/lxkit/lxkit/transport/local"
 	"github.com/lxkit/lxkit/transport/ssh"
 )
-
-// eventsWait bounds the wait for any one expected event.
-const eventsWait = 30 * time.Second
 
 // eachEventSource runs f for each daemon through the REST driver (over
 // the unix socket and over HTTPS) and the CLI driver, in parallel. For
@@ -63,135 +58,18 @@ func eachEventSource(t *testing.T, f func(t *testing.T, d driver.Driver, h *host
 	}
 }
 
-// subscription is a running Events call whose events land in a channel.
-type subscription struct {
-	events chan api.Event
-	ended  chan error // Events's result
-	cancel context.CancelFunc
-}
-
-// subscribe calls h.Events in the background until the test ends or
-// cancel is called.
-func subscribe(t *testing.T, h *host.Host, opts api.EventOptions) *subscription {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &subscription{events: make(chan api.Event, 4096), ended: make(chan error, 1), cancel: cancel}
-	go func() {
-		s.ended <- h.Events(ctx, opts, func(ev api.Event) error {
-			select {
-			case s.events <- ev:
-			case <-ctx.Done():
-			}
-			return nil
-		})
-	}()
-	t.Cleanup(cancel)
-	return s
-}
-
-// waitFor returns the first event that match accepts (dropping the others)
-// within d; it fails the test when none comes or when Events ends.
-func (s *subscription) waitFor(t *testing.T, d time.Duration, what string, match func(api.Event) bool) api.Event {
-	t.Helper()
-	ev, err := s.next(d, match)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-	return ev
-}
-
-// waitForAll returns, by name, the first event each of want accepts,
-// whatever order they come in, all within d; it fails the test when one
-// does not come or when Events ends.
-func (s *subscription) waitForAll(t *testing.T, d time.Duration, want map[string]func(api.Event) bool) map[string]api.Event {
-	t.Helper()
-	got := map[string]api.Event{}
-	_, err := s.next(d, func(ev api.Event) bool {
-		for name, match := range want {
-			if _, seen := got[name]; !seen && match(ev) {
-				got[name] = ev
-			}
-		}
-		return len(got) == len(want)
-	})
-	if err != nil {
-		var missing []string
-		for name := range want {
-			if _, seen := got[name]; !seen {
-				missing = append(missing, name)
-			}
-		}
-		sort.Strings(missing)
-		t.Fatalf("waiting for %s: %v", strings.Join(missing, ", "), err)
-	}
-	return got
-}
-
-func (s *subscription) next(d time.Duration, match func(api.Event) bool) (api.Event, error) {
-	timeout := time.After(d)
-	for {
-		select {
-		case ev := <-s.events:
-			if match(ev) {
-				return ev, nil
-			}
-		case err := <-s.ended:
-			s.ended <- err // for whoever asks next
-			return api.Event{}, fmt.Errorf("Events ended: %v", err)
-		case <-timeout:
-			return api.Event{}, fmt.Errorf("nothing within %s", d)
-		}
-	}
-}
-
-// lifecycle matches a lifecycle event with this action and source.
-func lifecycle(action, source string) func(api.Event) bool {
-	return func(ev api.Event) bool {
-		a, s := host.LifecycleAction(ev)
-		return a == action && s == source
-	}
-}
-
-// ready waits until s receives events: nothing tells when a subscription
-// is in place, so it updates a profile of its own until it sees that.
-func (s *subscription) ready(t *testing.T, h *host.Host) {
-	t.Helper()
-	ctx := testhost.Context(t, time.Minute)
-	name := short("lxkev")
-	if err := h.Profiles().Create(ctx, api.ProfilesPost{Name: name}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Profiles().Delete(context.Background(), name) })
-	deadline := time.Now().Add(eventsWait)
-	for i := 0; ; i++ {
-		err := h.Profiles().Update(ctx, name, func(p *api.ProfilePut) error {
-			p.Description = fmt.Sprint("sync ", i)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.next(time.Second, lifecycle("profile-updated", "/1.0/profiles/"+name))
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the subscription did not start within %s: %v", eventsWait, err)
-		}
-	}
-}
-
 // stopped cancels s and checks that Events returns context.Canceled
 // promptly and that no process of the test's CLI driver (marked mark)
 // is left behind.
-func (s *subscription) stopped(t *testing.T, mark string) {
+func stopped(t *testing.T, s *testhost.Subscription, mark string) {
 	t.Helper()
 	if mark != "" && len(marked(t, mark)) == 0 {
 		t.Fatalf("no process is marked %s while the monitor runs: is /proc readable?", mark)
 	}
 	start := time.Now()
-	s.cancel()
+	s.Cancel()
 	select {
-	case err := <-s.ended:
+	case err := <-s.Ended():
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Events after cancel: %v, want context.Canceled", err)
 		}
@@ -279,8 +157,8 @@ func TestEventsNested(t *testing.T) {
 // ends Events at once and leaves no process marked mark.
 func containerEvents(t *testing.T, d driver.Driver, h *host.Host, mark string) {
 	start := time.Now()
-	s := subscribe(t, h, api.EventOptions{Types: []string{api.EventTypeLifecycle, api.EventTypeOperation}})
-	s.ready(t, h)
+	s := testhost.Subscribe(t, h, api.EventOptions{Types: []string{api.EventTypeLifecycle, api.EventTypeOperation}})
+	s.Ready(t, h, testhost.EventsWait)
 	t.Logf("subscribed in %s", time.Since(start).Round(time.Millisecond))
 
 	ctx := testhost.Context(t, 3*time.Minute)
@@ -293,14 +171,14 @@ func containerEvents(t *testing.T, d driver.Driver, h *host.Host, mark string) {
 	source := "/1.0/instances/" + name
 	// The daemons deliver events in no set order (hostapi.EventsUnordered):
 	// the operation's and the lifecycle's are awaited together.
-	got := s.waitForAll(t, eventsWait, map[string]func(api.Event) bool{
+	got := s.WaitForAll(t, testhost.EventsWait, map[string]func(api.Event) bool{
 		"the operation creating " + name: func(ev api.Event) bool {
 			res, _ := ev.Metadata["resources"].(map[string]any)
 			insts, _ := res["instances"].([]any)
 			return ev.Type == api.EventTypeOperation && slices.Contains(insts, any(source))
 		},
-		name + " created": lifecycle("instance-created", source),
-		name + " started": lifecycle("instance-started", source),
+		name + " created": testhost.Lifecycle("instance-created", source),
+		name + " started": testhost.Lifecycle("instance-started", source),
 	})
 	if op := got["the operation creating "+name]; op.Project != "default" {
 		t.Errorf("operation event of project %q, want default", op.Project)
@@ -311,9 +189,9 @@ func containerEvents(t *testing.T, d driver.Driver, h *host.Host, mark string) {
 	if err := d.Delete(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	s.waitFor(t, eventsWait, name+" deleted", lifecycle("instance-deleted", source))
+	s.WaitFor(t, testhost.EventsWait, name+" deleted", testhost.Lifecycle("instance-deleted", source))
 	t.Logf("created, started and deleted seen in %s", time.Since(start).Round(time.Millisecond))
-	s.stopped(t, mark)
+	stopped(t, s, mark)
 }
 
 func TestEventsEndWithFn(t *testing.T) {
@@ -328,14 +206,14 @@ func TestEventsEndWithFn(t *testing.T) {
 		ended := make(chan error, 1)
 		go func() {
 			ended <- h.Events(ctx, api.EventOptions{Types: []string{api.EventTypeLifecycle}}, func(ev api.Event) error {
-				if lifecycle("profile-updated", "/1.0/profiles/"+name)(ev) {
+				if testhost.Lifecycle("profile-updated", "/1.0/profiles/"+name)(ev) {
 					return fmt.Errorf("fn: %w", stop)
 				}
 				return nil
 			})
 		}()
 		// Update the profile until Events returns fn's error.
-		deadline := time.After(eventsWait)
+		deadline := time.After(testhost.EventsWait)
 		for i := 0; ; i++ {
 			if err := h.Profiles().Update(ctx, name, func(p *api.ProfilePut) error {
 				p.Description = fmt.Sprint("update ", i)
@@ -356,7 +234,7 @@ func TestEventsEndWithFn(t *testing.T) {
 				return
 			case <-time.After(time.Second):
 			case <-deadline:
-				t.Fatalf("Events did not return fn's error within %s", eventsWait)
+				t.Fatalf("Events did not return fn's error within %s", testhost.EventsWait)
 			}
 		}
 	})

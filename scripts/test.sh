@@ -11,7 +11,8 @@ start=$(date +%s)
 # (their children included: go, the test binaries, the lxc and incus
 # commands they run; bash's `times`) and the LXD and Incus daemons (all of
 # them, summed over /proc; one killed during the phase loses its share);
-# the rest is mostly the containers. Printed together at the end.
+# the rest is every other process: the containers, the daemons' helpers,
+# anything else the machine runs meanwhile. Printed together at the end.
 times=""
 hz=$(getconf CLK_TCK)
 timesf=$(mktemp)

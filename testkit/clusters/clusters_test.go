@@ -478,62 +478,17 @@ func TestEventsAndOperationsAcrossMembers(t *testing.T) {
 		name := testhost.Name("ev")
 		t.Cleanup(func() { _ = d3.Delete(testhost.Context(t, time.Minute), name) })
 
-		events := make(chan api.Event, 4096)
-		watchCtx, stopWatching := context.WithCancel(ctx)
-		defer stopWatching()
-		watching := make(chan error, 1)
-		go func() {
-			watching <- h1.Events(watchCtx, api.EventOptions{Types: []string{api.EventTypeLifecycle}}, func(ev api.Event) error {
-				select {
-				case events <- ev:
-				case <-watchCtx.Done():
-				}
-				return nil
-			})
-		}()
-		// next waits up to d for a lifecycle event of action and source.
-		next := func(d time.Duration, action, source string) (api.Event, bool) {
-			timeout := time.After(d)
-			for {
-				select {
-				case ev := <-events:
-					if a, src := host.LifecycleAction(ev); a == action && strings.HasPrefix(src, source) {
-						return ev, true
-					}
-				case err := <-watching:
-					t.Fatalf("events through m1 ended: %v", err)
-				case <-timeout:
-					return api.Event{}, false
-				}
-			}
-		}
 		// The subscription is in place, with m1 relaying m3's events,
-		// once a profile change made through m3 shows (as the host
-		// package's event tests wait: nothing else tells).
-		h3 := host.New(d3.API())
-		profile := testhost.Short("lxkev")
-		if err := h3.Profiles().Create(ctx, api.ProfilesPost{Name: profile}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h3.Profiles().Delete(context.Background(), profile) })
-		for i := 0; ; i++ {
-			if err := h3.Profiles().Update(ctx, profile, func(p *api.ProfilePut) error { p.Description = fmt.Sprint("sync ", i); return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := next(time.Second, "profile-updated", "/1.0/profiles/"+profile); ok {
-				break
-			}
-			if i == 60 {
-				t.Fatalf("no profile-updated event through m1 for a change through m3 in %d tries", i+1)
-			}
-		}
+		// once a profile change made through m3 shows through m1.
+		s := testhost.Subscribe(t, h1, api.EventOptions{Types: []string{api.EventTypeLifecycle}})
+		s.Ready(t, host.New(d3.API()), time.Minute)
 		if err := d3.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m3"}); err != nil {
 			t.Fatal(err)
 		}
-		ev, ok := next(time.Minute, "instance-started", "/1.0/instances/"+name)
-		if !ok {
-			t.Fatalf("no instance-started event for %s (on m3) through m1 in a minute", name)
-		}
+		ev := s.WaitFor(t, time.Minute, "instance-started of "+name+" (on m3) through m1", func(ev api.Event) bool {
+			a, src := host.LifecycleAction(ev)
+			return a == "instance-started" && strings.HasPrefix(src, "/1.0/instances/"+name)
+		})
 		if ev.Location != "m3" {
 			t.Errorf("the start event, seen through m1: location %q, want m3", ev.Location)
 		}

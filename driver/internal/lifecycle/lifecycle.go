@@ -444,7 +444,7 @@ func (d *Driver) List(ctx context.Context) ([]api.Instance, error) {
 	}
 	out := all[:0]
 	for _, i := range all {
-		if i.Type == "" || i.Type == "container" {
+		if i.IsContainer() {
 			out = append(out, i)
 		}
 	}

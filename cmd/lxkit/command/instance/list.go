@@ -118,7 +118,7 @@ func listHost(ctx context.Context, d driver.Driver, prefix string, statuses []st
 	}
 	containers := all[:0]
 	for _, inst := range all {
-		if inst.Type == "" || inst.Type == "container" {
+		if inst.IsContainer() {
 			if path != "" {
 				inst.Name = path + "/" + inst.Name
 			}
