@@ -87,8 +87,11 @@ func TestPlanApply(t *testing.T) {
 		apply(p)
 		expect(plan(fleet.PlanOptions{}), "= keep "+a+"\n= keep "+b+"\n? skip "+other+": made outside any fleet")
 		inst, err := d.Instance(ctx, b)
-		if err != nil || inst.Config["user.tier"] != "two" || inst.Config[fleet.KeyFleet] != fleetName {
-			t.Fatalf("%s: %v, %v", b, inst.Config, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst.Config["user.tier"] != "two" || inst.Config[fleet.KeyFleet] != fleetName {
+			t.Fatalf("%s: %v", b, inst.Config)
 		}
 
 		// A changed configuration: updated in place, a dropped key removed.

@@ -125,8 +125,11 @@ volumes:
 			t.Fatalf("clone: %s", got)
 		}
 		ci, err := d.Instance(ctx, clone)
-		if err != nil || ci.Devices["data"]["source"] != clone+"-data" {
-			t.Fatalf("clone's devices: %v, %v", ci.Devices, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.Devices["data"]["source"] != clone+"-data" {
+			t.Fatalf("clone's devices: %v", ci.Devices)
 		}
 		write(ctx, t, ct, "/srv/data/keep", "clone")
 		if got := read(ctx, t, tr, "/srv/data/keep"); got != "v1" {

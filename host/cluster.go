@@ -257,7 +257,7 @@ func (h *Host) JoinCluster(ctx context.Context, token string, opts JoinOptions) 
 	}
 	if c.Enabled {
 		if c.ServerName == tok.ServerName {
-			return nil
+			return h.loadClusterConfig(ctx)
 		}
 		return errdefs.Wrap(errdefs.ErrConflict, nil, "%s is already cluster member %s", h.c.Addr(), c.ServerName)
 	}
@@ -296,6 +296,18 @@ func (h *Host) JoinCluster(ctx context.Context, token string, opts JoinOptions) 
 	}
 	if _, err := h.c.Do(ctx, http.MethodPut, "/1.0/cluster", body, ""); err != nil {
 		return fmt.Errorf("joining %s to the cluster at %s as %s: %w", h.c.Addr(), tok.Addresses[0], tok.ServerName, err)
+	}
+	return h.loadClusterConfig(ctx)
+}
+
+// loadClusterConfig makes a member that has joined use the cluster's
+// configuration, not the one it had before joining
+// (hostapi.JoinedConfigStale): an empty PATCH of /1.0 makes every member
+// load it again.
+func (h *Host) loadClusterConfig(ctx context.Context) error {
+	empty := map[string]any{"config": map[string]string{}}
+	if _, err := h.c.Do(ctx, http.MethodPatch, "/1.0", empty, ""); err != nil {
+		return fmt.Errorf("%s joined the cluster, but did not load its configuration: %w", h.c.Addr(), err)
 	}
 	return nil
 }

@@ -111,8 +111,10 @@ func TestProfiles(t *testing.T) {
 		if err := d.Create(ctx, inst, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Profiles: []string{"default", name}, NoStart: true}); err != nil {
 			t.Fatal(err)
 		}
-		if p, err = profiles.Get(ctx, name); err != nil || len(p.UsedBy) != 1 || !strings.Contains(p.UsedBy[0], inst) {
-			t.Errorf("used_by: %v, %v", p.UsedBy, err)
+		if p, err = profiles.Get(ctx, name); err != nil {
+			t.Error(err)
+		} else if len(p.UsedBy) != 1 || !strings.Contains(p.UsedBy[0], inst) {
+			t.Errorf("used_by: %v", p.UsedBy)
 		}
 		mustClass(t, "delete in use", profiles.Delete(ctx, name), errdefs.ErrConflict, name)
 		if ok, err := profiles.Exists(ctx, name); !ok || err != nil {

@@ -147,6 +147,20 @@ const EventsUnordered = "LXD 5.0.2, Incus 6.0.4"
 // (seen on LXD 5.0.2 through a TCP proxy that cut every connection).
 const ExecEndsOnLostControl = "LXD 5.0.2, Incus 6.0.4"
 
+// JoinedConfigStale names the daemons on which a member that has just
+// joined a cluster keeps, in memory, the cluster-wide configuration it
+// had before (the defaults of a fresh daemon), until it is restarted or
+// told of a change: its clusterPutJoin never loads the cluster's. The
+// cluster's cluster.offline_threshold of 60 s read "" (20 s) at the new
+// member, so it counted every member offline whenever its last heartbeat
+// was 20-60 s old: half of each minute here, while the other members
+// counted all online. A restore of the new member, whose last step is a
+// rename the new member checks itself, failed with "Target node is
+// offline" (ci66, ci68). A PATCH of /1.0 with an empty config, at any
+// member, makes every member load the configuration again
+// (host.JoinCluster sends it). Incus 6.0.4 loads it as it joins.
+const JoinedConfigStale = "LXD 5.0.2"
+
 // OperationEndLost names the daemons whose own commands, lxc and incus,
 // can wait for ever for an operation that has ended. A command such as
 // `lxc image import` or `lxc exec` follows its operation through the

@@ -209,6 +209,12 @@ up() {
     for p in "${pids[@]}"; do wait "$p" || die "$k: a member did not start"; done
     bootstrap "$k"
     for m in $members; do [ "$m" = m1 ] || join "$k" "$m"; done
+    # A run that was interrupted (killed, or its machine restarted) while
+    # a test had the spare m4 in the cluster left it there, with its
+    # token; the next run's join tests then met "The cluster already has
+    # a member with name: m4" (CI after ci69). The clusters start from
+    # their three members, always.
+    spare_down "$k"
     # A member counts as offline when its last heartbeat is older than
     # cluster.offline_threshold (20 s by default). Under make test's load
     # on a 2-core machine the leader's heartbeat round, which sets every
@@ -260,8 +266,10 @@ member_down() {
 }
 
 # spare KIND: a fresh daemon m4, in no cluster, listening on its address
-# (for the tests of joining and removing a member).
+# (for the tests of joining and removing a member). What an earlier test
+# left of m4 (one that panicked, or a run that was killed) goes first.
 spare() {
+  spare_down "$1"
   network_up
   member_net "$1" m4
   member_up "$1" m4

@@ -4,6 +4,8 @@
 # daemons, and ends with the slowest tests and the total time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+. scripts/one-at-a-time.sh "$@"
 start=$(date +%s)
 
 # Where the time goes: each phase's wall time; the CPU time the machine

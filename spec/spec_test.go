@@ -216,8 +216,12 @@ func TestPlacement(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, err := tpl.Instance("i", nil)
-		if err != nil || s.Placement == nil || *s.Placement != want {
-			t.Errorf("%s: placement %+v, %v; want %+v", file, s.Placement, err, want)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if s.Placement == nil || *s.Placement != want {
+			t.Errorf("%s: placement %+v; want %+v", file, s.Placement, want)
 		}
 	}
 }

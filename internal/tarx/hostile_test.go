@@ -103,8 +103,10 @@ var hostileCases = []struct {
 		},
 		check: func(t *testing.T, dest string) {
 			wantLink("d", "a")(t, dest)
-			if fi, err := os.Stat(filepath.Join(dest, "a")); err != nil || fi.Mode().Perm() != 0o700 {
-				t.Errorf("a: %v %v, want mode 0700", fi.Mode(), err)
+			if fi, err := os.Stat(filepath.Join(dest, "a")); err != nil {
+				t.Error(err)
+			} else if fi.Mode().Perm() != 0o700 {
+				t.Errorf("a: %v, want mode 0700", fi.Mode())
 			}
 		}},
 	{name: "symlink replacing dir then file through it",
@@ -114,8 +116,10 @@ var hostileCases = []struct {
 		entries: []entry{{name: "s", typ: tar.TypeSymlink, link: "/"}, {name: "s/", typ: tar.TypeDir, mode: 0o750}, {name: "s/f", body: "x"}},
 		check: func(t *testing.T, dest string) {
 			wantFile("s/f", "x")(t, dest)
-			if fi, err := os.Lstat(filepath.Join(dest, "s")); err != nil || fi.Mode() != os.ModeDir|0o750 {
-				t.Errorf("s: %v %v, want a 0750 dir", fi.Mode(), err)
+			if fi, err := os.Lstat(filepath.Join(dest, "s")); err != nil {
+				t.Error(err)
+			} else if fi.Mode() != os.ModeDir|0o750 {
+				t.Errorf("s: %v, want a 0750 dir", fi.Mode())
 			}
 		}},
 	{name: "file replacing a symlink pointing out",

@@ -109,8 +109,11 @@ func TestPlacement(t *testing.T) {
 		}
 		for name, want := range map[string]string{onM2: "m2", inGroup: member} {
 			inst, err := d.Instance(ctx, name)
-			if err != nil || inst.Location != want {
-				t.Fatalf("%s: location %q, want %s (%v)", name, inst.Location, want, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inst.Location != want {
+				t.Fatalf("%s: location %q, want %s", name, inst.Location, want)
 			}
 			if out, err := transport.Run(ctx, d.Transport(name), "hostname"); err != nil || strings.TrimSpace(out) != name {
 				t.Fatalf("hostname in %s on %s: %q, %v", name, want, out, err)
@@ -160,6 +163,14 @@ func TestJoinAndRemove(t *testing.T) {
 		if err != nil || m.Status != "Online" || m.URL != "https://"+addr {
 			t.Fatalf("m4 after joining: %+v, %v", m, err)
 		}
+		// The new member uses the cluster's configuration, not its own
+		// from before it joined (hostapi.JoinedConfigStale): with its own
+		// offline threshold of 20 s it counted members offline that the
+		// cluster counted online, and refused to restore itself.
+		const threshold = "cluster.offline_threshold"
+		if at1, at4 := config(t, ctx, h1)[threshold], config(t, ctx, h4)[threshold]; at4 != at1 {
+			t.Fatalf("%s at m4 after joining: %q, at m1 %q", threshold, at4, at1)
+		}
 		// The joining member made the cluster's pool and bridge on itself.
 		if p, err := h4.StoragePools().Get(ctx, "default"); err != nil || p.Status != "Created" {
 			t.Errorf("pool default on m4: %+v, %v", p, err)
@@ -185,8 +196,11 @@ func TestJoinAndRemove(t *testing.T) {
 			t.Fatalf("m4 after evacuation: %+v, %v", m, err)
 		}
 		inst, err := d.Instance(ctx, name)
-		if err != nil || inst.Location == "m4" {
-			t.Fatalf("%s after evacuating m4: on %q, %v", name, inst.Location, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst.Location == "m4" {
+			t.Fatalf("%s after evacuating m4: on %q", name, inst.Location)
 		}
 		t.Logf("%s: evacuated to %s, %s", c.Name, inst.Location, inst.Status)
 		for range 2 {
@@ -195,7 +209,7 @@ func TestJoinAndRemove(t *testing.T) {
 			}
 		}
 		if inst, err := d.Instance(ctx, name); err != nil || inst.Location != "m4" || inst.Status != "Running" {
-			t.Fatalf("%s after restoring m4: %s on %q, %v", name, inst.Status, inst.Location, err)
+			t.Fatalf("%s after restoring m4: %+v, %v", name, inst, err)
 		}
 		if err := d.Delete(ctx, name); err != nil {
 			t.Fatal(err)
@@ -210,6 +224,16 @@ func TestJoinAndRemove(t *testing.T) {
 			t.Fatalf("m4 after removal: %v", err)
 		}
 	})
+}
+
+// config is a host's server configuration, as the daemon has it in memory.
+func config(t *testing.T, ctx context.Context, h *host.Host) map[string]string {
+	t.Helper()
+	cfg, err := h.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // TestMoveAndCopy moves a container between members, stopped and
@@ -230,8 +254,11 @@ func TestMoveAndCopy(t *testing.T) {
 		at := func(want, status string) {
 			t.Helper()
 			inst, err := d.Instance(ctx, name)
-			if err != nil || inst.Location != want || inst.Status != status {
-				t.Fatalf("%s: %s on %q, want %s on %s (%v)", name, inst.Status, inst.Location, status, want, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inst.Location != want || inst.Status != status {
+				t.Fatalf("%s: %s on %q, want %s on %s", name, inst.Status, inst.Location, status, want)
 			}
 		}
 		for range 2 { // the second converges

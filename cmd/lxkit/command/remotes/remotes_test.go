@@ -372,8 +372,10 @@ func TestAddRemove(t *testing.T) {
 	}
 
 	for name, perm := range map[string]fs.FileMode{e.dir: 0o700, s.Path(): 0o600, filepath.Join(e.dir, "servercerts"): 0o700} {
-		if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != perm {
-			t.Errorf("%s: %v, %v; want mode %04o", name, fi.Mode().Perm(), err, perm)
+		if fi, err := os.Stat(name); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != perm {
+			t.Errorf("%s: %v; want mode %04o", name, fi.Mode().Perm(), perm)
 		}
 	}
 
