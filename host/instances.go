@@ -190,9 +190,11 @@ func (h *Host) MoveInstance(ctx context.Context, name string, opts MoveOptions) 
 		}
 	}
 	body := map[string]any{"name": name, "migration": true}
-	err = whenFree(ctx, func() error {
-		_, err := h.c.Do(ctx, http.MethodPost, hostapi.WithTarget(hostapi.InstancePath(name), opts.Target), body, "")
-		return err
+	err = h.whenOnline(ctx, opts.Target, func() error {
+		return whenFree(ctx, func() error {
+			_, err := h.c.Do(ctx, http.MethodPost, hostapi.WithTarget(hostapi.InstancePath(name), opts.Target), body, "")
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("moving %s from %s to %s: %w", name, inst.Location, opts.Target, err)

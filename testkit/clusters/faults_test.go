@@ -76,13 +76,14 @@ func TestMemberDown(t *testing.T) {
 			}
 		}
 
-		// A fleet with one instance on m4 and one on m2, and a running
-		// container of its own on m4.
+		// A fleet with one instance on m4 and one on m2, a running
+		// container of its own on m4, and a stopped one on m2 to move to
+		// m4 as soon as it is back.
 		prefix := strings.TrimPrefix(testhost.Name("down"), "lxkit-")
-		onM4, onM2, alone := "lxkit-"+prefix+"-a", "lxkit-"+prefix+"-b", "lxkit-"+prefix+"-alone"
+		onM4, onM2, alone, mover := "lxkit-"+prefix+"-a", "lxkit-"+prefix+"-b", "lxkit-"+prefix+"-alone", "lxkit-"+prefix+"-mover"
 		t.Cleanup(func() {
 			ctx := testhost.Context(t, 2*time.Minute)
-			for _, n := range []string{onM4, onM2, alone} {
+			for _, n := range []string{onM4, onM2, alone, mover} {
 				_ = d.Delete(ctx, n)
 			}
 		})
@@ -108,6 +109,9 @@ func TestMemberDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := d.Create(ctx, alone, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m4"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Create(ctx, mover, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}, Target: "m2", NoStart: true}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -172,7 +176,18 @@ func TestMemberDown(t *testing.T) {
 			t.Fatalf("plan with m4 down: %s", got)
 		}
 
+		// The daemon refuses a move to m4 until the next heartbeat round
+		// has recorded m4's answer (hostapi.MemberOffline); lxkit waits
+		// for that record and moves.
 		c.Start(t, "m4")
+		if mem, err := h1.ClusterMember(ctx, "m4"); err != nil || mem.Status != "Offline" {
+			t.Fatalf("m4 just started again: %+v, %v; want it counted offline still", mem, err)
+		}
+		start := time.Now()
+		if err := h1.MoveInstance(ctx, mover, host.MoveOptions{Target: "m4"}); err != nil {
+			t.Fatalf("move to m4 just started again: %v", err)
+		}
+		t.Logf("figure: %s: a move to m4 just started again took %.1f s (waiting for its heartbeat to be recorded)", c.Name, time.Since(start).Seconds())
 		waitOnline(t, ctx, h1, "m4")
 		waitForwarding(t, ctx, c1, "m4")
 		if plan, err = apply(); err != nil {
@@ -194,7 +209,7 @@ func TestMemberDown(t *testing.T) {
 			}
 		}
 		slices.Sort(mine)
-		if want := []string{onM4 + " on m4", alone + " on m4", onM2 + " on m2"}; !slices.Equal(mine, want) {
+		if want := []string{onM4 + " on m4", alone + " on m4", onM2 + " on m2", mover + " on m4"}; !slices.Equal(mine, want) {
 			t.Fatalf("instances once m4 is back: %v, want %v", mine, want)
 		}
 		if out, err := transport.Run(ctx, d.Transport(alone), "hostname"); err != nil || strings.TrimSpace(out) != alone {
