@@ -55,7 +55,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/smallfile"

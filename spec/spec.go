@@ -32,7 +32,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/smallfile"

@@ -26,7 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lxkit/lxkit/errdefs"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Format is what a file is, as its first bytes say.

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/imageserver"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // ImageTarball is the busybox test image as `make hosts` built and

@@ -361,7 +361,9 @@ func TestJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"PUT /1.0/cluster"}; !reflect.DeepEqual(r.Sent, want) || len(r.Bodies) != 1 {
+	// The PATCH makes the new member load the cluster's configuration
+	// (hostapi.JoinedConfigStale).
+	if want := []string{"PUT /1.0/cluster", "PATCH /1.0"}; !reflect.DeepEqual(r.Sent, want) || len(r.Bodies) != 2 {
 		t.Fatalf("cluster join sent %q, want %q", r.Sent, want)
 	}
 	body, ok := r.Bodies[0].(api.ClusterPut)

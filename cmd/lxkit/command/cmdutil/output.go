@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // ValidateFormat checks a --format value.

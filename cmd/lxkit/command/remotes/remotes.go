@@ -34,7 +34,7 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
