@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build install hosts nested-image cluster cluster-down demo test unit race vet bench faults
+.PHONY: all build install man hosts nested-image cluster cluster-down demo test unit race vet bench faults
 
 all: build
 
@@ -12,11 +12,20 @@ all: build
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/lxkit
 
-# Installs the binary as $(PREFIX)/bin/lxkit (DESTDIR for packaging).
+# Installs the binary as $(PREFIX)/bin/lxkit and its man pages in
+# $(PREFIX)/share/man/man1 (DESTDIR for packaging).
 PREFIX ?= /usr/local
-install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: build man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lxkit
+	install -m 0644 $(MAN)/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+# Writes a man page per command into man/man1 (lxkit.1, lxkit-start.1...),
+# dated by the last commit so that a commit's pages are always the same.
+MAN ?= man/man1
+man:
+	rm -rf $(MAN)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./tools/man -o $(MAN)
 
 # Installs and starts LXD and Incus and imports the test image (idempotent).
 hosts:

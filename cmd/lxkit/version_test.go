@@ -1,23 +1,32 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestVersionFromCheckout builds lxkit as `make build` does and checks
-// that it names the checkout's commit.
+// TestVersionFromCheckout installs lxkit as `make install` does, with
+// PREFIX and DESTDIR, and checks that the binary names the checkout's
+// commit and that its man pages are there.
 func TestVersionFromCheckout(t *testing.T) {
 	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Fatalf("this test runs in a git checkout: %v", err)
 	}
 	commit := strings.TrimSpace(string(head))
-	bin := filepath.Join(t.TempDir(), "lxkit")
-	if out, err := exec.Command("make", "--no-print-directory", "-C", "../..", "build", "BIN="+bin).CombinedOutput(); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
+	tmp := t.TempDir()
+	if out, err := exec.Command("make", "--no-print-directory", "-C", "../..", "install", "BIN="+filepath.Join(tmp, "build", "lxkit"),
+		"MAN="+filepath.Join(tmp, "man1"), "DESTDIR="+filepath.Join(tmp, "dest"), "PREFIX=/opt/lxkit").CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	bin := filepath.Join(tmp, "dest", "opt", "lxkit", "bin", "lxkit")
+	for _, page := range []string{"lxkit.1", "lxkit-launch.1", "lxkit-profile-show.1"} {
+		if _, err := os.Stat(filepath.Join(tmp, "dest", "opt", "lxkit", "share", "man", "man1", page)); err != nil {
+			t.Error(err)
+		}
 	}
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil || !strings.Contains(string(out), "(commit "+commit[:12]+" of ") || !strings.HasPrefix(string(out), "lxkit v") {

@@ -153,7 +153,6 @@ Containers nested in containers that run LXD themselves are named by path:
 	// asks the host.
 	root.Version = version.Read().String()
 	root.SetVersionTemplate("lxkit {{.Version}}\n")
-	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SuggestionsMinimumDistance = 2
 
 	pf := root.PersistentFlags()
@@ -222,5 +221,6 @@ Containers nested in containers that run LXD themselves are named by path:
 		trust.NewCmdListen(f, nil),
 	)
 	root.AddCommand(version.NewCmdVersion(f, nil))
+	addCompletion(f, root)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Formats are the values of --format.
+var Formats = []string{FormatTable, FormatJSON, FormatYAML}
+
 // ValidateFormat checks a --format value.
 func ValidateFormat(f string) error {
-	switch f {
-	case FormatTable, FormatJSON, FormatYAML:
+	if slices.Contains(Formats, f) {
 		return nil
 	}
 	return FlagErrorf("--format %q: use table, json or yaml", f)
