@@ -116,7 +116,8 @@ func (i Instance) IsContainer() bool { return i.Type == "" || i.Type == "contain
 // not read it (an instance on a cluster member that does not answer).
 type InstanceFull struct {
 	Instance
-	State *InstanceState `json:"state"`
+	State     *InstanceState     `json:"state"`
+	Snapshots []InstanceSnapshot `json:"snapshots"`
 }
 
 // InstanceSource says where a new instance's root filesystem comes from.

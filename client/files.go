@@ -64,6 +64,9 @@ func (c *Client) GetFile(ctx context.Context, instance, path string) (io.ReadClo
 	}
 	resp, err := c.raw(req)
 	if err != nil {
+		if missing := hostapi.InstanceMissing(err, instance, c.Addr()); missing != err {
+			return nil, FileInfo{}, missing
+		}
 		return nil, FileInfo{}, fmt.Errorf("reading %s:%s: %w", instance, path, err)
 	}
 	info := FileInfo{Type: resp.Header.Get(c.header("type")), Size: resp.ContentLength}
@@ -133,6 +136,9 @@ func (c *Client) PutFile(ctx context.Context, instance, path string, body io.Rea
 	}
 	resp, err := c.raw(req)
 	if err != nil {
+		if missing := hostapi.InstanceMissing(err, instance, c.Addr()); missing != err {
+			return missing
+		}
 		return fmt.Errorf("writing %s:%s: %w", instance, path, err)
 	}
 	resp.Body.Close()

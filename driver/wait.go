@@ -29,7 +29,13 @@ func Exists(ctx context.Context, d Driver, name string) (bool, error) {
 
 // FirstIPv4 returns the first global IPv4 address of a state's interfaces
 // (in interface name order, loopback excluded), or "".
-func FirstIPv4(st *api.InstanceState) string {
+func FirstIPv4(st *api.InstanceState) string { return firstAddress(st, "inet") }
+
+// FirstIPv6 returns the first global IPv6 address of a container's
+// interfaces other than lo, in interface name order, or "".
+func FirstIPv6(st *api.InstanceState) string { return firstAddress(st, "inet6") }
+
+func firstAddress(st *api.InstanceState, family string) string {
 	names := make([]string, 0, len(st.Network))
 	for n := range st.Network {
 		names = append(names, n)
@@ -40,7 +46,7 @@ func FirstIPv4(st *api.InstanceState) string {
 			continue
 		}
 		for _, a := range st.Network[n].Addresses {
-			if a.Family == "inet" && a.Scope == "global" {
+			if a.Family == family && a.Scope == "global" {
 				return a.Address
 			}
 		}

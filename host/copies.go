@@ -102,7 +102,7 @@ func (h *Host) CopyInstance(ctx context.Context, source, dst string, opts CopyIn
 	var src api.Instance
 	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(source), nil, &src); err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
-			return errdefs.Wrap(errdefs.ErrNotFound, nil, "instance %s not found on %s", source, h.c.Addr())
+			return hostapi.NoInstance(source, h.c.Addr())
 		}
 		return err
 	}

@@ -46,8 +46,8 @@ func (f *heartbeatAPI) Do(ctx context.Context, method, path string, body any, if
 // TestMoveWaitsForHeartbeat: a move the daemon refuses because it counts
 // its target offline, or has no event connection to it yet, is made
 // again once the member's heartbeat is recorded (hostapi.HeartbeatsLate);
-// one to a member that stays offline fails after the wait, and one to a
-// member unheard of for long fails at once, each saying so.
+// one to a member that stays offline fails after the wait, however long
+// it has been unheard of, saying so.
 func TestMoveWaitsForHeartbeat(t *testing.T) {
 	defer func(d time.Duration) { roundOverrun = d }(roundOverrun)
 	roundOverrun = time.Second // the patience: 2 s (two intervals of 1 s) and this
@@ -68,8 +68,8 @@ func TestMoveWaitsForHeartbeat(t *testing.T) {
 		{name: "no event connection yet", refusals: []error{offline, noEvents}, offline: 1, unheard: "1s", places: 3},
 		{name: "stays offline", refusals: []error{offline}, offline: 99, unheard: "3s", places: 1,
 			errWords: "(waited 3s for cluster member m3: offline, No heartbeat for 3s", took: 3 * time.Second},
-		{name: "down for long", refusals: []error{offline}, offline: 99, unheard: "1m1s", places: 1,
-			errWords: "(cluster member m3: No heartbeat for 1m1s"},
+		{name: "down for long", refusals: []error{offline}, offline: 99, unheard: "1h1m1s", places: 1,
+			errWords: "(waited 3s for cluster member m3: offline, No heartbeat for 1h1m1s", took: 3 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &heartbeatAPI{offline: tc.offline, unheard: tc.unheard}

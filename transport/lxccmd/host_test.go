@@ -16,7 +16,7 @@ import (
 type goneContainer struct{ transport.Transport }
 
 func (goneContainer) Exec(context.Context, transport.Command) (*transport.Result, error) {
-	return nil, errdefs.Wrap(errdefs.ErrNotFound, nil, `container "outer" not found on /var/lib/lxd/unix.socket`)
+	return nil, hostapi.NoInstance("outer", "/var/lib/lxd/unix.socket")
 }
 
 // A host inside a missing container is unavailable: its answers are not
@@ -24,7 +24,7 @@ func (goneContainer) Exec(context.Context, transport.Command) (*transport.Result
 func TestHostInMissingContainer(t *testing.T) {
 	h := &Runner{Via: goneContainer{}, Command: "lxc"}
 	_, err := h.Run(context.Background(), nil, "query", "/1.0/images/aliases/testimage")
-	if !errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), `container "outer" not found`) {
+	if !errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), `instance outer not found`) {
 		t.Errorf("Run = %v; want ErrUnavailable naming the missing container", err)
 	}
 	err = h.Stream(context.Background(), io.Discard, "monitor")

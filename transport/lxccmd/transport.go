@@ -68,7 +68,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 	// `lxc exec` sends argv and environment as JSON, which would silently
 	// turn invalid UTF-8 into U+FFFD.
 	if err := shquote.CheckCommand(cmd.Args, cmd.Env); err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+		return nil, t.execError(err)
 	}
 	user, group := cmd.User, cmd.Group
 	if user == "" {
@@ -209,7 +209,7 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 			err = errors.Join(err, fmt.Errorf("%s missed the end of the exec's operation %s, which has no exit code (%s)", t.h.name(), missed.ID, missed.Status))
 		}
 		if err != nil {
-			return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+			return -1, t.execError(err)
 		}
 		return code, nil
 	}
@@ -217,7 +217,7 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		err = errors.Join(err, stdout.flush(), stderr.flush())
 	}
 	if err != nil {
-		return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+		return -1, t.execError(err)
 	}
 	if err := t.execFailure(res); err != nil {
 		return -1, err
@@ -334,9 +334,9 @@ func (t *Transport) queryExec(ctx context.Context, req api.InstanceExecPost) (in
 	stdout, err := t.h.Run(ctx, nil, "query", "--wait", "-X", "POST", "--data", string(body), t.h.Target(path))
 	if err != nil {
 		if _, ok := commandNotFound(err); !ok && errors.Is(err, errdefs.ErrNotFound) {
-			return -1, errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", t.name, t.h.Addr())
+			return -1, hostapi.NoInstance(t.name, t.h.Addr())
 		}
-		return -1, fmt.Errorf("exec in %s: %w", t.name, err)
+		return -1, t.execError(err)
 	}
 	var op api.Operation
 	if err := json.Unmarshal(stdout, &op); err != nil {
@@ -373,9 +373,9 @@ func (t *Transport) execFailure(res *transport.Result) error {
 		errdefs.ErrForbidden, errdefs.ErrUnauthorized} {
 		if errors.Is(err, class) {
 			if class == errdefs.ErrNotFound {
-				return errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", t.name, t.h.Addr())
+				return hostapi.NoInstance(t.name, t.h.Addr())
 			}
-			return fmt.Errorf("exec in %s: %w", t.name, err)
+			return t.execError(err)
 		}
 	}
 	return nil
@@ -449,8 +449,15 @@ func (t *Transport) fileError(path string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if missing := hostapi.InstanceMissing(err, t.name, t.h.Addr()); missing != err {
+		return missing
+	}
 	return fmt.Errorf("%s:%s: %w", t.name, path, err)
 }
+
+// execError says which container a command failed to run in, or that
+// there is no such container.
+func (t *Transport) execError(err error) error { return hostapi.ExecFailed(err, t.name, t.h.Addr()) }
 
 type pullReader struct {
 	pr     *io.PipeReader

@@ -15,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/internal/accounts"
 	"github.com/lxkit/lxkit/internal/marker"
 	"github.com/lxkit/lxkit/internal/shquote"
@@ -56,7 +57,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		return nil, errors.New("exec: no command given")
 	}
 	if err := shquote.CheckCommand(cmd.Args, cmd.Env); err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+		return nil, t.execError(err)
 	}
 	id, err := t.identity(ctx, cmd.User, cmd.Group)
 	if err != nil {
@@ -91,7 +92,7 @@ func (t *Transport) Exec(ctx context.Context, cmd transport.Command) (*transport
 		code, err = t.execStreamed(ctx, req, cmd, out)
 	}
 	if code < 0 {
-		return nil, fmt.Errorf("exec in %s: %w", t.name, err)
+		return nil, t.execError(err)
 	}
 	res := out.Result(code)
 	if err != nil {
@@ -236,3 +237,7 @@ func (t *Transport) readSmall(ctx context.Context, p string) ([]byte, error) {
 	defer rc.Close()
 	return io.ReadAll(io.LimitReader(rc, 16<<20))
 }
+
+// execError says which container a command failed to run in, or that
+// there is no such container.
+func (t *Transport) execError(err error) error { return hostapi.ExecFailed(err, t.name, t.c.Addr()) }

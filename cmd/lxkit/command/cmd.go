@@ -159,7 +159,7 @@ Containers nested in containers that run LXD themselves are named by path:
 	pf.StringVar(&g.Host, "host", "", "the host: a remote's name, a socket path, unix://, https://HOST[:PORT] or ssh://USER@HOST[:PORT] (default: the default remote, else the local daemon)")
 	pf.StringVar(&g.Driver, "driver", "", "how to reach the host: rest (its API; the default) or cli (its lxc or incus command; the default for ssh://)")
 	pf.BoolVar(&g.Insecure, "insecure", false, "do not verify an HTTPS host's certificate (says so on stderr)")
-	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, json or yaml")
+	pf.StringVar(&g.Format, "format", cmdutil.FormatTable, "output format: table, compact (the same: tables have no borders), csv, json or yaml")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "no progress or informational lines")
 	pf.BoolVar(&g.Debug, "debug", false, "log requests to the daemon on stderr")
 	pf.DurationVar(&g.RequestTimeout, "request-timeout", client.DefaultResponseTimeout, "how long an API host may keep lxkit waiting: for an answer to start, for a whole answer, for a transfer to move on")

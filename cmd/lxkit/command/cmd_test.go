@@ -13,7 +13,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
-	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/transport"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,7 +40,7 @@ func (d *fakeDriver) Status(_ context.Context, name string) (string, error) {
 	if s, ok := d.status[name]; ok {
 		return s, nil
 	}
-	return "", errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on fake", name)
+	return "", hostapi.NoInstance(name, "fake")
 }
 
 func (d *fakeDriver) Instance(ctx context.Context, name string) (*api.Instance, error) {
@@ -106,7 +106,7 @@ func TestRun(t *testing.T) {
 		{args: []string{"status", "web"}, code: 0, stdout: "running\n", stderr: "-"},
 		{args: []string{"status", "web", "--format", "json"}, code: 0, stdout: "\"status\": \"running\""},
 		{args: []string{"status", "web", "--format", "yaml"}, code: 0, stdout: "name: web\nstatus: running\n"},
-		{args: []string{"status", "gone"}, code: 1, stdout: "-", stderr: "Error: container \"gone\" not found on fake\n"},
+		{args: []string{"status", "gone"}, code: 1, stdout: "-", stderr: "Error: instance gone not found on fake\n"},
 		{args: []string{"status", "1bad"}, code: 1, stderr: "Error: invalid instance name \"1bad\": must start with a letter\n"},
 		{args: []string{"status"}, code: 2, stderr: "Run 'lxkit status --help' for usage."},
 		{args: []string{"status", "a", "b"}, code: 2, stderr: "expected one container name"},
@@ -122,7 +122,7 @@ func TestRun(t *testing.T) {
 		{args: []string{"launch", "web", "--image", "x", "--server", "https://h", "--skip-index-check"}, code: 2, stderr: "--skip-index-check is for --protocol simplestreams"},
 		{args: []string{"update", "web"}, code: 2, stderr: "nothing to update"},
 		{args: []string{"update", "web", "--device", "d,type=none", "--remove-device", "d"}, code: 2, stderr: "both added and removed"},
-		{args: []string{"update", "gone", "-c", "a=b"}, code: 1, stderr: "container \"gone\" not found"},
+		{args: []string{"update", "gone", "-c", "a=b"}, code: 1, stderr: "instance gone not found"},
 		{args: []string{"wait", "web", "dhcp"}, code: 2, stderr: "use ip or cloud-init"},
 		{args: []string{"cat", "web"}, code: 2, stderr: "expected NAME:PATH"},
 		{args: []string{"cat", "web:etc"}, code: 2, stderr: "must be absolute"},

@@ -431,7 +431,7 @@ func (d *Driver) State(ctx context.Context, name string) (*api.InstanceState, er
 // container and the host.
 func (d *Driver) named(name string, err error) error {
 	if errors.Is(err, errdefs.ErrNotFound) {
-		return errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found on %s", name, d.c.Addr())
+		return hostapi.NoInstance(name, d.c.Addr())
 	}
 	return err
 }

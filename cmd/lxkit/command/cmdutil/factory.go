@@ -26,9 +26,11 @@ import (
 
 // Output formats of --format.
 const (
-	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatYAML  = "yaml"
+	FormatTable   = "table"
+	FormatCompact = "compact"
+	FormatCSV     = "csv"
+	FormatJSON    = "json"
+	FormatYAML    = "yaml"
 )
 
 // Globals are the options of the root command, filled in by flag parsing
@@ -37,7 +39,7 @@ type Globals struct {
 	Host     string // see ResolveHost; empty is the default remote
 	Driver   string // DriverREST or DriverCLI; empty picks (cli for ssh://, else rest)
 	Insecure bool   // do not verify an HTTPS daemon's certificate
-	Format   string // FormatTable, FormatJSON or FormatYAML
+	Format   string // one of Formats
 	Quiet    bool   // no progress or informational lines
 	Debug    bool   // log requests to stderr
 	Project  string // the project to work in; empty is the remote's, else the daemon's default

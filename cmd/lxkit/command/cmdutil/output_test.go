@@ -60,7 +60,7 @@ func TestPrint(t *testing.T) {
 			t.Errorf("Print(%s) = %q, %v; want %q", format, out.String(), err, want)
 		}
 	}
-	if err := ValidateFormat("xml"); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "table, json or yaml") {
+	if err := ValidateFormat("xml"); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "table, compact, csv, json or yaml") {
 		t.Errorf("ValidateFormat(xml) = %v; want a usage error", err)
 	}
 }
@@ -96,5 +96,38 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 	p.render(1)
 	if s := errOut.String(); s != "\r\x1b[K/ Pushing  1.0 KiB / 2.0 KiB  0s" {
 		t.Errorf("frame = %q", s)
+	}
+}
+
+// TestTableFormats: a table prints aligned for table and compact, and as
+// CSV without its header line for csv (as lxc does), quoting cells that
+// need it; rows with no header keep their first line.
+func TestTableFormats(t *testing.T) {
+	rows := [][2]string{{"web", "Running"}, {"db, main", `say "hi"`}}
+	for _, tc := range []struct {
+		format string
+		header bool
+		want   string
+	}{
+		{FormatTable, true, "NAME       STATUS\nweb        Running\ndb, main   say \"hi\"\n"},
+		{FormatCompact, true, "NAME       STATUS\nweb        Running\ndb, main   say \"hi\"\n"},
+		{FormatCSV, true, "web,Running\n\"db, main\",\"say \"\"hi\"\"\"\n"},
+		{FormatCSV, false, "NAME,STATUS\nweb,Running\n\"db, main\",\"say \"\"hi\"\"\"\n"},
+	} {
+		ios, _, out, _ := iostreams.Test()
+		err := Print(ios, tc.format, rows, func(w io.Writer) error {
+			tw := NewTable(w)
+			if !tc.header {
+				tw = NewRows(w)
+			}
+			io.WriteString(tw, "NAME\tSTATUS\n")
+			for _, r := range rows {
+				io.WriteString(tw, r[0]+"\t"+r[1]+"\n")
+			}
+			return tw.Flush()
+		})
+		if err != nil || out.String() != tc.want {
+			t.Errorf("%s (header %v): %q, %v; want %q", tc.format, tc.header, out.String(), err, tc.want)
+		}
 	}
 }

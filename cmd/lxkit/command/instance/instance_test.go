@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 )
 
 func TestLooksLikeFingerprint(t *testing.T) {
@@ -34,13 +36,6 @@ func TestFilter(t *testing.T) {
 		{Instance: api.Instance{Name: "web-1", Status: "Running"}},
 		{Instance: api.Instance{Name: "web-3", Status: "Frozen"}},
 	}
-	names := func(recs []Record) []string {
-		out := []string{}
-		for _, r := range recs {
-			out = append(out, r.Name)
-		}
-		return out
-	}
 	tests := []struct {
 		prefix   string
 		statuses []string
@@ -53,7 +48,7 @@ func TestFilter(t *testing.T) {
 		{"x", nil, []string{}},
 	}
 	for _, tt := range tests {
-		if got := names(filter(all, tt.prefix, tt.statuses)); !reflect.DeepEqual(got, tt.want) {
+		if got := names(filter(all, tt.prefix, tt.statuses, nil)); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("filter(%q, %v) = %v; want %v", tt.prefix, tt.statuses, got, tt.want)
 		}
 	}
@@ -100,4 +95,80 @@ func TestResolveImageCertificate(t *testing.T) {
 			t.Errorf("--certificate %s accepted", f)
 		}
 	}
+}
+
+// TestColumnsAndFilters: -c takes lxc's letters, names and configuration
+// keys; KEY=VALUE filters match status, type and location in any case,
+// configuration values exactly, any of several values, all filters at
+// once.
+func TestColumnsAndFilters(t *testing.T) {
+	web := Record{Instance: api.Instance{Name: "web", Status: "Running", Type: "container", Location: "m1",
+		InstancePut: api.InstancePut{Profiles: []string{"default", "web"}}, ExpandedConfig: map[string]string{"user.role": "web"}},
+		Snapshots: []api.InstanceSnapshot{{Name: "s0"}, {Name: "s1"}}}
+	vm := Record{Instance: api.Instance{Name: "vm", Status: "Stopped", Type: "virtual-machine", Location: "m2",
+		ExpandedConfig: map[string]string{"user.role": "db"}}}
+	for spec, want := range map[string]string{
+		"ns":                        "NAME STATUS|web running|vm stopped",
+		"n,type,S":                  "NAME TYPE SNAPSHOTS|web container 2|vm virtual-machine 0",
+		"nL,profiles":               "NAME LOCATION PROFILES|web m1 default,web|vm m2 ",
+		"n,user.role,config:user.x": "NAME USER.ROLE USER.X|web web |vm db ",
+	} {
+		cols, err := parseColumns(spec)
+		if err != nil {
+			t.Fatalf("-c %s: %v", spec, err)
+		}
+		var lines []string
+		for _, r := range []*Record{nil, &web, &vm} {
+			var cells []string
+			for _, c := range cols {
+				if r == nil {
+					cells = append(cells, c.header)
+				} else {
+					cells = append(cells, c.cell(r))
+				}
+			}
+			lines = append(lines, strings.Join(cells, " "))
+		}
+		if got := strings.Join(lines, "|"); got != want {
+			t.Errorf("-c %s: %q, want %q", spec, got, want)
+		}
+	}
+	for _, bad := range []string{"nZ", "n,,s", ""} {
+		if _, err := parseColumns(bad); err == nil || !cmdutil.IsUsage(err) {
+			t.Errorf("-c %q: %v, want a usage error", bad, err)
+		}
+	}
+	for args, want := range map[string]string{
+		"status=running":                      "web",
+		"type=VIRTUAL-MACHINE":                "vm",
+		"location=m1,m2":                      "vm web",
+		"user.role=db":                        "vm",
+		"config.user.role=web status=STOPPED": "",
+		"user.role=web,db type=container":     "web",
+	} {
+		var fs []listFilter
+		for _, a := range strings.Fields(args) {
+			f, err := parseFilter(a)
+			if err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+			fs = append(fs, f)
+		}
+		if got := strings.Join(names(filter([]Record{web, vm}, "", nil, fs)), " "); got != want {
+			t.Errorf("list %s: %q, want %q", args, got, want)
+		}
+	}
+	for _, bad := range []string{"=x", "colour=red"} {
+		if _, err := parseFilter(bad); err == nil || !cmdutil.IsUsage(err) {
+			t.Errorf("filter %q: %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func names(recs []Record) []string {
+	out := []string{}
+	for _, r := range recs {
+		out = append(out, r.Name)
+	}
+	return out
 }

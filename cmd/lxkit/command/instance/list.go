@@ -28,24 +28,56 @@ type ListOptions struct {
 
 	Prefix   string
 	Statuses []string // lower case; empty means all
+	Filters  []listFilter
+	Columns  []column // nil: the default ones
 }
 
 // NewCmdList returns `lxkit list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
 	var statuses []string
+	var cols string
 	cmd := &cobra.Command{
-		Use:   "list [PREFIX] [--status S,...]",
-		Short: "List containers, optionally those whose name starts with PREFIX",
-		Long: `List containers: a table of NAME, STATUS and IPV4, or with --format json or
-yaml the full records (configuration and, as "state", the runtime state).`,
+		Use:   "list [PREFIX] [KEY=VALUE...] [-c COLUMNS] [--status S,...]",
+		Short: "List instances, optionally those whose name starts with PREFIX",
+		Long: `List instances (containers and virtual machines): a table of NAME, STATUS
+and IPV4, then TYPE when a virtual machine is listed and LOCATION on a
+cluster; with --format json or yaml the full records (configuration and, as
+"state", the runtime state).
+
+KEY=VALUE arguments keep the instances whose KEY is VALUE, or one of
+VALUE,VALUE...; several must all hold, as with lxc list. Keys: status, type
+(container or virtual-machine), location, architecture, name, and
+configuration keys (user.role, or config.user.role), matched against the
+expanded configuration.
+
+-c picks the columns, with lxc's letters or by name, comma-separated:
+  n name      s status     4 ipv4       6 ipv6       t type
+  S snapshots l last-used  L location   c created    P profiles
+  p pid       d description m memory    b pool       f image
+  e project
+and configuration keys (user.role, or config:user.role).`,
 		Example: `  lxkit list
   lxkit list web- --status running
+  lxkit list status=running type=container user.role=web,db
+  lxkit list -c ns46tL
+  lxkit list -c name,status,user.role --format csv
   lxkit list --status stopped,frozen --format json`,
-		Args: cmdutil.MaximumArgs(1, "at most one name prefix"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				opts.Prefix = args[0]
+			opts.Prefix, opts.Filters = "", nil
+			for _, a := range args {
+				if strings.Contains(a, "=") {
+					fl, err := parseFilter(a)
+					if err != nil {
+						return err
+					}
+					opts.Filters = append(opts.Filters, fl)
+					continue
+				}
+				if opts.Prefix != "" {
+					return cmdutil.FlagErrorf("at most one name prefix (%q and %q); filters are KEY=VALUE", opts.Prefix, a)
+				}
+				opts.Prefix = a
 			}
 			opts.Statuses = nil
 			for _, s := range statuses {
@@ -53,18 +85,27 @@ yaml the full records (configuration and, as "state", the runtime state).`,
 					opts.Statuses = append(opts.Statuses, s)
 				}
 			}
+			opts.Columns = nil
+			if cols != "" {
+				c, err := parseColumns(cols)
+				if err != nil {
+					return err
+				}
+				opts.Columns = c
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return listRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only containers with these statuses (running, stopped, frozen, ...)")
+	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only instances with these statuses (running, stopped, frozen, ...)")
+	cmd.Flags().StringVarP(&cols, "columns", "c", "", "the columns: lxc's letters (ns46tSlLcP...), names (name,status,...) or configuration keys")
 	return cmd
 }
 
-// Record is one container in the json and yaml output of list: its
-// configuration and, as "state", its runtime state.
+// Record is one instance in the json and yaml output of list: its
+// configuration, as "state" its runtime state, and its snapshots.
 type Record = api.InstanceFull
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -72,38 +113,38 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	recs, err := listHost(ctx, d, opts.Prefix, opts.Statuses)
+	recs, err := listHost(ctx, d, opts.Prefix, opts.Statuses, opts.Filters)
 	if err != nil {
 		return err
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, recs, func(w io.Writer) error {
-		tw := cmdutil.NewTable(w)
-		clustered := slices.ContainsFunc(recs, func(r Record) bool { return hostapi.OnCluster(r.Location) })
-		head := "NAME\tSTATUS\tIPV4"
-		if clustered {
-			head += "\tLOCATION"
+		cols := opts.Columns
+		if cols == nil {
+			vms := slices.ContainsFunc(recs, func(r Record) bool { return !r.IsContainer() })
+			clustered := slices.ContainsFunc(recs, func(r Record) bool { return hostapi.OnCluster(r.Location) })
+			cols, _ = parseColumns(defaultColumns(vms, clustered))
 		}
-		fmt.Fprintln(tw, head)
-		for _, r := range recs {
-			ip := ""
-			if r.State != nil {
-				ip = driver.FirstIPv4(r.State)
+		tw := cmdutil.NewTable(w)
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = c.header
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		for i := range recs {
+			for j, c := range cols {
+				cells[j] = c.cell(&recs[i])
 			}
-			row := fmt.Sprintf("%s\t%s\t%s", r.Name, strings.ToLower(r.Status), ip)
-			if clustered {
-				row += "\t" + r.Location
-			}
-			fmt.Fprintln(tw, row)
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
 		return tw.Flush()
 	})
 }
 
-// listHost lists, with their states, the containers of the host that
-// prefix points into with the prefix and one of the statuses: the top
-// host, or for "outer/..." the LXD inside outer, its names given as
-// paths.
-func listHost(ctx context.Context, d driver.Driver, prefix string, statuses []string) ([]Record, error) {
+// listHost lists, with their states, the instances of the host that
+// prefix points into with the prefix, one of the statuses and every
+// filter: the top host, or for "outer/..." the LXD inside outer, its
+// names given as paths.
+func listHost(ctx context.Context, d driver.Driver, prefix string, statuses []string, filters []listFilter) ([]Record, error) {
 	path := ""
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		path = prefix[:i]
@@ -116,25 +157,21 @@ func listHost(ctx context.Context, d driver.Driver, prefix string, statuses []st
 	if err != nil {
 		return nil, err
 	}
-	containers := all[:0]
-	for _, inst := range all {
-		if inst.IsContainer() {
-			if path != "" {
-				inst.Name = path + "/" + inst.Name
-			}
-			containers = append(containers, inst)
+	if path != "" {
+		for i := range all {
+			all[i].Name = path + "/" + all[i].Name
 		}
 	}
-	recs := filter(containers, prefix, nil)
+	recs := filter(all, prefix, nil, nil)
 	if err := readAgain(ctx, d, recs); err != nil {
 		return nil, err
 	}
-	return filter(recs, "", statuses), nil
+	return filter(recs, "", statuses, filters), nil
 }
 
-// filter keeps the containers with the prefix and one of the statuses,
-// sorted by name.
-func filter(all []Record, prefix string, statuses []string) []Record {
+// filter keeps the instances with the prefix, one of the statuses and
+// every filter, sorted by name.
+func filter(all []Record, prefix string, statuses []string, filters []listFilter) []Record {
 	recs := []Record{}
 	for _, inst := range all {
 		if !strings.HasPrefix(inst.Name, prefix) {
@@ -143,7 +180,9 @@ func filter(all []Record, prefix string, statuses []string) []Record {
 		if len(statuses) > 0 && !contains(statuses, strings.ToLower(inst.Status)) {
 			continue
 		}
-		recs = append(recs, inst)
+		if !slices.ContainsFunc(filters, func(f listFilter) bool { return !f.match(&inst) }) {
+			recs = append(recs, inst)
+		}
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Name < recs[j].Name })
 	return recs
@@ -164,7 +203,8 @@ func contains(list []string, s string) bool {
 // /1.0/instances?recursion=2), as one that is stopping right then
 // (hostapi.StateRace, which State waits out) or one on a cluster member
 // that does not answer. A container deleted meanwhile, or one on such a
-// member, keeps its listed status and no state.
+// member, keeps its listed status and no state; so does a virtual
+// machine (the lifecycle drives containers only).
 func readAgain(ctx context.Context, d driver.Driver, recs []Record) error {
 	var (
 		wg       sync.WaitGroup
@@ -173,7 +213,7 @@ func readAgain(ctx context.Context, d driver.Driver, recs []Record) error {
 	)
 	sem := make(chan struct{}, maxParallel)
 	for i := range recs {
-		if recs[i].State != nil {
+		if recs[i].State != nil || !recs[i].IsContainer() {
 			continue
 		}
 		wg.Go(func() {

@@ -63,7 +63,7 @@ func stateRun(ctx context.Context, opts *NameOptions) error {
 // writeState prints a state for people: one field a line (the cluster
 // member it runs on when location is not empty), then the addresses of each network interface.
 func writeState(w io.Writer, st *api.InstanceState, location string) error {
-	tw := cmdutil.NewTable(w)
+	tw := cmdutil.NewRows(w)
 	fmt.Fprintf(tw, "Status:\t%s\n", st.Status)
 	if location != "" {
 		fmt.Fprintf(tw, "Location:\t%s\n", location)
@@ -87,7 +87,7 @@ func writeState(w io.Writer, st *api.InstanceState, location string) error {
 		nics = append(nics, n)
 	}
 	sort.Strings(nics)
-	tw = cmdutil.NewTable(w)
+	tw = cmdutil.NewRows(w)
 	for _, n := range nics {
 		nic := st.Network[n]
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, nic.State, nic.Hwaddr)

@@ -242,7 +242,7 @@ func run(ctx context.Context, opts *Options, file string, out, errOut io.Writer)
 // summary writes one line per step, then the artifacts and a kept
 // container.
 func summary(w io.Writer, j *buildhost.Job, res *buildhost.Result, err error) {
-	t := cmdutil.NewTable(w)
+	t := cmdutil.NewRows(w)
 	for i, s := range res.Steps {
 		note := ""
 		switch {

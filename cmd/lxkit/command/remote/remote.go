@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
@@ -334,7 +333,7 @@ func listRun(opts *ListOptions) error {
 			Default: r.Default, Pinned: r.ServerCertPath != "", Shadowed: r.Shadowed})
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, recs, func(w io.Writer) error {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := cmdutil.NewTable(w)
 		fmt.Fprintln(tw, "NAME\tURL\tPROTOCOL\tSOURCE\tDEFAULT")
 		for _, r := range recs {
 			name := r.Name

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
@@ -101,7 +100,7 @@ func listRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	return cmdutil.Print(opts.IO, opts.Globals.Format, list, func(w io.Writer) error {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := cmdutil.NewTable(w)
 		fmt.Fprintln(tw, "NAME\tTYPE\tFINGERPRINT\tRESTRICTED")
 		for _, ct := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", ct.Name, ct.Type, ct.Fingerprint[:min(12, len(ct.Fingerprint))], ct.Restricted)

@@ -69,7 +69,7 @@ func (n *Nesting) Host(_ context.Context, path string) (driver.Driver, error) {
 	if d, ok := n.Nested[path]; ok {
 		return d, nil
 	}
-	return nil, errdefs.Wrap(errdefs.ErrNotFound, nil, "container %q not found", path)
+	return nil, hostapi.NoInstance(path, "fake")
 }
 
 // Factory returns a factory whose driver is d, and its standard output.
