@@ -186,9 +186,9 @@ const DefaultHTTPSPort = "8443"
 // port defaults to 8443. Empty (or "unix://") detects the local socket.
 func ParseAddr(addr string) (Endpoint, error) {
 	bad := func(why string) (Endpoint, error) {
-		shown := addr
-		if u, err := url.Parse(addr); err == nil {
-			shown = u.Redacted() // never repeat a password
+		shown := addr // as typed, but never a password
+		if u, err := url.Parse(addr); err == nil && u.User != nil {
+			shown = u.Redacted()
 		}
 		return Endpoint{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "host %q: %s", shown, why)
 	}
@@ -200,7 +200,7 @@ func ParseAddr(addr string) (Endpoint, error) {
 		return Endpoint{Socket: strings.TrimPrefix(addr, "unix://")}, nil
 	case strings.HasPrefix(addr, "https://"):
 		u, err := url.Parse(addr)
-		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		if err != nil || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 			return bad("expected https://HOST[:PORT]")
 		}
 		return Endpoint{Host: withPort(u.Host)}, nil

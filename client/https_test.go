@@ -303,6 +303,8 @@ func TestParseAddr(t *testing.T) {
 		{in: "ssh://root@host", err: "ssh:// goes through the CLI driver"},
 		{in: "https://u:p@host", err: "expected https://HOST[:PORT]"},
 		{in: "https://host/path", err: "expected https://HOST[:PORT]"},
+		{in: "https://", err: `host "https://": expected https://HOST[:PORT]`}, // as typed
+		{in: "https://:8443", err: `host "https://:8443": expected https://HOST[:PORT]`},
 	} {
 		ep, err := client.ParseAddr(tc.in)
 		switch {

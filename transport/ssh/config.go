@@ -85,24 +85,28 @@ func ParseURL(s string) (Config, error) {
 		}
 		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, err, "invalid SSH URL (want ssh://USER@HOST[:PORT])")
 	}
+	shown := s // as typed, but never a password
+	if u.User != nil {
+		shown = u.Redacted()
+	}
 	if u.Scheme != "ssh" {
-		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: the scheme must be ssh://", u.Redacted())
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: the scheme must be ssh://", shown)
 	}
 	if _, has := u.User.Password(); has {
 		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
 			"SSH URL %s holds a password: lxkit logs in with keys only (ssh-agent or ~/.ssh/id_*)", u.Redacted())
 	}
 	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: want ssh://USER@HOST[:PORT] and nothing after", u.Redacted())
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: want ssh://USER@HOST[:PORT] and nothing after", shown)
 	}
 	cfg := Config{Host: u.Hostname(), User: u.User.Username()}
 	if cfg.Host == "" {
-		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: no host", u.Redacted())
+		return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: no host", shown)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: bad port %q", u.Redacted(), p)
+			return Config{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "invalid SSH URL %q: bad port %q", shown, p)
 		}
 		cfg.Port = n
 	}

@@ -5,9 +5,11 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,7 +191,16 @@ func (f *Factory) host() (Target, *remotes.Store, error) {
 	if err != nil {
 		return Target{}, nil, err
 	}
-	f.resolveOnce.Do(func() { f.resolved, f.resolveErr = ResolveHost(store, f.Globals.Host) })
+	f.resolveOnce.Do(func() {
+		f.resolved, f.resolveErr = ResolveHost(store, f.Globals.Host)
+		if errors.Is(f.resolveErr, errdefs.ErrInvalidArgument) { // a usage error: exit 2
+			if strings.HasPrefix(f.resolveErr.Error(), "host ") {
+				f.resolveErr = &FlagError{Err: fmt.Errorf("--%w", f.resolveErr)} // --host "https://": ...
+			} else {
+				f.resolveErr = &FlagError{Err: fmt.Errorf("--host: %w", f.resolveErr)}
+			}
+		}
+	})
 	return f.resolved, store, f.resolveErr
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	sshtransport "github.com/lxkit/lxkit/transport/ssh"
 	"slices"
 	"strings"
 
@@ -47,7 +48,8 @@ func ResolveHost(store *remotes.Store, host string) (Target, error) {
 		}
 	}
 	if strings.HasPrefix(host, "ssh://") {
-		return Target{Addr: host}, nil
+		_, err := sshtransport.ParseURL(host)
+		return Target{Addr: host}, err
 	}
 	ep, err := client.ParseAddr(host)
 	if err != nil {
