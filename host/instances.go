@@ -206,3 +206,36 @@ func (h *Host) MoveInstance(ctx context.Context, name string, opts MoveOptions) 
 	}
 	return nil
 }
+
+// RenameInstance renames a stopped instance, with its snapshots. One
+// renamed already (old gone, new there) is success; a new name that is
+// taken while old is there is refused (errdefs.ErrConflict), and a
+// running instance by the daemon ("Renaming of running instance not
+// allowed").
+func (h *Host) RenameInstance(ctx context.Context, old, new string) error {
+	for _, n := range []string{old, new} {
+		if err := ValidateName("instance", n); err != nil {
+			return err
+		}
+	}
+	oldThere, err := h.Instances().Exists(ctx, old)
+	if err != nil {
+		return err
+	}
+	newThere, err := h.Instances().Exists(ctx, new)
+	switch {
+	case err != nil:
+		return err
+	case !oldThere && newThere:
+		return nil
+	case !oldThere:
+		return hostapi.NoInstance(old, h.c.Addr())
+	case newThere:
+		return errdefs.Wrap(errdefs.ErrConflict, nil, "renaming %s: instance %s exists already on %s", old, new, h.c.Addr())
+	}
+	_, err = h.c.Do(ctx, http.MethodPost, hostapi.InstancePath(old), map[string]string{"name": new}, "")
+	if err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", old, new, err)
+	}
+	return nil
+}

@@ -7,17 +7,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/spf13/cobra"
 )
 
 // Lifecycle actions.
 const (
-	ActionStart  = "start"
-	ActionStop   = "stop"
-	ActionDelete = "delete"
+	ActionStart   = "start"
+	ActionStop    = "stop"
+	ActionDelete  = "delete"
+	ActionRestart = "restart"
+	ActionPause   = "pause"
+	ActionResume  = "resume"
 )
 
 // LifecycleOptions are the inputs of start, stop and delete.
@@ -26,7 +32,7 @@ type LifecycleOptions struct {
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
 
-	Action string // ActionStart, ActionStop or ActionDelete
+	Action string // one of the Action constants
 	Names  []string
 	Stop   driver.StopOptions // for ActionStop
 }
@@ -92,6 +98,56 @@ durations (30s, 2m) or seconds.`,
 	return cmd
 }
 
+// NewCmdRestart returns `lxkit restart`.
+func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionRestart)
+	var timeout cmdutil.Duration
+	cmd := &cobra.Command{
+		Use:   "restart NAME... [--force] [--timeout D]",
+		Short: "Stop containers and start them again (stopped ones are started)",
+		Long: `Stop containers, gracefully or with --force at once, and start them again.
+A stopped container is started. Durations are Go durations (30s, 2m) or
+seconds.`,
+		Args: cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			opts.Stop.Timeout = time.Duration(timeout)
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Stop.Force, "force", false, "kill the containers at once instead of stopping them")
+	cmd.Flags().Var(&timeout, "timeout", "bound on the graceful stop (default: none)")
+	return cmd
+}
+
+// NewCmdPause returns `lxkit pause`.
+func NewCmdPause(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionPause)
+	return &cobra.Command{
+		Use:   "pause NAME...",
+		Short: "Freeze running containers' processes (frozen ones are left as they are)",
+		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+}
+
+// NewCmdResume returns `lxkit resume`.
+func NewCmdResume(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
+	opts := newLifecycleOptions(f, ActionResume)
+	return &cobra.Command{
+		Use:   "resume NAME...",
+		Short: "Thaw frozen containers (running ones are left as they are)",
+		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			return runLifecycle(cmd.Context(), opts, runF)
+		},
+	}
+}
+
 func newLifecycleOptions(f *cmdutil.Factory, action string) *LifecycleOptions {
 	return &LifecycleOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, Action: action}
 }
@@ -122,6 +178,13 @@ func lifecycleRun(ctx context.Context, opts *LifecycleOptions) error {
 			return d.Stop(ctx, name, opts.Stop)
 		case ActionDelete:
 			return d.Delete(ctx, name)
+		case ActionRestart:
+			if err := d.Stop(ctx, name, opts.Stop); err != nil {
+				return err
+			}
+			return d.Start(ctx, name)
+		case ActionPause, ActionResume:
+			return freeze(ctx, d, name, opts.Action == ActionPause)
 		}
 		return errors.New("unknown action " + opts.Action)
 	}
@@ -185,4 +248,40 @@ func unique(names []string) []string {
 		}
 	}
 	return out
+}
+
+// freeze freezes (pause) or thaws (resume) a container; one that is so
+// already is left as it is. A stopped one is refused: there is nothing
+// to freeze, and resume does not start it.
+func freeze(ctx context.Context, d driver.Driver, name string, pause bool) error {
+	status, err := d.Status(ctx, name)
+	if err != nil {
+		return err
+	}
+	want, action := "running", "unfreeze"
+	if pause {
+		want, action = "frozen", "freeze"
+	}
+	switch status {
+	case want:
+		return nil
+	case "running", "frozen":
+	default:
+		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil, "%s is %s: only a running container can be paused, and only a frozen one resumed", name, status)
+	}
+	dir, base := splitPath(name)
+	h, err := driver.HostAt(ctx, d, dir)
+	if err != nil {
+		return err
+	}
+	return host.New(h.API()).SetInstanceState(ctx, base, api.InstanceStatePut{Action: action, Timeout: -1})
+}
+
+// splitPath splits "outer/web" into the nested host's path, "outer", and
+// the container's name there.
+func splitPath(name string) (dir, base string) {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	return "", name
 }

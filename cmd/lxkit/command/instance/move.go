@@ -77,6 +77,49 @@ is.`,
 	return cmd
 }
 
+// NewCmdRename returns `lxkit rename`.
+func NewCmdRename(f *cmdutil.Factory, runF func(context.Context, *MoveOptions) error) *cobra.Command {
+	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	return &cobra.Command{
+		Use:   "rename NAME NEW",
+		Short: "Rename a stopped container (one renamed already is left as it is)",
+		Long: `Rename a stopped container, with its snapshots, on its host. A container
+renamed already (NAME gone, NEW there) is success; a NEW that another
+container has is refused.`,
+		Example: `  lxkit rename web web-old
+  lxkit rename outer/web outer/web-old`,
+		Args: cmdutil.ExactArgs(2, "a container name and its new name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name, opts.NewName = args[0], args[1]
+			return runMove(cmd.Context(), opts, runF, renameRun)
+		},
+	}
+}
+
+func renameRun(ctx context.Context, opts *MoveOptions) error {
+	dst, err := sameHost(opts, "rename", "a container keeps its host")
+	if err != nil {
+		return err
+	}
+	h, name, err := hostOf(ctx, opts, opts.Name)
+	if err != nil {
+		return err
+	}
+	return h.RenameInstance(ctx, name, dst)
+}
+
+// sameHost returns NewName's name on its host, which must be Name's.
+func sameHost(opts *MoveOptions, verb, why string) (string, error) {
+	dst := opts.NewName
+	if i := strings.LastIndexByte(dst, '/'); i >= 0 {
+		if dst[:i+1] != opts.Name[:strings.LastIndexByte(opts.Name, '/')+1] {
+			return "", cmdutil.FlagErrorf("%s: %s and %s are on different hosts: %s", verb, opts.Name, opts.NewName, why)
+		}
+		dst = dst[i+1:]
+	}
+	return dst, nil
+}
+
 func runMove(ctx context.Context, opts *MoveOptions, runF, run func(context.Context, *MoveOptions) error) error {
 	if runF != nil {
 		return runF(ctx, opts)
@@ -122,12 +165,9 @@ func moveRun(ctx context.Context, opts *MoveOptions) error {
 }
 
 func copyRun(ctx context.Context, opts *MoveOptions) error {
-	dst := opts.NewName
-	if i := strings.LastIndexByte(dst, '/'); i >= 0 {
-		if dst[:i+1] != opts.Name[:strings.LastIndexByte(opts.Name, '/')+1] {
-			return cmdutil.FlagErrorf("copy: %s and %s are on different hosts: a copy stays on its host", opts.Name, opts.NewName)
-		}
-		dst = dst[i+1:]
+	dst, err := sameHost(opts, "copy", "a copy stays on its host")
+	if err != nil {
+		return err
 	}
 	h, name, err := hostOf(ctx, opts, opts.Name)
 	if err != nil {
