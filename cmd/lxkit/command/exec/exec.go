@@ -39,6 +39,7 @@ func NewCmdExec(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
 	var env []string
 	var timeout cmdutil.Duration
+	var tty, noTTY bool
 	cmd := &cobra.Command{
 		Use:   "exec NAME [flags] -- CMD [ARG...]",
 		Short: "Run a command in a container",
@@ -48,9 +49,10 @@ Its standard output and error stream live to lxkit's own, separately, and
 lxkit exits with the command's exit status (127 when the command does not
 exist). Standard input is passed to the command unless it is a terminal.
 
-With -t the command runs on a terminal: when lxkit's standard input is a
-terminal it is put in raw mode, and the window size follows lxkit's
-terminal. Output then arrives on standard output only.
+When lxkit's standard input and output are both terminals, the command
+runs on a terminal, as with lxc exec: -T never gives it one, -t always
+does. On a terminal, lxkit's own (when it is one) is put in raw mode, and
+the window size follows it. Output then arrives on standard output only.
 
 Ctrl-C (or SIGTERM) ends the command: it gets SIGTERM, then SIGKILL.`,
 		Example: `  lxkit exec web -- cat /etc/os-release
@@ -72,6 +74,10 @@ Ctrl-C (or SIGTERM) ends the command: it gets SIGTERM, then SIGKILL.`,
 				return &cmdutil.FlagError{Err: fmt.Errorf("--env: %w", err)}
 			}
 			opts.Timeout = time.Duration(timeout)
+			if tty && noTTY {
+				return cmdutil.FlagErrorf("-t (a terminal) and -T (none): give one")
+			}
+			opts.TTY = tty || !noTTY && opts.IO.IsStdinTTY() && opts.IO.IsStdoutTTY()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -84,7 +90,8 @@ Ctrl-C (or SIGTERM) ends the command: it gets SIGTERM, then SIGKILL.`,
 	fl.StringVar(&opts.Dir, "cwd", "", "working directory (default the user's home)")
 	fl.StringArrayVarP(&env, "env", "e", nil, "environment variable K=V, repeatable")
 	fl.Var(&timeout, "timeout", "end the command after this long (default: no limit)")
-	fl.BoolVarP(&opts.TTY, "tty", "t", false, "run the command on a terminal")
+	fl.BoolVarP(&tty, "tty", "t", false, "run the command on a terminal, always (default: when stdin and stdout are terminals)")
+	fl.BoolVarP(&noTTY, "no-tty", "T", false, "never run the command on a terminal")
 	return cmd
 }
 

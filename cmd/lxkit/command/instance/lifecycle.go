@@ -54,8 +54,8 @@ func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *LifecycleOption
 // NewCmdDelete returns `lxkit delete`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
 	opts := newLifecycleOptions(f, ActionDelete)
-	return &cobra.Command{
-		Use:   "delete NAME...",
+	cmd := &cobra.Command{
+		Use:   "delete NAME... [-f]",
 		Short: "Stop (forcibly) and delete containers; a missing one is not an error",
 		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +63,9 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptio
 			return runLifecycle(cmd.Context(), opts, runF)
 		},
 	}
+	var force bool
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted as lxc takes it: delete always stops a running container at once")
+	return cmd
 }
 
 // NewCmdStop returns `lxkit stop`.
