@@ -178,6 +178,18 @@ func (e Endpoint) String() string {
 	return "https://" + e.Host
 }
 
+// An AddrError is a daemon address that ParseAddr cannot read. It
+// matches errdefs.ErrInvalidArgument.
+type AddrError struct {
+	Addr string // as given, its password (if any) masked
+	Why  string
+}
+
+func (e *AddrError) Error() string { return fmt.Sprintf("host %q: %s", e.Addr, e.Why) }
+
+// Is makes an AddrError match errdefs.ErrInvalidArgument.
+func (e *AddrError) Is(target error) bool { return target == errdefs.ErrInvalidArgument }
+
 // DefaultHTTPSPort is the port of an HTTPS address given without one.
 const DefaultHTTPSPort = "8443"
 
@@ -190,7 +202,7 @@ func ParseAddr(addr string) (Endpoint, error) {
 		if u, err := url.Parse(addr); err == nil && u.User != nil {
 			shown = u.Redacted()
 		}
-		return Endpoint{}, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "host %q: %s", shown, why)
+		return Endpoint{}, &AddrError{Addr: shown, Why: why}
 	}
 	switch {
 	case addr == "" || addr == "unix://":

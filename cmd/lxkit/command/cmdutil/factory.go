@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -193,12 +192,12 @@ func (f *Factory) host() (Target, *remotes.Store, error) {
 	}
 	f.resolveOnce.Do(func() {
 		f.resolved, f.resolveErr = ResolveHost(store, f.Globals.Host)
-		if errors.Is(f.resolveErr, errdefs.ErrInvalidArgument) { // a usage error: exit 2
-			if strings.HasPrefix(f.resolveErr.Error(), "host ") {
-				f.resolveErr = &FlagError{Err: fmt.Errorf("--%w", f.resolveErr)} // --host "https://": ...
-			} else {
-				f.resolveErr = &FlagError{Err: fmt.Errorf("--host: %w", f.resolveErr)}
-			}
+		var bad *client.AddrError
+		switch { // a usage error: exit 2
+		case errors.As(f.resolveErr, &bad):
+			f.resolveErr = FlagErrorf("--host %q: %s", bad.Addr, bad.Why)
+		case errors.Is(f.resolveErr, errdefs.ErrInvalidArgument):
+			f.resolveErr = &FlagError{Err: fmt.Errorf("--host: %w", f.resolveErr)}
 		}
 	})
 	return f.resolved, store, f.resolveErr

@@ -89,8 +89,7 @@ type WriteOptions struct {
 // NewCmdWrite returns `lxkit write`.
 func NewCmdWrite(f *cmdutil.Factory, runF func(context.Context, *WriteOptions) error) *cobra.Command {
 	opts := &WriteOptions{IO: f.IOStreams, Driver: f.Driver}
-	var mode string
-	var uid, gid int
+	var ff *fileFlags
 	cmd := &cobra.Command{
 		Use:   "write NAME:PATH [--mode M] [--uid U] [--gid G]",
 		Short: "Write standard input to a file of a container",
@@ -101,15 +100,7 @@ The mode is octal (default 644); the owner defaults to root.`,
 		Args: cmdutil.ExactArgs(1, "one NAME:PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if cmd.Flags().Changed("mode") {
-				if opts.File.Mode, err = cmdutil.ParseMode(mode); err != nil {
-					return &cmdutil.FlagError{Err: fmt.Errorf("--mode: %w", err)}
-				}
-			}
-			if opts.File.UID, err = idFlag(cmd, "uid", uid); err != nil {
-				return err
-			}
-			if opts.File.GID, err = idFlag(cmd, "gid", gid); err != nil {
+			if opts.File, err = ff.read(cmd); err != nil {
 				return err
 			}
 			if opts.Dest, err = ParseTarget(args[0]); err != nil {
@@ -121,11 +112,46 @@ The mode is octal (default 644); the owner defaults to root.`,
 			return writeRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&mode, "mode", "", "file mode in octal (default 644)")
-	fl.IntVar(&uid, "uid", 0, "owner's uid (default 0)")
-	fl.IntVar(&gid, "gid", 0, "group's gid (default 0)")
+	ff = addFileFlags(cmd, "644")
 	return cmd
+}
+
+// fileFlags are --mode, --uid and --gid of the files a command writes.
+type fileFlags struct {
+	mode     string
+	uid, gid int
+}
+
+// addFileFlags adds --mode, --uid and --gid to cmd; defaultMode says
+// what a file gets without --mode.
+func addFileFlags(cmd *cobra.Command, defaultMode string) *fileFlags {
+	ff := &fileFlags{}
+	fl := cmd.Flags()
+	fl.StringVar(&ff.mode, "mode", "", "file mode in octal (default "+defaultMode+")")
+	fl.IntVar(&ff.uid, "uid", 0, "owner's uid (default 0)")
+	fl.IntVar(&ff.gid, "gid", 0, "group's gid (default 0)")
+	return ff
+}
+
+// read returns the file options the flags given say.
+func (ff *fileFlags) read(cmd *cobra.Command) (transport.FileOptions, error) {
+	var opts transport.FileOptions
+	var err error
+	if cmd.Flags().Changed("mode") {
+		if opts.Mode, err = cmdutil.ParseMode(ff.mode); err != nil {
+			return opts, &cmdutil.FlagError{Err: fmt.Errorf("--mode: %w", err)}
+		}
+	}
+	if opts.UID, err = idFlag(cmd, "uid", ff.uid); err != nil {
+		return opts, err
+	}
+	opts.GID, err = idFlag(cmd, "gid", ff.gid)
+	return opts, err
+}
+
+// given reports whether any of the flags was given.
+func (ff *fileFlags) given(cmd *cobra.Command) bool {
+	return cmd.Flags().Changed("mode") || cmd.Flags().Changed("uid") || cmd.Flags().Changed("gid")
 }
 
 // idFlag returns a pointer to an --uid or --gid value when it was given.

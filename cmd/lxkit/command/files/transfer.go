@@ -23,23 +23,27 @@ type PushOptions struct {
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
 
-	Sources   []string // local paths
-	Dest      Target
-	Recursive bool
+	Sources    []string // local paths
+	Dest       Target
+	Recursive  bool
+	CreateDirs bool                  // make PATH's missing directories first
+	File       transport.FileOptions // files only; a zero Mode keeps the local one
 }
 
 // NewCmdPush returns `lxkit push`.
 func NewCmdPush(f *cmdutil.Factory, runF func(context.Context, *PushOptions) error) *cobra.Command {
 	opts := &PushOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	var ff *fileFlags
 	cmd := &cobra.Command{
-		Use:   "push [-r] LOCAL... NAME:PATH",
+		Use:   "push [-r] [-p] LOCAL... NAME:PATH [--mode M] [--uid U] [--gid G]",
 		Short: "Copy local files or folders into a container",
 		Long: `Copy local files into a container.
 
 Without -r, each LOCAL is a file. With one LOCAL, PATH is the new file's
 name, unless it ends with '/'; then, as with several LOCALs, PATH is an
 existing directory and the files keep their base names. Local modes are
-kept.
+kept, unless --mode says otherwise; --uid and --gid set the owner. -p
+makes the missing directories of PATH first.
 
 With -r, each LOCAL is a folder copied into PATH under its base name
 (PATH is created if missing): 'push -r site web:/srv' makes /srv/site.
@@ -51,6 +55,12 @@ Modes, symlinks and empty directories are kept; files belong to root.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Sources = args[:len(args)-1]
 			var err error
+			if ff.given(cmd) && opts.Recursive {
+				return cmdutil.FlagErrorf("--mode, --uid and --gid are for files: push -r keeps the folders' modes")
+			}
+			if opts.File, err = ff.read(cmd); err != nil {
+				return err
+			}
 			if opts.Dest, err = ParseTarget(args[len(args)-1]); err != nil {
 				return err
 			}
@@ -61,6 +71,8 @@ Modes, symlinks and empty directories are kept; files belong to root.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Recursive, "recursive", "r", false, "copy folders")
+	cmd.Flags().BoolVarP(&opts.CreateDirs, "create-dirs", "p", false, "make the missing directories of PATH first")
+	ff = addFileFlags(cmd, "the local file's")
 	return cmd
 }
 
@@ -89,18 +101,27 @@ func pushRun(ctx context.Context, opts *PushOptions) error {
 	if opts.Recursive {
 		return pushFolders(ctx, opts, t)
 	}
+	toDir := len(opts.Sources) > 1 || strings.HasSuffix(opts.Dest.Path, "/")
+	if opts.CreateDirs {
+		dir := opts.Dest.Path
+		if !toDir {
+			dir = path.Dir(dir)
+		}
+		if _, err := transport.Run(ctx, t, "mkdir", "-p", dir); err != nil {
+			return fmt.Errorf("making %s:%s: %w", opts.Dest.Name, dir, err)
+		}
+	}
 	p := cmdutil.StartProgress(opts.IO, opts.Globals, "Pushing "+filepath.Base(opts.Sources[0]), true)
 	defer p.Stop()
 	p.SetTotal(total)
 	ct := countingTransport{Transport: t, p: p}
-	toDir := len(opts.Sources) > 1 || strings.HasSuffix(opts.Dest.Path, "/")
 	for _, src := range opts.Sources {
 		remote := opts.Dest.Path
 		if toDir {
 			remote = path.Join(remote, filepath.Base(src))
 		}
 		p.SetLabel("Pushing " + filepath.Base(src))
-		if err := transport.UploadFile(ctx, ct, src, remote, transport.FileOptions{}); err != nil {
+		if err := transport.UploadFile(ctx, ct, src, remote, opts.File); err != nil {
 			return err
 		}
 	}
