@@ -35,8 +35,7 @@ func (h *Host) whenOnline(ctx context.Context, member string, place func() error
 	if !hostapi.MemberOffline.In(err) && !hostapi.MemberDown.In(err) {
 		return err
 	}
-	interval := h.heartbeatInterval(ctx)
-	patience := 2*interval + roundOverrun
+	patience := 2*h.heartbeatInterval(ctx) + roundOverrun
 	deadline := time.Now().Add(patience)
 	for {
 		m, merr := h.ClusterMember(ctx, member)

@@ -109,8 +109,9 @@ func listed(f *cmdutil.Factory, apiPath, suffix string) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
-		dir, _ := splitNested(toComplete)
-		if dir != "" {
+		dir := ""
+		if i := strings.LastIndexByte(toComplete, '/'); i >= 0 {
+			dir = toComplete[:i]
 			if d, err = driver.HostAt(ctx, d, dir); err != nil {
 				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 			}
@@ -129,15 +130,6 @@ func listed(f *cmdutil.Factory, apiPath, suffix string) cobra.CompletionFunc {
 		}
 		return out, directive(suffix)
 	}
-}
-
-// splitNested splits "outer/middle/w" into the nested host's path,
-// "outer/middle", and the word typed inside it.
-func splitNested(word string) (dir, name string) {
-	if i := strings.LastIndex(word, "/"); i >= 0 {
-		return word[:i], word[i+1:]
-	}
-	return "", word
 }
 
 // remoteNames completes the names of the remotes lxkit knows (its own,

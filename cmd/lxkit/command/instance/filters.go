@@ -49,3 +49,13 @@ func (f listFilter) match(r *Record) bool {
 	}
 	return slices.Contains(f.values, r.ExpandedConfig[f.key])
 }
+
+// matchesAll reports whether r matches every filter.
+func matchesAll(filters []listFilter, r *Record) bool {
+	for _, f := range filters {
+		if !f.match(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/host"
 	"github.com/spf13/cobra"
 )
 
@@ -39,30 +38,14 @@ type LifecycleOptions struct {
 
 // NewCmdStart returns `lxkit start`.
 func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
-	opts := newLifecycleOptions(f, ActionStart)
-	return &cobra.Command{
-		Use:   "start NAME...",
-		Short: "Start containers (running ones are left as they are)",
-		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Names = args
-			return runLifecycle(cmd.Context(), opts, runF)
-		},
-	}
+	cmd, _ := namesCommand(f, ActionStart, "Start containers (running ones are left as they are)", runF)
+	return cmd
 }
 
 // NewCmdDelete returns `lxkit delete`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
-	opts := newLifecycleOptions(f, ActionDelete)
-	cmd := &cobra.Command{
-		Use:   "delete NAME... [-f]",
-		Short: "Stop (forcibly) and delete containers; a missing one is not an error",
-		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Names = args
-			return runLifecycle(cmd.Context(), opts, runF)
-		},
-	}
+	cmd, _ := namesCommand(f, ActionDelete, "Stop (forcibly) and delete containers; a missing one is not an error", runF)
+	cmd.Use += " [-f]"
 	var force bool
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted as lxc takes it: delete always stops a running container at once")
 	return cmd
@@ -125,30 +108,29 @@ seconds.`,
 
 // NewCmdPause returns `lxkit pause`.
 func NewCmdPause(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
-	opts := newLifecycleOptions(f, ActionPause)
-	return &cobra.Command{
-		Use:   "pause NAME...",
-		Short: "Freeze running containers' processes (frozen ones are left as they are)",
-		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Names = args
-			return runLifecycle(cmd.Context(), opts, runF)
-		},
-	}
+	cmd, _ := namesCommand(f, ActionPause, "Freeze running containers' processes (frozen ones are left as they are)", runF)
+	return cmd
 }
 
 // NewCmdResume returns `lxkit resume`.
 func NewCmdResume(f *cmdutil.Factory, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
-	opts := newLifecycleOptions(f, ActionResume)
+	cmd, _ := namesCommand(f, ActionResume, "Thaw frozen containers (running ones are left as they are)", runF)
+	return cmd
+}
+
+// namesCommand returns the command of action, `lxkit ACTION NAME...`,
+// and its options, for the caller to add flags to.
+func namesCommand(f *cmdutil.Factory, action, short string, runF func(context.Context, *LifecycleOptions) error) (*cobra.Command, *LifecycleOptions) {
+	opts := newLifecycleOptions(f, action)
 	return &cobra.Command{
-		Use:   "resume NAME...",
-		Short: "Thaw frozen containers (running ones are left as they are)",
+		Use:   action + " NAME...",
+		Short: short,
 		Args:  cmdutil.MinimumArgs(1, "at least one container name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
 			return runLifecycle(cmd.Context(), opts, runF)
 		},
-	}
+	}, opts
 }
 
 func newLifecycleOptions(f *cmdutil.Factory, action string) *LifecycleOptions {
@@ -272,19 +254,9 @@ func freeze(ctx context.Context, d driver.Driver, name string, pause bool) error
 	default:
 		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil, "%s is %s: only a running container can be paused, and only a frozen one resumed", name, status)
 	}
-	dir, base := splitPath(name)
-	h, err := driver.HostAt(ctx, d, dir)
+	h, base, err := hostOf(ctx, d, name)
 	if err != nil {
 		return err
 	}
-	return host.New(h.API()).SetInstanceState(ctx, base, api.InstanceStatePut{Action: action, Timeout: -1})
-}
-
-// splitPath splits "outer/web" into the nested host's path, "outer", and
-// the container's name there.
-func splitPath(name string) (dir, base string) {
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		return name[:i], name[i+1:]
-	}
-	return "", name
+	return h.SetInstanceState(ctx, base, api.InstanceStatePut{Action: action, Timeout: -1})
 }

@@ -180,7 +180,7 @@ func filter(all []Record, prefix string, statuses []string, filters []listFilter
 		if len(statuses) > 0 && !contains(statuses, strings.ToLower(inst.Status)) {
 			continue
 		}
-		if !slices.ContainsFunc(filters, func(f listFilter) bool { return !f.match(&inst) }) {
+		if matchesAll(filters, &inst) {
 			recs = append(recs, inst)
 		}
 	}

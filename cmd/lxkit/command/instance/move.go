@@ -101,7 +101,11 @@ func renameRun(ctx context.Context, opts *MoveOptions) error {
 	if err != nil {
 		return err
 	}
-	h, name, err := hostOf(ctx, opts, opts.Name)
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	h, name, err := hostOf(ctx, d, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -134,13 +138,10 @@ func runMove(ctx context.Context, opts *MoveOptions, runF, run func(context.Cont
 	return run(ctx, opts)
 }
 
-// hostOf returns the host that holds a container named by path ("web",
-// or "outer/web" inside outer), and its name there.
-func hostOf(ctx context.Context, opts *MoveOptions, path string) (*host.Host, string, error) {
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return nil, "", err
-	}
+// hostOf returns the host below d that holds a container named by path
+// ("web", or "outer/web" inside outer), and its name there.
+func hostOf(ctx context.Context, d driver.Driver, path string) (*host.Host, string, error) {
+	var err error
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		if d, err = driver.HostAt(ctx, d, path[:i]); err != nil {
 			return nil, "", err
@@ -151,7 +152,11 @@ func hostOf(ctx context.Context, opts *MoveOptions, path string) (*host.Host, st
 }
 
 func moveRun(ctx context.Context, opts *MoveOptions) error {
-	h, name, err := hostOf(ctx, opts, opts.Name)
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	h, name, err := hostOf(ctx, d, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -169,7 +174,11 @@ func copyRun(ctx context.Context, opts *MoveOptions) error {
 	if err != nil {
 		return err
 	}
-	h, name, err := hostOf(ctx, opts, opts.Name)
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	h, name, err := hostOf(ctx, d, opts.Name)
 	if err != nil {
 		return err
 	}
