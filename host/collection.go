@@ -243,7 +243,7 @@ func (c *Collection[T, Put, Post]) awaitMaking(ctx context.Context, name string)
 		return err
 	}
 	for _, op := range ops {
-		if op.StatusCode != api.OperationRunning || !makes(op, object, owner) {
+		if op.Done() || !makes(op, object, owner) {
 			continue
 		}
 		if err := c.h.AwaitOperation(ctx, op.ID); err != nil {

@@ -101,7 +101,7 @@ func (h *Host) AwaitOperation(ctx context.Context, id string) error {
 				return nil // gone
 			}
 		}
-		if cur.StatusCode != api.OperationRunning {
+		if cur.Done() {
 			return nil
 		}
 		if time.Since(asked) < time.Second { // an answer that came at once

@@ -46,7 +46,12 @@ func (h *Runner) WatchOperation(ctx context.Context, done <-chan struct{}, find 
 		op = h.findOperation(ctx, find)
 		wait = min(2*wait, 10*time.Second)
 	}
-	for op.StatusCode == api.OperationRunning {
+	// A daemon lists an operation from its creation, "Pending" until
+	// its response is sent (LXD 5.0.2 and Incus 6.0.4 start it in
+	// operationResponse.Render): under load, one found then has not
+	// even started (ci76: `lxc exec` was stopped 3 s later, its
+	// operation "Pending"). Only a final status is an end.
+	for !op.Done() {
 		next, err := h.awaitOperation(ctx, op.ID)
 		if ctx.Err() != nil {
 			return nil

@@ -15,6 +15,22 @@ import (
 	"github.com/lxkit/lxkit/transport"
 )
 
+// ready plays the start of an `lxc exec` run by the transport: it
+// passes the command's marker on, writes the ready line on both streams
+// and reads the line that lets the command go on (see readyGate).
+func ready(cmd transport.Command, marks chan<- string) error {
+	args := cmd.Args[1:]
+	for i, a := range args[:len(args)-1] {
+		if mark, ok := strings.CutPrefix(args[i+1], marker.Var+"="); a == "--env" && ok {
+			marks <- mark
+			io.WriteString(cmd.Stdout, "lxkit-ready-"+mark+"\n")
+			io.WriteString(cmd.Stderr, "lxkit-ready-"+mark+"\n")
+		}
+	}
+	_, err := bufio.NewReader(cmd.Stdin).ReadString('\n')
+	return err
+}
+
 // missedEnd is a machine whose `lxc exec` prints its output, exits 3 and
 // then waits for ever, as lxc does when it misses the end of its
 // operation (hostapi.OperationEndLost); `lxc query` shows that operation
@@ -25,15 +41,7 @@ func (m *missedEnd) Exec(ctx context.Context, cmd transport.Command) (*transport
 	args := cmd.Args[1:]
 	switch args[0] {
 	case "exec":
-		for i, a := range args[:len(args)-1] {
-			if a == "--env" && strings.HasPrefix(args[i+1], marker.Var+"=") {
-				m.marker <- strings.TrimPrefix(args[i+1], marker.Var+"=")
-				ready := "lxkit-ready-" + strings.TrimPrefix(args[i+1], marker.Var+"=")
-				io.WriteString(cmd.Stdout, ready+"\n")
-				io.WriteString(cmd.Stderr, ready+"\n")
-			}
-		}
-		if _, err := bufio.NewReader(cmd.Stdin).ReadString('\n'); err != nil {
+		if err := ready(cmd, m.marker); err != nil {
 			return nil, err
 		}
 		io.WriteString(cmd.Stdout, "hi\n")
@@ -80,5 +88,75 @@ func TestExecWhoseEndIsMissed(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("exec took %s", took)
+	}
+}
+
+// slowStart is a machine whose `lxc exec` takes a while to end by
+// itself, and whose daemon lists the exec's operation as "Pending" at
+// first, as a daemon under load does before it has sent the response
+// that starts it; the operation's wait answers once the command ended.
+type slowStart struct {
+	marker chan string
+	ended  chan struct{}
+}
+
+func (m *slowStart) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	args := cmd.Args[1:]
+	switch args[0] {
+	case "exec":
+		if err := ready(cmd, m.marker); err != nil {
+			return nil, err
+		}
+		select {
+		case <-time.After(time.Second): // five times endGrace
+		case <-ctx.Done():
+			return &transport.Result{Args: cmd.Args, ExitCode: -1}, ctx.Err()
+		}
+		io.WriteString(cmd.Stdout, "hi\n")
+		close(m.ended)
+		return &transport.Result{Args: cmd.Args, ExitCode: 0}, nil
+	case "query":
+		mark := <-m.marker
+		m.marker <- mark
+		op := api.Operation{ID: "5d0c7f39-2a61-4b8e-8a3f-6c1e2d9b0a47", Class: "websocket", Description: "Executing command",
+			Status: "Pending", StatusCode: api.OperationPending,
+			Metadata: map[string]any{"environment": map[string]any{marker.Var: mark}}}
+		var out any = map[string][]api.Operation{"pending": {op}}
+		if !strings.Contains(args[len(args)-1], "?recursion=1") {
+			select {
+			case <-m.ended:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			op.Status, op.StatusCode, op.Metadata["return"] = "Success", api.OperationSuccess, 0
+			out = op
+		}
+		b, _ := json.Marshal(out)
+		return &transport.Result{Args: cmd.Args, Stdout: b}, nil
+	}
+	return nil, errors.New("unexpected command " + strings.Join(args, " "))
+}
+
+func (m *slowStart) ReadFile(context.Context, string) (io.ReadCloser, error) {
+	return nil, errors.New("unused")
+}
+
+func (m *slowStart) WriteFile(context.Context, string, io.Reader, transport.FileOptions) error {
+	return errors.New("unused")
+}
+
+// TestExecFoundPending: an exec whose operation is found "Pending" has
+// not ended; the transport waits for it and lets lxc end by itself
+// (ci76 stopped such an lxc exec and reported no exit code).
+func TestExecFoundPending(t *testing.T) {
+	defer func(a, g time.Duration) { watchAfter, endGrace = a, g }(watchAfter, endGrace)
+	watchAfter, endGrace = 100*time.Millisecond, 200*time.Millisecond
+	h := &Runner{Via: &slowStart{marker: make(chan string, 1), ended: make(chan struct{})}, Command: "lxc"}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out strings.Builder
+	res, err := h.Container("c1").Exec(ctx, transport.Command{Args: []string{"echo", "hi"}, Stdout: &out})
+	if err != nil || res.ExitCode != 0 || out.String() != "hi\n" {
+		t.Fatalf("exec: %+v, %q, %v; want exit code 0 and hi", res, out.String(), err)
 	}
 }

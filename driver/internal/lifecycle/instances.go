@@ -38,7 +38,7 @@ func (d *Driver) awaitCreate(ctx context.Context, name string) error {
 	}
 	want := hostapi.InstancePath(name)
 	for _, op := range ops {
-		if op.StatusCode != api.OperationRunning || !hostapi.CreatesInstance(op.Description) ||
+		if op.Done() || !hostapi.CreatesInstance(op.Description) ||
 			!slices.ContainsFunc(op.Resources["instances"], func(r string) bool {
 				return strings.SplitN(r, "?", 2)[0] == want
 			}) {
