@@ -88,6 +88,12 @@ type CreateOptions struct {
 	Devices  map[string]map[string]string
 	// NoStart leaves the new container stopped.
 	NoStart bool
+	// Ephemeral makes an instance the daemon deletes when it stops.
+	Ephemeral bool
+	// VM asks for a virtual machine instead of a container; the daemon
+	// refuses it where it has no VM driver (no KVM) or the image is a
+	// container's.
+	VM bool
 	// Target places the new container on a cluster: a member's name, or
 	// "@GROUP" for the daemon to choose within a cluster group. Empty
 	// leaves the choice to the daemon (and is all a standalone host takes).

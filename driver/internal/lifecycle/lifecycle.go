@@ -123,10 +123,14 @@ func createRequest(name string, src api.InstanceSource, opts driver.CreateOption
 		Source: src,
 		Type:   "container",
 		InstancePut: api.InstancePut{
-			Profiles: profiles,
-			Config:   nonNil(opts.Config),
-			Devices:  opts.Devices,
+			Profiles:  profiles,
+			Config:    nonNil(opts.Config),
+			Devices:   opts.Devices,
+			Ephemeral: opts.Ephemeral,
 		},
+	}
+	if opts.VM {
+		req.Type = "virtual-machine"
 	}
 	if req.Devices == nil {
 		req.Devices = map[string]map[string]string{}
@@ -351,7 +355,7 @@ func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceSt
 }
 
 // stopFinished reports whether a container whose stop request failed is
-// stopped. One found stopped before the daemon's stop hook ran
+// stopped, or gone. One found stopped before the daemon's stop hook ran
 // (hostapi.StopUnfinished) is watched until the hook is done, within
 // stopHookWait: a start sent meanwhile would find it "Running".
 func (d *Driver) stopFinished(ctx context.Context, name string) bool {
@@ -361,6 +365,11 @@ func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 	for {
 		inst, err := d.h.Instances().Get(ctx, name)
 		switch {
+		case errors.Is(err, errdefs.ErrNotFound):
+			// Gone while it stopped: an ephemeral container, deleted by
+			// its daemon once stopped (a stop sent again after the first
+			// one's wait ran out finds it so).
+			return true
 		case err != nil:
 			return pending
 		case hostapi.StopUnfinished(inst.Status, inst.Config):

@@ -39,6 +39,11 @@ type LaunchOptions struct {
 	Devices  map[string]map[string]string
 	NoStart  bool
 	Target   string // a cluster member, or @GROUP
+
+	Ephemeral bool   // -e: deleted by the daemon when it stops
+	Storage   string // -s: the pool of its root disk
+	Network   string // -n: the network of its eth0
+	VM        bool   // --vm: a virtual machine
 }
 
 // NewCmdLaunch returns `lxkit launch`. runF replaces the run function in
@@ -64,11 +69,18 @@ an index that never ends); --skip-index-check leaves it to the daemon, for
 a server that only the daemon reaches. A pull with no progress for five
 minutes is given up, and cancelled where the daemon can.
 
+-s POOL puts its root disk in that storage pool and -n NETWORK attaches its
+eth0 to that network, as lxc launch does; both replace what the profiles
+say. -e makes it ephemeral: the daemon deletes it when it stops. --vm asks
+for a virtual machine: the host needs a VM driver (KVM) and a VM image, and
+lxkit passes on the daemon's answer, saying when the host has no VM driver.
+
 A container that already exists is left as it is (launch succeeds).`,
 		Example: `  lxkit launch web --image testimage
   lxkit launch web --image bef9ee819d41 -c limits.memory=256MiB
   lxkit launch web --image ubuntu/24.04 --server https://images.linuxcontainers.org --protocol simplestreams
-  lxkit launch web --image testimage --device data,type=disk,source=/srv/data,path=/data`,
+  lxkit launch web --image testimage --device data,type=disk,source=/srv/data,path=/data
+  lxkit launch scratch --image testimage -e -s fast -n lxdbr1`,
 		Args: cmdutil.ExactArgs(1, "one container name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
@@ -113,6 +125,10 @@ A container that already exists is left as it is (launch succeeds).`,
 	fl.StringArrayVar(&devices, "device", nil, "device NAME,type=TYPE,KEY=VALUE..., repeatable")
 	fl.BoolVar(&opts.NoStart, "no-start", false, "create the container without starting it")
 	fl.StringVar(&opts.Target, "target", "", "on a cluster, the member (or @GROUP) to place it on")
+	fl.BoolVarP(&opts.Ephemeral, "ephemeral", "e", false, "make it ephemeral: the daemon deletes it when it stops")
+	fl.StringVarP(&opts.Storage, "storage", "s", "", "the storage `POOL` of its root disk")
+	fl.StringVarP(&opts.Network, "network", "n", "", "the `NETWORK` its eth0 is attached to")
+	fl.BoolVar(&opts.VM, "vm", false, "make a virtual machine (the host needs KVM and a VM image)")
 	return cmd
 }
 
@@ -128,16 +144,25 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 	if err != nil {
 		return err
 	}
+	devices, err := launchDevices(ctx, opts, d)
+	if err != nil {
+		return err
+	}
 	p := cmdutil.StartProgress(opts.IO, opts.Globals, "Launching "+opts.Name, false)
 	err = d.Create(ctx, opts.Name, driver.CreateOptions{
-		Image:    img,
-		Profiles: opts.Profiles,
-		Config:   opts.Config,
-		Devices:  opts.Devices,
-		NoStart:  opts.NoStart,
-		Target:   opts.Target,
+		Image:     img,
+		Profiles:  opts.Profiles,
+		Config:    opts.Config,
+		Devices:   devices,
+		NoStart:   opts.NoStart,
+		Target:    opts.Target,
+		Ephemeral: opts.Ephemeral,
+		VM:        opts.VM,
 	})
 	p.Stop()
+	if err != nil && opts.VM {
+		return noVMDriver(ctx, d, opts.Name, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -199,4 +224,55 @@ func isHex(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// launchDevices adds to --device's devices the root disk of -s and the
+// eth0 of -n, as lxc launch makes them: a managed network is named, an
+// unmanaged bridge or interface is the parent of a bridged or macvlan
+// NIC.
+func launchDevices(ctx context.Context, opts *LaunchOptions, d driver.Driver) (map[string]map[string]string, error) {
+	devices := opts.Devices
+	if opts.Storage == "" && opts.Network == "" {
+		return devices, nil
+	}
+	if devices == nil {
+		devices = map[string]map[string]string{}
+	}
+	if opts.Storage != "" {
+		devices["root"] = map[string]string{"type": "disk", "path": "/", "pool": opts.Storage}
+	}
+	if opts.Network != "" {
+		h, _, err := hostOf(ctx, d, opts.Name)
+		if err != nil {
+			return nil, err
+		}
+		n, err := h.Networks().Get(ctx, opts.Network)
+		if err != nil {
+			return nil, fmt.Errorf("-n %s: %w", opts.Network, err)
+		}
+		nic := map[string]string{"type": "nic", "name": "eth0", "network": n.Name}
+		if !n.Managed {
+			nic = map[string]string{"type": "nic", "name": "eth0", "nictype": "macvlan", "parent": n.Name}
+			if n.Type == "bridge" {
+				nic["nictype"] = "bridged"
+			}
+		}
+		devices["eth0"] = nic
+	}
+	return devices, nil
+}
+
+// noVMDriver adds to a failed --vm launch's error that the host has no VM
+// driver, when its environment says so (driver "lxc" alone, no "qemu"):
+// then no VM can run there, whatever the image.
+func noVMDriver(ctx context.Context, d driver.Driver, name string, err error) error {
+	h, _, herr := hostOf(ctx, d, name)
+	if herr != nil {
+		return err
+	}
+	srv, serr := h.Server(ctx)
+	if serr != nil || strings.Contains(srv.Environment.Driver, "qemu") {
+		return err
+	}
+	return fmt.Errorf("%w (this host cannot run virtual machines: its instance drivers are %q, no qemu; KVM is missing or VMs are off)", err, srv.Environment.Driver)
 }

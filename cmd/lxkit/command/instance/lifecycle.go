@@ -92,8 +92,9 @@ func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *LifecycleOpti
 		Use:   "restart NAME... [--force] [--timeout D]",
 		Short: "Stop containers and start them again (stopped ones are started)",
 		Long: `Stop containers, gracefully or with --force at once, and start them again.
-A stopped container is started. Durations are Go durations (30s, 2m) or
-seconds.`,
+A stopped container is started. An ephemeral one is restarted by its
+daemon, as lxc restart does: a stop would delete it. Durations are Go
+durations (30s, 2m) or seconds.`,
 		Args: cmdutil.MinimumArgs(1, "at least one container name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
@@ -164,10 +165,7 @@ func lifecycleRun(ctx context.Context, opts *LifecycleOptions) error {
 		case ActionDelete:
 			return d.Delete(ctx, name)
 		case ActionRestart:
-			if err := d.Stop(ctx, name, opts.Stop); err != nil {
-				return err
-			}
-			return d.Start(ctx, name)
+			return restart(ctx, d, name, opts.Stop)
 		case ActionPause, ActionResume:
 			return freeze(ctx, d, name, opts.Action == ActionPause)
 		}
@@ -259,4 +257,30 @@ func freeze(ctx context.Context, d driver.Driver, name string, pause bool) error
 		return err
 	}
 	return h.SetInstanceState(ctx, base, api.InstanceStatePut{Action: action, Timeout: -1})
+}
+
+// restart stops a container and starts it again. An ephemeral one is
+// restarted by the daemon's restart action, which keeps it where a stop
+// would delete it; the others are stopped by Stop, which sends the stop
+// again to an init not yet listening for it.
+func restart(ctx context.Context, d driver.Driver, name string, stop driver.StopOptions) error {
+	h, base, err := hostOf(ctx, d, name)
+	if err != nil {
+		return err
+	}
+	inst, err := h.Instances().Get(ctx, base)
+	if err != nil {
+		return err
+	}
+	if !inst.Ephemeral || strings.EqualFold(inst.Status, driver.StatusStopped) {
+		if err := d.Stop(ctx, name, stop); err != nil {
+			return err
+		}
+		return d.Start(ctx, name)
+	}
+	req := api.InstanceStatePut{Action: "restart", Force: stop.Force, Timeout: -1}
+	if stop.Timeout > 0 {
+		req.Timeout = int((stop.Timeout + time.Second - 1) / time.Second)
+	}
+	return h.SetInstanceState(ctx, base, req)
 }
