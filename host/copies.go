@@ -9,7 +9,6 @@ import (
 
 	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/errdefs"
-	"github.com/lxkit/lxkit/hostapi"
 )
 
 // VolumeSnapshots are the snapshots of a custom volume.
@@ -88,55 +87,5 @@ type CopyInstanceOptions struct {
 // stopped one on the same host. A destination that exists already is
 // left as it is.
 func (h *Host) CopyInstance(ctx context.Context, source, dst string, opts CopyInstanceOptions) error {
-	for _, n := range []string{source, dst} {
-		if err := ValidateName("instance", n); err != nil {
-			return err
-		}
-	}
-	var cur api.Instance
-	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(dst), nil, &cur); err == nil {
-		return nil
-	} else if !errors.Is(err, errdefs.ErrNotFound) {
-		return err
-	}
-	var src api.Instance
-	if _, err := h.c.Query(ctx, http.MethodGet, hostapi.InstancePath(source), nil, &src); err != nil {
-		if errors.Is(err, errdefs.ErrNotFound) {
-			return hostapi.NoInstance(source, h.c.Addr())
-		}
-		return err
-	}
-	from := source
-	put := src.InstancePut
-	if opts.Snapshot != "" {
-		snap, err := h.Snapshots(source).Get(ctx, opts.Snapshot)
-		if err != nil {
-			return err
-		}
-		from = source + "/" + opts.Snapshot
-		put = api.InstancePut{Config: snap.Config, Devices: snap.Devices, Profiles: snap.Profiles}
-	}
-	// Keys the daemon sets per instance must not travel.
-	config := map[string]string{}
-	for k, v := range put.Config {
-		if len(k) < 9 || k[:9] != "volatile." {
-			config[k] = v
-		}
-	}
-	MergeConfig(&config, opts.Config)
-	devices := put.Devices
-	MergeDevices(&devices, opts.Devices)
-	profiles := put.Profiles
-	if opts.Profiles != nil {
-		profiles = opts.Profiles
-	}
-	body := map[string]any{
-		"name": dst, "type": src.Type, "architecture": src.Architecture, // a copy to another member needs it
-		"config": config, "devices": devices, "profiles": profiles,
-		"source": map[string]any{"type": "copy", "source": from, "instance_only": opts.InstanceOnly},
-	}
-	if _, err := h.c.Do(ctx, http.MethodPost, hostapi.WithTarget("/1.0/instances", opts.Target), body, ""); err != nil {
-		return fmt.Errorf("copying %s to %s: %w", from, dst, err)
-	}
-	return nil
+	return h.CopyInstanceTo(ctx, h, source, dst, TransferOptions{CopyInstanceOptions: opts})
 }

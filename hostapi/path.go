@@ -36,7 +36,15 @@ func InstanceOf(path string) (string, bool) {
 
 // WithProject returns an API path (which may carry a query) that acts in
 // project; an empty project leaves it as it is.
-func WithProject(path, project string) string { return withQuery(path, "project", project) }
+//
+// A path that names its project already keeps it: a request for another
+// project than the one a connection works in (a copy to another project).
+func WithProject(path, project string) string {
+	if u, err := url.Parse(path); err == nil && u.Query().Has("project") {
+		return path
+	}
+	return withQuery(path, "project", project)
+}
 
 // WithTarget returns an API path (which may carry a query) that places
 // what it makes on a cluster member, or "@GROUP"; an empty target leaves

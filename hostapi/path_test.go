@@ -14,6 +14,7 @@ func TestPaths(t *testing.T) {
 		{WithProject("/1.0/instances", ""), "/1.0/instances"},
 		{WithProject("/1.0/instances", "p 1"), "/1.0/instances?project=p+1"},
 		{WithProject("/1.0/instances?recursion=1", "p&q"), "/1.0/instances?recursion=1&project=p%26q"},
+		{WithProject("/1.0/instances?project=dst", "src"), "/1.0/instances?project=dst"}, // a request for another project keeps it
 		{WithTarget("/1.0/instances", ""), "/1.0/instances"},
 		{WithTarget("/1.0/instances", "@gpu"), "/1.0/instances?target=%40gpu"},
 		{WithTarget(WithProject("/1.0/instances/c1", "p"), "m2"), "/1.0/instances/c1?project=p&target=m2"},

@@ -225,3 +225,15 @@ func CreatesInstance(description string) bool { return description == "Creating 
 func MakesObject(description string) bool {
 	return strings.HasPrefix(description, "Creating") || strings.HasPrefix(description, "Snapshotting")
 }
+
+// SnapshotsRefused reports a migration whose destination refuses the
+// source's snapshots: Incus 6.0.4 keeps volatile.uuid.generation in every
+// instance's and snapshot's config, a key LXD 5.0.2 does not know, and
+// LXD fails the whole copy on the first snapshot ("Failed creating
+// instance snapshot record ...: Unknown configuration key:
+// volatile.uuid.generation"). An Incus instance reaches LXD only without
+// its snapshots. from and to are the daemons' environment.server.
+func SnapshotsRefused(from, to string) bool { return from == "incus" && to == "lxd" }
+
+// SnapshotsRefusedSeen names the migration SnapshotsRefused was seen on.
+const SnapshotsRefusedSeen = "Incus 6.0.4 to LXD 5.0.2"

@@ -122,6 +122,7 @@ func TestScripts(t *testing.T) {
 					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
+						deleteAll(env.T(), otherClient, name)
 						deleteAll(env.T(), clusterClient, name)
 						deleteClusterGroups(env.T(), clusterClient, name)
 						deleteHostObjects(env.T(), c, name, short)

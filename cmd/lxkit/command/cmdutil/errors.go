@@ -64,6 +64,16 @@ func MinimumArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// RangeArgs is cobra.RangeArgs with a usage error.
+func RangeArgs(low, high int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < low || len(args) > high {
+			return FlagErrorf("%s: expected %s", cmd.CommandPath(), what)
+		}
+		return nil
+	}
+}
+
 // MaximumArgs is cobra.MaximumNArgs with a usage error.
 func MaximumArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
@@ -12,16 +13,23 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// MoveOptions are the inputs of `lxkit move` and `lxkit copy`.
+// MoveOptions are the inputs of `lxkit move`, `lxkit copy` and `lxkit
+// rename`.
 type MoveOptions struct {
-	IO      *iostreams.IOStreams
-	Globals *cmdutil.Globals
-	Driver  func(context.Context) (driver.Driver, error)
+	IO        *iostreams.IOStreams
+	Globals   *cmdutil.Globals
+	Driver    func(context.Context) (driver.Driver, error)
+	ClientFor func(context.Context, string) (*client.Client, error)
 
 	Name    string
-	NewName string // copy only
-	Target  string // a cluster member (move: required)
-	Stop    bool   // move: stop a running instance, move it, start it
+	NewName string // copy and rename; move: optional
+	Target  string // a cluster member
+	Stop    bool   // move on a cluster: stop a running instance, move it, start it
+	// To is another host (a remote, socket or https:// URL) and Project
+	// another project (--target-project) to copy or move to.
+	To, Project string
+	// Stateless copies or moves a running container's disk as it is.
+	Stateless bool
 	// Snapshot copies that snapshot of the source (copy only).
 	Snapshot     string
 	InstanceOnly bool
@@ -29,52 +37,111 @@ type MoveOptions struct {
 
 // NewCmdMove returns `lxkit move`.
 func NewCmdMove(f *cmdutil.Factory, runF func(context.Context, *MoveOptions) error) *cobra.Command {
-	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ClientFor: f.ClientFor}
 	cmd := &cobra.Command{
-		Use:   "move NAME --target MEMBER [--stop]",
-		Short: "Move a container to another member of its cluster",
-		Long: `Move a stopped container, with its root volume and snapshots, to another
-member of its cluster. A running one is refused unless --stop, which stops
-it, moves it and starts it again. A container on MEMBER already is left as
-it is.`,
+		Use:   "move NAME [NEW] --target MEMBER|--to HOST|--target-project P",
+		Short: "Move a container to another cluster member, host or project",
+		Long: `Move a container, with its root volume and snapshots:
+
+  --target MEMBER      to another member of its cluster; a running one is
+                       refused unless --stop, which stops it, moves it and
+                       starts it again. One on MEMBER already is left so.
+  --to HOST            to another host (a remote, a socket or https://...),
+                       which pulls it over HTTPS: this host must listen on
+                       HTTPS (lxkit listen), as lxc move remote: needs.
+  --target-project P   to project P of its host (--project names the
+                       project it is in, as with lxc).
+
+With --to or --target-project, NEW renames it on the way, a running
+container is refused unless --stateless (its disk as it is, not its memory),
+and the source is deleted once the copy is made. A move done already (the
+source gone, the destination there) is success; a destination beside its
+source is refused. Without any of them, move NAME NEW renames, as lxc move
+does.`,
 		Example: `  lxkit --host lxd-cluster move web --target m2
-  lxkit --host lxd-cluster move db --target m3 --stop`,
-		Args: cmdutil.ExactArgs(1, "one container name"),
+  lxkit --host lxd-cluster move db --target m3 --stop
+  lxkit move web --to lab
+  lxkit move web web-staging --target-project staging
+  lxkit move web web-old`,
+		Args: cmdutil.RangeArgs(1, 2, "a container name, and optionally its new name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if opts.Target == "" {
-				return cmdutil.FlagErrorf("move: --target MEMBER is required")
+			if len(args) == 2 {
+				opts.NewName = args[1]
 			}
-			return runMove(cmd.Context(), opts, runF, moveRun)
+			elsewhere := opts.To != "" || opts.Project != ""
+			switch {
+			case opts.Target != "" && elsewhere:
+				return cmdutil.FlagErrorf("move: --target moves within a cluster; --to and --target-project do not go with it")
+			case opts.Target != "" && opts.NewName != "":
+				return cmdutil.FlagErrorf("move: --target keeps the name; rename it apart")
+			case opts.Target == "" && !elsewhere && opts.NewName == "":
+				return cmdutil.FlagErrorf("move: --target MEMBER, --to HOST or --target-project P is required (or a NEW name, to rename)")
+			case opts.Stop && opts.Target == "":
+				return cmdutil.FlagErrorf("move: --stop is for --target; elsewhere use --stateless or stop it first")
+			case opts.Stateless && !elsewhere:
+				return cmdutil.FlagErrorf("move: --stateless is for --to and --target-project")
+			}
+			run := moveRun
+			if opts.Target == "" && !elsewhere {
+				run = renameRun
+			} else if elsewhere {
+				run = func(ctx context.Context, o *MoveOptions) error { return transferRun(ctx, o, true) }
+			}
+			return runMove(cmd.Context(), opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Target, "target", "", "the cluster member to move it to")
-	cmd.Flags().BoolVar(&opts.Stop, "stop", false, "stop a running container, move it and start it again")
+	cmd.Flags().BoolVar(&opts.Stop, "stop", false, "with --target: stop a running container, move it and start it again")
+	transferFlags(cmd, opts)
 	return cmd
 }
 
 // NewCmdCopy returns `lxkit copy`.
 func NewCmdCopy(f *cmdutil.Factory, runF func(context.Context, *MoveOptions) error) *cobra.Command {
-	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ClientFor: f.ClientFor}
 	cmd := &cobra.Command{
-		Use:   "copy NAME NEW [--target MEMBER] [--snapshot S] [--instance-only]",
+		Use:   "copy NAME NEW [--to HOST] [--target-project P] [--target MEMBER] [--snapshot S] [--instance-only] [--stateless]",
 		Short: "Copy a container (stopped, or at a snapshot) to a new, stopped one",
-		Long: `Copy a container to a new one, stopped, on the same host: its current state,
-or with --snapshot the state of one of its snapshots. On a cluster,
---target puts the copy on another member. A NEW that exists is left as it
-is.`,
+		Long: `Copy a container to a new, stopped one: its current state, or with --snapshot
+the state of one of its snapshots. The copy is on the same host unless
+--to names another (a remote, a socket or https://...), which pulls it
+over HTTPS: this host must listen on HTTPS (lxkit listen), as lxc copy
+remote: needs. --target-project puts it in another project (--project names
+the one NAME is in, as with lxc). On a cluster, --target puts the copy on
+another member. A running container is copied to another host only with
+--stateless: its disk as it is, not its memory. A NEW that exists is left
+as it is.`,
 		Example: `  lxkit copy web web2
-  lxkit --host lxd-cluster copy web web-m3 --target m3`,
+  lxkit --host lxd-cluster copy web web-m3 --target m3
+  lxkit copy web web --to lab
+  lxkit copy web web --target-project staging --instance-only`,
 		Args: cmdutil.ExactArgs(2, "a container name and the copy's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.NewName = args[0], args[1]
-			return runMove(cmd.Context(), opts, runF, copyRun)
+			if opts.Stateless && opts.To == "" {
+				return cmdutil.FlagErrorf("copy: --stateless is for --to")
+			}
+			run := copyRun
+			if opts.To != "" || opts.Project != "" {
+				run = func(ctx context.Context, o *MoveOptions) error { return transferRun(ctx, o, false) }
+			}
+			return runMove(cmd.Context(), opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Target, "target", "", "on a cluster, the member (or @GROUP) to put the copy on")
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "copy this snapshot of NAME")
 	cmd.Flags().BoolVar(&opts.InstanceOnly, "instance-only", false, "leave NAME's snapshots behind")
+	transferFlags(cmd, opts)
 	return cmd
+}
+
+// transferFlags are the flags of copy and move that send an instance to
+// another host or project.
+func transferFlags(cmd *cobra.Command, opts *MoveOptions) {
+	cmd.Flags().StringVar(&opts.To, "to", "", "another `HOST` to put it on (a remote, a socket or https://...)")
+	cmd.Flags().StringVar(&opts.Project, "target-project", "", "the `PROJECT` to put it in")
+	cmd.Flags().BoolVar(&opts.Stateless, "stateless", false, "take a running container's disk as it is (not its memory)")
 }
 
 // NewCmdRename returns `lxkit rename`.
@@ -149,6 +216,46 @@ func hostOf(ctx context.Context, d driver.Driver, path string) (*host.Host, stri
 		path = path[i+1:]
 	}
 	return host.New(d.API()), path, nil
+}
+
+// transferRun copies (or moves) an instance to another host (--to) or
+// project (--target-project).
+func transferRun(ctx context.Context, opts *MoveOptions, move bool) error {
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	h, name, err := hostOf(ctx, d, opts.Name)
+	if err != nil {
+		return err
+	}
+	dst, newName := h, name
+	if opts.To != "" {
+		c, err := opts.ClientFor(ctx, opts.To)
+		if err != nil {
+			return fmt.Errorf("--to %s: %w", opts.To, err)
+		}
+		dst = host.New(c)
+		if opts.NewName != "" {
+			newName = opts.NewName
+		}
+	} else if opts.NewName != "" {
+		verb := "copy"
+		if move {
+			verb = "move"
+		}
+		if newName, err = sameHost(opts, verb, "--target-project keeps its host"); err != nil {
+			return err
+		}
+	}
+	to := host.TransferOptions{
+		CopyInstanceOptions: host.CopyInstanceOptions{Snapshot: opts.Snapshot, InstanceOnly: opts.InstanceOnly, Target: opts.Target},
+		Project:             opts.Project, Stateless: opts.Stateless,
+	}
+	if move {
+		return h.MoveInstanceTo(ctx, dst, name, newName, to)
+	}
+	return h.CopyInstanceTo(ctx, dst, name, newName, to)
 }
 
 func moveRun(ctx context.Context, opts *MoveOptions) error {

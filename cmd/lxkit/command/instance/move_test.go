@@ -26,6 +26,29 @@ func TestParseMoveAndCopy(t *testing.T) {
 	if _, err := objectstest.Parse(NewCmdCopy, "copy", "web"); !cmdutil.IsUsage(err) {
 		t.Errorf("copy without a new name: %v", err)
 	}
+	o, err = objectstest.Parse(NewCmdCopy, "copy", "web", "web", "--to", "lab", "--stateless", "--target-project", "p")
+	if err != nil || o.To != "lab" || !o.Stateless || o.Project != "p" {
+		t.Errorf("copy --to lab --stateless --target-project p: %+v, %v", o, err)
+	}
+	o, err = objectstest.Parse(NewCmdMove, "move", "web", "web2", "--to", "lab")
+	if err != nil || o.NewName != "web2" || o.To != "lab" {
+		t.Errorf("move web web2 --to lab: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"move", "web", "--to", "lab", "--target", "m2"},
+		{"move", "web", "--stop", "--to", "lab"},
+		{"move", "web", "--stateless"},
+		{"move", "a", "b", "c"},
+		{"copy", "a", "b", "--stateless"},
+	} {
+		cmd := NewCmdCopy
+		if args[0] == "move" {
+			cmd = NewCmdMove
+		}
+		if _, err := objectstest.Parse(cmd, args...); !cmdutil.IsUsage(err) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
 }
 
 func TestCopyStaysOnItsHost(t *testing.T) {
