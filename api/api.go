@@ -37,16 +37,24 @@ type ServerEnvironment struct {
 	Architectures []string `json:"architectures"`
 	Certificate   string   `json:"certificate"`
 	Driver        string   `json:"driver"`
+	DriverVersion string   `json:"driver_version"`
 	Kernel        string   `json:"kernel"`
 	KernelVersion string   `json:"kernel_version"`
-	Server        string   `json:"server"` // "lxd" or "incus"
-	ServerName    string   `json:"server_name"`
+	// KernelArchitecture is the machine's ("x86_64").
+	KernelArchitecture string `json:"kernel_architecture"`
+	OSName             string `json:"os_name"`
+	OSVersion          string `json:"os_version"`
+	Server             string `json:"server"` // "lxd" or "incus"
+	ServerName         string `json:"server_name"`
 	// ServerClustered is true on a member of a cluster.
 	ServerClustered bool   `json:"server_clustered"`
 	ServerPid       int    `json:"server_pid"`
 	ServerVersion   string `json:"server_version"`
-	Storage         string `json:"storage"`
-	Project         string `json:"project"`
+	// Storage names the drivers of the storage pools ("dir", "dir |
+	// zfs"), StorageVersion their versions likewise.
+	Storage        string `json:"storage"`
+	StorageVersion string `json:"storage_version"`
+	Project        string `json:"project"`
 }
 
 // Operation is a background task of the daemon.

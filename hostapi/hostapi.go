@@ -62,3 +62,29 @@ type ImageFiler interface {
 	// metadata file then the rootfs) whose fingerprint is fp.
 	ImportImage(ctx context.Context, files []string, fp string, progress func(bytes int64)) error
 }
+
+// LogReader is an API that reads what a daemon keeps about an instance as
+// plain text rather than JSON. Both drivers' APIs are: the REST client
+// with GET /1.0/instances/NAME/logs/FILE and GET
+// /1.0/instances/NAME/console, the CLI driver with `lxc info --show-log`
+// and `lxc console --show-log` (`lxc query` decodes these answers as
+// JSON, and fails on them or prints nothing).
+type LogReader interface {
+	// InstanceLog returns the instance's log file, as `lxc info
+	// --show-log` prints it: LogFile ("lxc.log") for a container,
+	// VMLogFile for a virtual machine. Others are
+	// errdefs.ErrNotImplemented through the CLI.
+	InstanceLog(ctx context.Context, name, file string) ([]byte, error)
+	// ConsoleLog returns what a container wrote to its console, as `lxc
+	// console --show-log` prints it. The daemons hand out what was
+	// written since the last read (theirs or anyone's): a read empties
+	// the buffer of a running container. An empty buffer may be an error
+	// carrying ConsoleEmpty.
+	ConsoleLog(ctx context.Context, name string) ([]byte, error)
+}
+
+// The log files of an instance that `lxc info --show-log` prints.
+const (
+	LogFile   = "lxc.log"  // a container's
+	VMLogFile = "qemu.log" // a virtual machine's
+)

@@ -131,6 +131,16 @@ var (
 	// SymlinkPull: `incus file pull` of a symlink to standard output
 	// fails, naming the symlink, where open(2) would follow it.
 	SymlinkPull = Quirk{Seen: "Incus 6.0.4", words: []string{"symlink"}}
+
+	// ConsoleEmpty: a container's console buffer with nothing in it.
+	// LXD 5.0.2 answers GET /1.0/instances/NAME/console with 500 "open :
+	// no such file or directory" when the running container has written
+	// nothing since the last read (liblxc's ENODATA, served as a file of
+	// no name), and with "open /var/log/lxd/NAME/console.log: no such file
+	// or directory" for a container that has never run; `lxc console
+	// --show-log` fails with those words. Incus 6.0.4 answers an empty
+	// 200.
+	ConsoleEmpty = Quirk{Seen: "LXD 5.0.2", words: []string{"open : no such file or directory", "/console.log: no such file or directory"}}
 )
 
 // EventsUnordered names the daemons that deliver events in no set order:

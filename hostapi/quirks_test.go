@@ -53,6 +53,10 @@ func TestQuirks(t *testing.T) {
 		{DefinedOnMember, `The network is already defined on member "m1"`, true},
 		{DefinedOnMember, `Network "qn" is already defined on member "m1"`, true},
 		{DefinedOnMember, `Pool not pending on any node (use --target <node> first)`, false},
+		{ConsoleEmpty, `open : no such file or directory`, true},
+		{ConsoleEmpty, `open /var/log/lxd/lxkit-x/console.log: no such file or directory`, true},
+		{ConsoleEmpty, `Instance not found`, false},
+		{ConsoleEmpty, `open /var/log/lxd/lxkit-x/lxc.log: no such file or directory`, false},
 	}
 	for _, c := range cases {
 		err := errdefs.Wrap(errdefs.ErrInternal, nil, "%s", c.msg)

@@ -192,6 +192,8 @@ Containers nested in containers that run LXD themselves are named by path:
 		instance.NewCmdStatus(f, nil),
 		instance.NewCmdShow(f, nil),
 		instance.NewCmdState(f, nil),
+		instance.NewCmdInfo(f, nil),
+		instance.NewCmdConsole(f, nil),
 		instance.NewCmdList(f, nil),
 		instance.NewCmdWait(f, nil),
 		instance.NewCmdMove(f, nil),

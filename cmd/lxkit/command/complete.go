@@ -71,6 +71,9 @@ func argCompletion(f *cmdutil.Factory, c *cobra.Command) cobra.CompletionFunc {
 		return noFiles
 	}
 	word := strings.TrimPrefix(words[1], "[HOST/]")
+	if opt, ok := strings.CutPrefix(word, "["); ok { // an optional argument: "info [NAME]"
+		word = strings.TrimSuffix(opt, "]")
+	}
 	many := strings.HasSuffix(word, "...")
 	word = strings.TrimSuffix(word, "...")
 	suffix := ""
