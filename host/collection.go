@@ -1,7 +1,9 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -299,6 +301,73 @@ func (c *Collection[T, Put, Post]) Update(ctx context.Context, name string, chan
 		}
 		return nil
 	})
+}
+
+// Writable returns what PUT replaces of an object, and the ETag it was
+// read with: "" where the driver reports none (the CLI driver, which runs
+// `lxc query` or `incus query`). Give both to Replace to write it back.
+func (c *Collection[T, Put, Post]) Writable(ctx context.Context, name string) (*Put, string, error) {
+	t, etag, err := c.get(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.put(t), etag, nil
+}
+
+// Replace writes put over an object whose writable part Writable read as
+// was, with etag, on the condition that nobody changed it since; unlike
+// Update, it does not read and edit again on a concurrent change: put is
+// someone's edit of was, to be redone by them. A changed object is an
+// error matching errdefs.ErrPreconditionFailed that says so.
+//
+// With an ETag the daemon checks the condition (If-Match, answered 412).
+// Without one (the CLI driver cannot send If-Match: `lxc query` takes no
+// header), Replace reads the object again just before the PUT and
+// refuses when its writable part is no longer was: a change that lands
+// between that read and the PUT is not seen. Writes of one Host to one
+// object are serialized, as Update's are.
+func (c *Collection[T, Put, Post]) Replace(ctx context.Context, name string, was *Put, etag string, put *Put) error {
+	if err := c.check(name); err != nil {
+		return err
+	}
+	defer c.h.updates.Lock(c.path + "/" + name)()
+	changed := func(cause error) error {
+		return errdefs.Wrap(errdefs.ErrPreconditionFailed, cause, "%s %s changed on %s since it was read", c.kind, name, c.h.c.Addr())
+	}
+	if etag == "" {
+		now, _, err := c.get(ctx, name)
+		if err != nil {
+			return err
+		}
+		same, err := sameJSON(c.put(now), was)
+		if err != nil {
+			return err
+		}
+		if !same {
+			return changed(nil)
+		}
+	}
+	if _, err := c.h.c.Do(ctx, http.MethodPut, c.item(name), put, etag); err != nil {
+		if errors.Is(err, errdefs.ErrPreconditionFailed) {
+			return changed(err)
+		}
+		return fmt.Errorf("updating %s %s: %w", c.kind, name, c.changeFailed(name, err))
+	}
+	return nil
+}
+
+// sameJSON reports whether a and b encode to the same JSON (maps encode
+// with sorted keys).
+func sameJSON(a, b any) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ja, jb), nil
 }
 
 // Patch merges fields into an object (PATCH: the daemon merges them into

@@ -102,7 +102,9 @@ func (d *Driver) Kind() string { return d.server.Environment.Server }
 
 // queryAPI is the host's REST API through `lxc query`, which waits for
 // background operations itself. It cannot send If-Match: updates through
-// it rely on the lifecycle's per-container lock instead of the ETag.
+// it rely on the lifecycle's per-container lock instead of the ETag, and
+// host.Collection.Replace (lxkit edit) reads the object again just before
+// its PUT and refuses if it changed. Query reports no ETag ("").
 type queryAPI struct{ h *lxccmd.Runner }
 
 func (q queryAPI) Addr() string { return q.h.Addr() }

@@ -191,6 +191,7 @@ Containers nested in containers that run LXD themselves are named by path:
 		instance.NewCmdDelete(f, nil),
 		instance.NewCmdStatus(f, nil),
 		instance.NewCmdShow(f, nil),
+		instance.NewCmdEdit(f, nil),
 		instance.NewCmdState(f, nil),
 		instance.NewCmdInfo(f, nil),
 		instance.NewCmdConsole(f, nil),

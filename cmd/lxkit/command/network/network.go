@@ -41,6 +41,7 @@ var networks = &objects.Kind[api.Network, api.NetworksPost]{
 			return nil
 		})
 	},
+	Editable: func(h *host.Host, _ string) objects.Editable { return objects.EditableOf(h.Networks()) },
 }
 
 // NewCmdNetwork returns `lxkit network` and its subcommands.

@@ -57,10 +57,14 @@ type Kind[T, Post any] struct {
 	GetParent func(ctx context.Context, s *Scope, parent string) error
 	// NoRename is set for kinds the daemons cannot rename.
 	NoRename bool
+	// Editable, for kinds with an edit verb, opens the collection as edit
+	// reads and writes it (EditableOf).
+	Editable func(h *host.Host, parent string) Editable
 }
 
 // Commands returns the verbs the kind supports: list, show, create (with
-// Post), set and unset (with Update), rename (unless NoRename) and delete.
+// Post), set and unset (with Update), edit (with Editable), rename
+// (unless NoRename) and delete.
 func (k *Kind[T, Post]) Commands(f *cmdutil.Factory) []*cobra.Command {
 	cmds := []*cobra.Command{NewCmdList(f, k, nil), NewCmdShow(f, k, nil)}
 	if k.Post != nil {
@@ -68,6 +72,9 @@ func (k *Kind[T, Post]) Commands(f *cmdutil.Factory) []*cobra.Command {
 	}
 	if k.Update != nil {
 		cmds = append(cmds, NewCmdSet(f, k, nil), NewCmdUnset(f, k, nil))
+	}
+	if k.Editable != nil {
+		cmds = append(cmds, NewCmdEdit(f, k, nil))
 	}
 	if !k.NoRename {
 		cmds = append(cmds, NewCmdRename(f, k, nil))

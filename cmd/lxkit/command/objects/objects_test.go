@@ -275,3 +275,25 @@ func TestMissingParent(t *testing.T) {
 		t.Errorf("a missing part of a box: %v", err)
 	}
 }
+
+func TestEdit(t *testing.T) {
+	edits := &objects.Kind[api.Profile, api.ProfilesPost]{Noun: "thing", Arg: "THING", Editable: editable.Editable}
+	check(t, verb(edits, objects.NewCmdEdit), map[string]objects.EditOptions{
+		"edit web":           {Name: "web"},
+		"edit outer/mid/web": {Scope: on("outer/mid"), Name: "web"},
+	})
+	check(t, verb(parts, objects.NewCmdEdit), map[string]objects.EditOptions{
+		"edit outer/b p": {Scope: on("outer"), Parent: "b", Name: "p"},
+	})
+	for args, says := range map[string]string{
+		"edit":          "expected one thing",
+		"edit a b":      "expected one thing",
+		"edit outer/":   "invalid thing name: empty",
+		"edit bad\x01x": `invalid thing name "bad\x01x"`,
+		"edit /x":       `container path "": invalid instance name`,
+	} {
+		if _, err := objectstest.Parse(verb(edits, objects.NewCmdEdit), strings.Split(args, " ")...); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%q: %v; want an error that says %q", args, err, says)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package objects holds what the host-object commands share (`lxkit
 // profile`, `project`, `storage`, `network`, `snapshot`, and the `config`,
-// `operation` and `cluster` commands): the host a command acts on, and
-// the generic list, show, create, set, unset, rename and delete verbs of a
-// Kind, each with its own Options and test hook.
+// `operation` and `cluster` commands, and `lxkit edit`): the host a
+// command acts on, and the generic list, show, create, set, unset, edit,
+// rename and delete verbs of a Kind, each with its own Options and test
+// hook.
 //
 // A name may start with the container path of a nested host: "outer/web"
 // is the profile web of the LXD inside container outer, and a list takes

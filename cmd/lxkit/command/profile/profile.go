@@ -45,6 +45,7 @@ var profiles = &objects.Kind[api.Profile, api.ProfilesPost]{
 			return nil
 		})
 	},
+	Editable: func(h *host.Host, _ string) objects.Editable { return objects.EditableOf(h.Profiles()) },
 }
 
 // NewCmdProfile returns `lxkit profile` and its subcommands.

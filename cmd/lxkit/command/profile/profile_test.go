@@ -51,7 +51,7 @@ func TestParse(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for args, says := range map[string]string{
-		"profile bogus":                          "a subcommand: list, show, create, set, unset, rename, delete, device",
+		"profile bogus":                          "a subcommand: list, show, create, set, unset, edit, rename, delete, device",
 		"profile create p --device d":            "--device: device \"d\": missing type",
 		"profile device add p eth0":              "a profile, a device name and its type",
 		"profile device add p eth0 nic type=nic": "third argument",

@@ -29,6 +29,7 @@ var projects = &objects.Kind[api.Project, api.ProjectsPost]{
 			return nil
 		})
 	},
+	Editable: func(h *host.Host, _ string) objects.Editable { return objects.EditableOf(h.Projects()) },
 }
 
 // NewCmdProject returns `lxkit project` and its subcommands.

@@ -38,6 +38,7 @@ var pools = &objects.Kind[api.StoragePool, api.StoragePoolsPost]{
 			return nil
 		})
 	},
+	Editable: func(h *host.Host, _ string) objects.Editable { return objects.EditableOf(h.StoragePools()) },
 }
 
 var volumes = &objects.Kind[api.StorageVolume, api.StorageVolumesPost]{
@@ -64,6 +65,7 @@ var volumes = &objects.Kind[api.StorageVolume, api.StorageVolumesPost]{
 			return nil
 		})
 	},
+	Editable: func(h *host.Host, pool string) objects.Editable { return objects.EditableOf(h.Volumes(pool)) },
 	GetParent: func(ctx context.Context, s *objects.Scope, pool string) error {
 		h, err := s.HostAPI(ctx)
 		if err == nil {

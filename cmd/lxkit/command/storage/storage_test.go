@@ -34,10 +34,10 @@ func TestParse(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for args, says := range map[string]string{
 		"storage create p":            "a storage pool and its driver",
-		"storage rename p q":          "a subcommand: list, show, create, set, unset, delete, volume",
+		"storage rename p q":          "a subcommand: list, show, create, set, unset, edit, delete, volume",
 		"storage volume list":         "one storage pool",
 		"storage volume delete p":     "a storage pool and at least one volume",
-		"storage volume bogus":        "a subcommand: list, show, create, set, unset, rename, delete",
+		"storage volume bogus":        "a subcommand: list, show, create, set, unset, edit, rename, delete",
 		"storage volume show p v w":   "one volume",
 		"storage volume create p v x": `"x": expected KEY=VALUE`,
 	} {
