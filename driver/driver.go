@@ -76,6 +76,9 @@ type Image struct {
 	// make its container, should the server answer after all.
 	SkipIndexCheck bool
 	Stall          time.Duration
+	// Progress, if set, is given the daemon's own words as it downloads
+	// from Server ("rootfs: 45% (12.3MB/s)").
+	Progress func(text string)
 }
 
 // CreateOptions configures a new container. The zero value (apart from

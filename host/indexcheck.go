@@ -46,13 +46,21 @@ type streamIndex struct {
 }
 
 type streamProducts struct {
-	Products map[string]struct {
-		Aliases      string `json:"aliases"`
-		Architecture string `json:"arch"`
-		Versions     map[string]struct {
-			Items map[string]streamItem `json:"items"`
-		} `json:"versions"`
-	} `json:"products"`
+	Products map[string]streamProduct `json:"products"`
+}
+
+// streamProduct is an image line (an OS release on an architecture), with
+// its versions: a daemon takes an image's properties from it.
+type streamProduct struct {
+	Aliases      string `json:"aliases"`
+	Architecture string `json:"arch"`
+	OS           string `json:"os"`
+	Release      string `json:"release"`
+	ReleaseTitle string `json:"release_title"`
+	Variant      string `json:"variant"`
+	Versions     map[string]struct {
+		Items map[string]streamItem `json:"items"`
+	} `json:"versions"`
 }
 
 type streamItem struct {

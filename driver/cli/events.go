@@ -18,7 +18,9 @@ var _ hostapi.EventSource = queryAPI{}
 // transport and calls fn for each event it prints; see hostapi.EventSource.
 // The monitor subscribes to every type and filters on its side, so an
 // unknown type would never match: it is refused here. When Events returns,
-// the monitor has been stopped and has exited.
+// the monitor has been stopped and has exited. The events the monitor
+// read just before its connection broke may be lost
+// (hostapi.MonitorLosesLastEvents).
 func (q queryAPI) Events(ctx context.Context, opts api.EventOptions, fn func(api.Event) error) error {
 	types, err := opts.EventTypes()
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command"
 	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/imageserver"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/testkit/testcluster"
 	"github.com/lxkit/lxkit/testkit/testhost"
@@ -120,6 +121,9 @@ func TestScripts(t *testing.T) {
 					for _, v := range []string{"LXKIT_CONF", "LXD_CONF", "INCUS_CONF"} {
 						env.Setenv(v, filepath.Join(env.WorkDir, strings.ToLower(v)))
 					}
+					if scriptName(env.T()) == "images_remote" {
+						serveImages(t, env, c, otherClient)
+					}
 					env.Defer(func() {
 						deleteAll(env.T(), c, name)
 						deleteAll(env.T(), otherClient, name)
@@ -130,6 +134,7 @@ func TestScripts(t *testing.T) {
 						deleteImages(env.T(), otherClient, name)
 						for _, dir := range []string{"lxkit_conf", "lxd_conf", "incus_conf"} {
 							untrust(env.T(), c, filepath.Join(env.WorkDir, dir, "client.crt"))
+							untrust(env.T(), otherClient, filepath.Join(env.WorkDir, dir, "client.crt"))
 						}
 						unlock()
 						<-turn
@@ -198,7 +203,7 @@ var exclusive = map[string]bool{"host_network": true}
 
 // lockMachine takes machine for the script t runs.
 func lockMachine(t testscript.T) (unlock func()) {
-	if n, ok := t.(interface{ Name() string }); ok && exclusive[path.Base(n.Name())] {
+	if exclusive[scriptName(t)] {
 		machine.Lock()
 		return machine.Unlock
 	}
@@ -278,6 +283,45 @@ func otherHost(h testhost.Host) testhost.Host {
 		}
 	}
 	return h
+}
+
+// scriptName is the name of the script t runs ("lifecycle").
+func scriptName(t testscript.T) string {
+	if n, ok := t.(interface{ Name() string }); ok {
+		return path.Base(n.Name())
+	}
+	return ""
+}
+
+// serveImages serves two new images (no daemon has them) over HTTPS on
+// loopback, as lxkit image serve does, under a path of its own (the
+// daemons keep a server's index an hour by URL), for images_remote:
+// SERVED_URL, SERVED_ALIAS, SERVED_FP and SERVED_FP12 (the first, an alias of the
+// server), SERVED2_FILE and SERVED2_FP (the second, a file to import).
+// Both are deleted from both daemons when the script ends.
+func serveImages(t *testing.T, env *testscript.Env, c, other *client.Client) {
+	dir := filepath.Join(env.WorkDir, "served")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		env.T().Fatal(err)
+	}
+	a := testhost.NewImageFiles(t, dir, "served-a", false)
+	b := testhost.NewImageFiles(t, filepath.Join(env.WorkDir), "served-b", false)
+	srv := testhost.ServeImages(t, dir, imageserver.Options{})
+	env.Setenv("SERVED_URL", srv.URL)
+	env.Setenv("SERVED_ALIAS", "served-a")
+	env.Setenv("SERVED_FP", a.Fingerprint)
+	env.Setenv("SERVED_FP12", a.Fingerprint[:12])
+	env.Setenv("SERVED2_FILE", b.Files[0])
+	env.Setenv("SERVED2_FP", b.Fingerprint)
+	env.Defer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, cl := range []*client.Client{c, other} {
+			for _, fp := range []string{a.Fingerprint, b.Fingerprint} {
+				_ = host.New(rest.New(cl).API()).Images().Delete(ctx, fp)
+			}
+		}
+	})
 }
 
 // untrust removes the certificate a script made (if any) from the daemon.

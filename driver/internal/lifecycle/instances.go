@@ -23,7 +23,15 @@ func (d *Driver) createInstance(ctx context.Context, req api.InstancesPost, img 
 	}
 	src := host.ImageServer{URL: req.Source.Server, Protocol: req.Source.Protocol, Certificate: req.Source.Certificate,
 		SkipIndexCheck: img.SkipIndexCheck, Stall: img.Stall}
-	_, err := d.h.Pull(ctx, src, req.Source.Alias+req.Source.Fingerprint, path, req, nil)
+	var progress func(host.Progress)
+	if img.Progress != nil {
+		progress = func(p host.Progress) {
+			if p.Text != "" {
+				img.Progress(p.Text)
+			}
+		}
+	}
+	_, err := d.h.Pull(ctx, src, req.Source.Alias+req.Source.Fingerprint, path, req, progress)
 	return err
 }
 

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,4 +265,47 @@ func (f *Factory) ClientFor(ctx context.Context, hostSpec string) (*client.Clien
 		return nil, err
 	}
 	return connect(ctx, h, store, f.Globals, f.ClientOptions())
+}
+
+// ImageSource returns the remote named name (lxkit's, lxc's or incus's)
+// as a place to find images, and ok false when no remote has that name.
+// An image server (simplestreams, or a public lxd one) is pulled from by
+// the daemon, trusting the certificate pinned for it; a host remote is
+// connected to, and pulled from over HTTPS at its address.
+func (f *Factory) ImageSource(ctx context.Context, name string) (src host.ImageSource, ok bool, err error) {
+	store, err := f.Remotes()
+	if err != nil {
+		return src, false, err
+	}
+	r, err := store.Get(name)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return src, false, nil
+	} else if err != nil {
+		return src, false, err
+	}
+	src.Name = r.Name
+	if r.Public || r.Protocol == host.ProtocolSimpleStreams {
+		s := host.ImageServer{URL: r.Addr, Protocol: host.ProtocolSimpleStreams}
+		if r.Protocol != host.ProtocolSimpleStreams {
+			s.Protocol = host.ProtocolLXD
+		}
+		if r.ServerCertPath != "" {
+			pem, err := os.ReadFile(r.ServerCertPath)
+			if err != nil {
+				return src, true, fmt.Errorf("remote %s: %w", r.Name, err)
+			}
+			s.Certificate = string(pem)
+		}
+		src.Server = &s
+		return src, true, nil
+	}
+	c, err := f.ClientFor(ctx, name)
+	if err != nil {
+		return src, true, fmt.Errorf("remote %s: %w", r.Name, err)
+	}
+	src.Host = host.New(c)
+	if strings.HasPrefix(r.Addr, "https://") {
+		src.Addr = r.Addr
+	}
+	return src, true, nil
 }

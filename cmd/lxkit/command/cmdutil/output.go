@@ -157,6 +157,14 @@ func Success(ios *iostreams.IOStreams, g *Globals, format string, args ...any) {
 	}
 }
 
+// Info prints a line that says what lxkit chose for the user (which
+// remote an image came from): on stderr, unless --quiet.
+func Info(ios *iostreams.IOStreams, g *Globals, format string, args ...any) {
+	if !g.Quiet {
+		fmt.Fprintf(ios.ErrOut, format+"\n", args...)
+	}
+}
+
 // FormatTime prints a time for the tables, in local time; the zero time
 // is "".
 func FormatTime(t time.Time) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
+	"github.com/lxkit/lxkit/host"
 )
 
 // Progress is a one-line progress display on stderr: a spinner, a label,
@@ -117,4 +118,14 @@ func HumanBytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%.1f %s", v, unit)
+}
+
+// Daemon returns a host.Progress callback that shows the daemon's own
+// words after label ("Copying web: rootfs: 45% (12.3MB/s)").
+func (p *Progress) Daemon(label string) func(host.Progress) {
+	return func(r host.Progress) {
+		if r.Text != "" {
+			p.SetLabel(label + ": " + r.Text)
+		}
+	}
 }

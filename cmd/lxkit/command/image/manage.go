@@ -14,6 +14,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 )
 
@@ -25,6 +26,8 @@ type ManageOptions struct {
 	Driver  func(context.Context) (driver.Driver, error)
 	// ClientFor connects to copy's destination.
 	ClientFor func(context.Context, string) (*client.Client, error)
+	// ImageSource finds a remote to list images of (list REMOTE:).
+	ImageSource func(ctx context.Context, name string) (host.ImageSource, bool, error)
 
 	Args       []string
 	Aliases    []string
@@ -37,7 +40,7 @@ type ManageOptions struct {
 // ManageCmds returns list, show, delete, alias, publish and copy.
 func ManageCmds(f *cmdutil.Factory, runF func(context.Context, string, *ManageOptions) error) []*cobra.Command {
 	mk := func(use, short, long, example string, args cobra.PositionalArgs, run func(context.Context, *ManageOptions) error) (*cobra.Command, *ManageOptions) {
-		opts := &ManageOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ClientFor: f.ClientFor}
+		opts := &ManageOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ClientFor: f.ClientFor, ImageSource: f.ImageSource}
 		name := strings.Fields(use)[0]
 		cmd := &cobra.Command{
 			Use: use, Short: short, Long: long, Example: example, Args: args,
@@ -52,8 +55,16 @@ func ManageCmds(f *cmdutil.Factory, runF func(context.Context, string, *ManageOp
 		opts.Driver = cmdutil.OnFlag(cmd.Flags(), opts.Driver)
 		return cmd, opts
 	}
-	list, _ := mk("list [PREFIX]", "List the host's images (those whose alias or fingerprint starts with PREFIX)", "", "",
-		cmdutil.MaximumArgs(1, "at most a prefix"), listRun)
+	list, _ := mk("list [REMOTE:][PREFIX] [KEY=VALUE]...", "List the host's images, or a remote's (those whose alias or fingerprint starts with PREFIX)",
+		`List the host's images, or with REMOTE: those of one of lxkit's, lxc's or
+incus's remotes: an image server (simplestreams: lxkit reads its index) or
+another host. PREFIX keeps the images one of whose aliases, or whose
+fingerprint, starts with it; KEY=VALUE keeps those whose property (os,
+release, variant, architecture...) or type has that value.`,
+		`  lxkit image list
+  lxkit image list myimages: os=Debian
+  lxkit image list lab:web`,
+		cmdutil.MinimumArgs(0, "at most a prefix, then KEY=VALUE filters"), listRun)
 	show, _ := mk("show REF", "Print an image's details (REF: an alias, or a fingerprint or a unique prefix of one)", "", "",
 		cmdutil.ExactArgs(1, "one image"), showRun)
 	del, _ := mk("delete REF...", "Delete images (a missing one is not an error)", "", "",
@@ -132,40 +143,84 @@ func aliasNames(img api.Image) string {
 }
 
 func listRun(ctx context.Context, o *ManageOptions) error {
-	return withImages(ctx, o, func(im *host.Images) error {
-		all, err := im.List(ctx)
-		if err != nil {
-			return err
+	prefix, props := "", map[string]string{}
+	for i, a := range o.Args {
+		k, v, ok := strings.Cut(a, "=")
+		switch {
+		case ok:
+			props[k] = v
+		case i == 0:
+			prefix = a
+		default:
+			return cmdutil.FlagErrorf("image list: %q: expected KEY=VALUE after the prefix", a)
 		}
-		prefix := ""
-		if len(o.Args) == 1 {
-			prefix = o.Args[0]
-		}
-		imgs := []api.Image{}
-		for _, img := range all {
-			match := strings.HasPrefix(img.Fingerprint, strings.ToLower(prefix))
-			for _, a := range img.Aliases {
-				match = match || strings.HasPrefix(a.Name, prefix)
+	}
+	remote, rest, onRemote := strings.Cut(prefix, ":")
+	if !onRemote {
+		return withImages(ctx, o, func(im *host.Images) error {
+			all, err := im.List(ctx)
+			if err != nil {
+				return err
 			}
-			if match {
-				imgs = append(imgs, img)
-			}
-		}
-		sort.Slice(imgs, func(i, j int) bool {
-			if a, b := aliasNames(imgs[i]), aliasNames(imgs[j]); a != b {
-				return a < b
-			}
-			return imgs[i].Fingerprint < imgs[j].Fingerprint
+			return printImages(o, all, prefix, props)
 		})
-		return cmdutil.Print(o.IO, o.Globals.Format, imgs, func(w io.Writer) error {
-			tw := cmdutil.NewTable(w)
-			fmt.Fprintln(tw, "ALIASES\tFINGERPRINT\tDESCRIPTION\tSIZE\tUPLOADED")
-			for _, img := range imgs {
-				fmt.Fprintf(tw, "%s\t%.12s\t%s\t%.1fMB\t%s\n", aliasNames(img), img.Fingerprint, img.Properties["description"],
-					float64(img.Size)/1e6, img.UploadedAt.UTC().Format("2006-01-02 15:04"))
+	}
+	src, ok, err := o.ImageSource(ctx, remote)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return cmdutil.FlagErrorf("image list %s: no remote %s (lxkit remote list)", prefix, remote)
+	}
+	var all []api.Image
+	switch {
+	case src.Host != nil:
+		all, err = src.Host.Images().List(ctx)
+	case src.Server.Protocol == host.ProtocolSimpleStreams:
+		all, err = host.ServerImages(ctx, *src.Server)
+	default:
+		err = errdefs.Wrap(errdefs.ErrNotImplemented, nil, "remote %s: a public lxd-protocol image server cannot be listed by lxkit; launch its images by alias", remote)
+	}
+	if err != nil {
+		return err
+	}
+	return printImages(o, all, rest, props)
+}
+
+// printImages prints the images that match prefix (an alias's or the
+// fingerprint's) and props (properties, or the type).
+func printImages(o *ManageOptions, all []api.Image, prefix string, props map[string]string) error {
+	imgs := []api.Image{}
+	for _, img := range all {
+		match := strings.HasPrefix(img.Fingerprint, strings.ToLower(prefix))
+		for _, a := range img.Aliases {
+			match = match || strings.HasPrefix(a.Name, prefix)
+		}
+		for k, v := range props {
+			match = match && (img.Properties[k] == v || k == "type" && img.Type == v || k == "architecture" && img.Architecture == v)
+		}
+		if match {
+			imgs = append(imgs, img)
+		}
+	}
+	sort.Slice(imgs, func(i, j int) bool {
+		if a, b := aliasNames(imgs[i]), aliasNames(imgs[j]); a != b {
+			return a < b
+		}
+		return imgs[i].Fingerprint < imgs[j].Fingerprint
+	})
+	return cmdutil.Print(o.IO, o.Globals.Format, imgs, func(w io.Writer) error {
+		tw := cmdutil.NewTable(w)
+		fmt.Fprintln(tw, "ALIASES\tFINGERPRINT\tDESCRIPTION\tSIZE\tUPLOADED")
+		for _, img := range imgs {
+			when := img.UploadedAt
+			if when.IsZero() { // an image server's: when it was built
+				when = img.CreatedAt
 			}
-			return tw.Flush()
-		})
+			fmt.Fprintf(tw, "%s\t%.12s\t%s\t%.1fMB\t%s\n", aliasNames(img), img.Fingerprint, img.Properties["description"],
+				float64(img.Size)/1e6, when.UTC().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
 	})
 }
 
@@ -212,21 +267,12 @@ func aliasListRun(ctx context.Context, o *ManageOptions) error {
 	})
 }
 
-// textProgress shows the daemon's own progress words on the progress line.
-func textProgress(p *cmdutil.Progress, label string) func(host.Progress) {
-	return func(r host.Progress) {
-		if r.Text != "" {
-			p.SetLabel(label + ": " + r.Text)
-		}
-	}
-}
-
 func publishRun(ctx context.Context, o *ManageOptions) error {
 	return withImages(ctx, o, func(im *host.Images) error {
 		label := "Publishing " + o.Args[0]
 		p := cmdutil.StartProgress(o.IO, o.Globals, label, false)
 		fp, err := im.Publish(ctx, o.Args[0], host.PublishOptions{
-			Snapshot: o.Snapshot, Aliases: o.Aliases, Public: o.Public, Progress: textProgress(p, label),
+			Snapshot: o.Snapshot, Aliases: o.Aliases, Public: o.Public, Progress: p.Daemon(label),
 		})
 		p.Stop()
 		if err != nil {
@@ -249,7 +295,7 @@ func copyRun(ctx context.Context, o *ManageOptions) error {
 		label := "Copying " + o.Args[0]
 		p := cmdutil.StartProgress(o.IO, o.Globals, label, false)
 		fp, err := im.CopyTo(ctx, host.New(dst), o.Args[0], host.CopyOptions{
-			Aliases: o.Aliases, Public: o.Public, Progress: textProgress(p, label),
+			Aliases: o.Aliases, Public: o.Public, Progress: p.Daemon(label),
 		})
 		p.Stop()
 		if err != nil {

@@ -55,11 +55,7 @@ a container, use lxkit exec NAME -- sh).`,
 }
 
 func consoleRun(ctx context.Context, opts *ConsoleOptions) error {
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}

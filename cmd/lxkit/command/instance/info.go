@@ -173,11 +173,7 @@ type InstanceInfo struct {
 }
 
 func instanceInfoRun(ctx context.Context, opts *InfoOptions) error {
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +24,8 @@ type LaunchOptions struct {
 	IO      *iostreams.IOStreams
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
+	// ImageSource finds a remote of that name to take images from.
+	ImageSource func(ctx context.Context, name string) (host.ImageSource, bool, error)
 
 	Name     string
 	Image    string
@@ -49,12 +52,20 @@ type LaunchOptions struct {
 // NewCmdLaunch returns `lxkit launch`. runF replaces the run function in
 // tests.
 func NewCmdLaunch(f *cmdutil.Factory, runF func(context.Context, *LaunchOptions) error) *cobra.Command {
-	opts := &LaunchOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	opts := &LaunchOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, ImageSource: f.ImageSource}
 	var config, devices []string
 	cmd := &cobra.Command{
-		Use:   "launch NAME --image ALIAS|FINGERPRINT",
+		Use:   "launch [REMOTE:]IMAGE NAME | launch NAME --image [REMOTE:]ALIAS|FINGERPRINT",
 		Short: "Create and start a container",
-		Long: `Create a container from an image and start it.
+		Long: `Create a container from an image and start it. The image comes first, as
+with lxc (launch images:debian/12 web), or in --image.
+
+REMOTE:ALIAS takes the image from one of lxkit's, lxc's or incus's remotes
+(lxkit remote list): an image server (simplestreams, as lxkit image serve
+runs, or lxd) that the daemon pulls from, or another host that the daemon
+pulls from over HTTPS. The image is copied to the host first, unless it has
+it already (by fingerprint); on a terminal the daemon's download progress
+shows. lxkit says which remote and image it used.
 
 --image is first looked up as an alias of the host's images. When no such
 alias exists and the value is hexadecimal and at least 12 characters long,
@@ -76,16 +87,24 @@ for a virtual machine: the host needs a VM driver (KVM) and a VM image, and
 lxkit passes on the daemon's answer, saying when the host has no VM driver.
 
 A container that already exists is left as it is (launch succeeds).`,
-		Example: `  lxkit launch web --image testimage
+		Example: `  lxkit launch testimage web
+  lxkit launch myimages:debian/12 web
+  lxkit launch web --image testimage
   lxkit launch web --image bef9ee819d41 -c limits.memory=256MiB
   lxkit launch web --image ubuntu/24.04 --server https://images.linuxcontainers.org --protocol simplestreams
   lxkit launch web --image testimage --device data,type=disk,source=/srv/data,path=/data
   lxkit launch scratch --image testimage -e -s fast -n lxdbr1`,
-		Args: cmdutil.ExactArgs(1, "one container name"),
+		Args: cmdutil.RangeArgs(1, 2, "a container name (after its image, as lxc)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
+			opts.Name = args[len(args)-1]
+			if len(args) == 2 {
+				if opts.Image != "" {
+					return cmdutil.FlagErrorf("launch IMAGE NAME: --image names the image a second time")
+				}
+				opts.Image = args[0]
+			}
 			if opts.Image == "" {
-				return cmdutil.FlagErrorf("--image is required")
+				return cmdutil.FlagErrorf("--image is required (or launch IMAGE NAME)")
 			}
 			switch opts.Protocol {
 			case "", "lxd", "simplestreams":
@@ -115,7 +134,7 @@ A container that already exists is left as it is (launch succeeds).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Image, "image", "", "image alias or fingerprint (prefix)")
+	fl.StringVar(&opts.Image, "image", "", "image alias or fingerprint (prefix), REMOTE:ALIAS for a remote's")
 	fl.StringVar(&opts.Server, "server", "", "image server URL (default: the host's own images)")
 	fl.StringVar(&opts.Protocol, "protocol", "", "image server protocol: lxd or simplestreams (default lxd)")
 	fl.StringVar(&opts.CertFile, "certificate", "", "`PEMFILE` of the image server's certificate, for one no authority the daemon trusts has signed (lxkit image serve prints one)")
@@ -149,6 +168,9 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 		return err
 	}
 	p := cmdutil.StartProgress(opts.IO, opts.Globals, "Launching "+opts.Name, false)
+	if img.Server != "" {
+		img.Progress = func(text string) { p.SetLabel("Launching " + opts.Name + ": " + text) }
+	}
 	err = d.Create(ctx, opts.Name, driver.CreateOptions{
 		Image:     img,
 		Profiles:  opts.Profiles,
@@ -174,6 +196,9 @@ func launchRun(ctx context.Context, opts *LaunchOptions) error {
 // the command's help), asking the host that is to run the container
 // through d: the one inside outer for outer/web.
 func resolveImage(ctx context.Context, opts *LaunchOptions, d driver.Driver) (driver.Image, error) {
+	if remote, ref, ok := strings.Cut(opts.Image, ":"); ok && opts.Server == "" {
+		return remoteImage(ctx, opts, d, remote, ref)
+	}
 	img := driver.Image{Server: opts.Server, Protocol: opts.Protocol, SkipIndexCheck: opts.SkipIndexCheck}
 	if opts.CertFile != "" {
 		pem, err := os.ReadFile(opts.CertFile)
@@ -275,4 +300,33 @@ func noVMDriver(ctx context.Context, d driver.Driver, name string, err error) er
 		return err
 	}
 	return fmt.Errorf("%w (this host cannot run virtual machines: its instance drivers are %q, no qemu; KVM is missing or VMs are off)", err, srv.Environment.Driver)
+}
+
+// remoteImage brings the image ref of a remote (REMOTE:ALIAS) to the host
+// that is to run the container, and names it there by fingerprint.
+func remoteImage(ctx context.Context, opts *LaunchOptions, d driver.Driver, remote, ref string) (driver.Image, error) {
+	if remote == "" || ref == "" {
+		return driver.Image{}, cmdutil.FlagErrorf("image %q: expected REMOTE:ALIAS", opts.Image)
+	}
+	src, ok, err := opts.ImageSource(ctx, remote)
+	if err != nil {
+		return driver.Image{}, err
+	}
+	if !ok {
+		return driver.Image{}, cmdutil.FlagErrorf("image %q: no remote %s (lxkit remote list)", opts.Image, remote)
+	}
+	h, _, err := hostOf(ctx, d, opts.Name)
+	if err != nil {
+		return driver.Image{}, err
+	}
+	label := "Fetching " + opts.Image
+	p := cmdutil.StartProgress(opts.IO, opts.Globals, label, false)
+	found, err := h.Images().Find(ctx, host.ImageQuery{Alias: ref}, []host.ImageSource{src},
+		host.FindOptions{SkipLocal: true, Progress: p.Daemon(label)})
+	p.Stop()
+	if err != nil {
+		return driver.Image{}, err
+	}
+	cmdutil.Info(opts.IO, opts.Globals, "Image %s from %s: %.12s", ref, found.Source, found.Fingerprint)
+	return driver.Image{Fingerprint: found.Fingerprint}, nil
 }

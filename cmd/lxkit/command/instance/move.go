@@ -168,11 +168,7 @@ func renameRun(ctx context.Context, opts *MoveOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -205,6 +201,16 @@ func runMove(ctx context.Context, opts *MoveOptions, runF, run func(context.Cont
 	return run(ctx, opts)
 }
 
+// openHost opens the driver and returns the host below it that holds a
+// container named by path, and its name there (see hostOf).
+func openHost(ctx context.Context, open func(context.Context) (driver.Driver, error), path string) (*host.Host, string, error) {
+	d, err := open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return hostOf(ctx, d, path)
+}
+
 // hostOf returns the host below d that holds a container named by path
 // ("web", or "outer/web" inside outer), and its name there.
 func hostOf(ctx context.Context, d driver.Driver, path string) (*host.Host, string, error) {
@@ -221,11 +227,7 @@ func hostOf(ctx context.Context, d driver.Driver, path string) (*host.Host, stri
 // transferRun copies (or moves) an instance to another host (--to) or
 // project (--target-project).
 func transferRun(ctx context.Context, opts *MoveOptions, move bool) error {
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -259,11 +261,7 @@ func transferRun(ctx context.Context, opts *MoveOptions, move bool) error {
 }
 
 func moveRun(ctx context.Context, opts *MoveOptions) error {
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -281,11 +279,7 @@ func copyRun(ctx context.Context, opts *MoveOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := opts.Driver(ctx)
-	if err != nil {
-		return err
-	}
-	h, name, err := hostOf(ctx, d, opts.Name)
+	h, name, err := openHost(ctx, opts.Driver, opts.Name)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/remotes"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -50,6 +52,8 @@ type AddOptions struct {
 	Token, Password   string
 	AcceptCertificate bool
 	Project           string
+	// Protocol "simplestreams" adds an image server: no trust to ask.
+	Protocol string
 }
 
 // NewCmdAdd returns `lxkit remote add`.
@@ -72,10 +76,15 @@ change is refused.
 If the host does not trust this client yet: --token (from "lxc config trust
 add", "incus config trust add" or "lxkit trust token") or --password (LXD's
 core.trust_password) makes it; on a terminal you are asked for one. With a
-token, URL may be left out: the token's first address is used.`,
+token, URL may be left out: the token's first address is used.
+
+--protocol simplestreams adds an image server instead (as lxkit image serve
+runs): nothing to trust, its certificate checked and pinned as above; its
+images are REMOTE:ALIAS to launch and image list.`,
 		Example: `  lxkit remote add prod https://203.0.113.5:8443 --token "$TOKEN"
   lxkit remote add lab 192.0.2.7 --accept-certificate --password-stdin < pw.txt
-  lxkit --host prod list`,
+  lxkit --host prod list
+  lxkit remote add myimages https://10.0.0.9:8999 --protocol simplestreams --accept-certificate`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return cmdutil.FlagErrorf("%s: expected NAME [URL]", cmd.CommandPath())
@@ -89,6 +98,15 @@ token, URL may be left out: the token's first address is used.`,
 			}
 			if opts.Token != "" && opts.Password != "" {
 				return cmdutil.FlagErrorf("give --token or --password, not both")
+			}
+			switch opts.Protocol {
+			case "", "lxd", "incus":
+			case host.ProtocolSimpleStreams:
+				if opts.URL == "" || opts.Token != "" || opts.Password != "" {
+					return cmdutil.FlagErrorf("--protocol simplestreams: give the server's URL, and no --token or --password (nothing to trust)")
+				}
+			default:
+				return cmdutil.FlagErrorf("--protocol %q: use lxd, incus or simplestreams", opts.Protocol)
 			}
 			if opts.URL == "" && opts.Token == "" {
 				return cmdutil.FlagErrorf("%s: expected a URL (or a --token that names one)", cmd.CommandPath())
@@ -106,6 +124,7 @@ token, URL may be left out: the token's first address is used.`,
 	fl.BoolVar(&passwordStdin, "password-stdin", false, "read the trust password from stdin")
 	fl.BoolVar(&opts.AcceptCertificate, "accept-certificate", false, "accept the host's certificate without asking")
 	fl.StringVar(&opts.Project, "project", "", "project to use on the host")
+	fl.StringVar(&opts.Protocol, "protocol", "", "simplestreams for an image server (default: a host, lxd or incus as it says)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if !passwordStdin {
 			return nil
@@ -124,6 +143,9 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 	store, err := opts.Remotes()
 	if err != nil {
 		return err
+	}
+	if opts.Protocol == host.ProtocolSimpleStreams {
+		return addImageServer(ctx, opts, store)
 	}
 	var token *tokenInfo
 	if opts.Token != "" {
@@ -191,6 +213,27 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 	if !opts.Globals.Quiet {
 		fmt.Fprintf(opts.IO.ErrOut, "Remote %s added: %s %s, trusting this client (certificate %s from %s)\n",
 			opts.Name, c.Kind(), c.Server().Environment.ServerVersion, files.Cert, files.Source)
+	}
+	return nil
+}
+
+// addImageServer adds a simplestreams image server: its certificate
+// checked and pinned as a host's, nothing to trust.
+func addImageServer(ctx context.Context, opts *AddOptions, store *remotes.Store) error {
+	u, err := url.Parse(strings.TrimSuffix(opts.URL, "/"))
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		return cmdutil.FlagErrorf("--protocol simplestreams: URL %q: expected https://HOST[:PORT][/PATH]", opts.URL)
+	}
+	pin, err := checkServer(ctx, opts, u.Scheme+"://"+u.Host, nil)
+	if err != nil {
+		return err
+	}
+	r := remotes.Remote{Name: opts.Name, Addr: u.String(), Protocol: host.ProtocolSimpleStreams, Public: true}
+	if err := store.Add(r, pin); err != nil {
+		return err
+	}
+	if !opts.Globals.Quiet {
+		fmt.Fprintf(opts.IO.ErrOut, "Remote %s added: simplestreams image server %s\n", opts.Name, r.Addr)
 	}
 	return nil
 }
