@@ -87,3 +87,40 @@ func TestReadyGateEnds(t *testing.T) {
 		t.Errorf("Read after close: %v; want io.EOF", err)
 	}
 }
+
+// TestHoldingFilter: on lxc's standard error, a stream that does not
+// start with the marker (lxc's own words: the command never began) is
+// held until the exec is over, then flushed or discarded; one that does
+// passes as it comes and says the command began.
+func TestHoldingFilter(t *testing.T) {
+	const m = "lxkit-ready-0123\n"
+	g := newReadyGate(strings.TrimSuffix(m, "\n"), nil)
+	var errs bytes.Buffer
+	f := g.holdingFilter(&errs)
+	f.Write([]byte("Error: Inst"))
+	f.Write([]byte("ance not found\n"))
+	if errs.Len() != 0 || f.began() {
+		t.Fatalf("lxc's error passed at once (%q) or began %v", errs.String(), f.began())
+	}
+	if !f.discard() || errs.Len() != 0 {
+		t.Errorf("discard: %q left", errs.String())
+	}
+	f = g.holdingFilter(&errs)
+	f.Write([]byte("Error: something else\n"))
+	if err := f.flush(); err != nil || errs.String() != "Error: something else\n" {
+		t.Errorf("flush: %q, %v", errs.String(), err)
+	}
+	errs.Reset()
+	f = g.holdingFilter(&errs)
+	f.Write([]byte(m + "warn\n"))
+	if errs.String() != "warn\n" || !f.began() || f.discard() {
+		t.Errorf("after the marker: %q, began %v", errs.String(), f.began())
+	}
+	errs.Reset()
+	f = g.holdingFilter(&errs)
+	big := strings.Repeat("x", maxHeld+1)
+	f.Write([]byte(big))
+	if errs.Len() != len(big) {
+		t.Errorf("more than maxHeld: %d bytes passed, want all %d", errs.Len(), len(big))
+	}
+}

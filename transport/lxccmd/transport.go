@@ -175,7 +175,7 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		ready := "lxkit-ready-" + req.Environment[marker.Var]
 		gate := newReadyGate(ready, cmd.Stdin)
 		defer gate.close()
-		stdout, stderr = gate.filter(run.Stdout), gate.filter(run.Stderr)
+		stdout, stderr = gate.filter(run.Stdout), gate.holdingFilter(run.Stderr)
 		run.Stdin, run.Stdout, run.Stderr = gate, stdout, stderr
 		args = append(append(args, "/bin/sh", "-c", readyScript, ready), req.Command...)
 	}
@@ -213,13 +213,23 @@ func (t *Transport) execStreamed(ctx context.Context, req api.InstanceExecPost, 
 		}
 		return code, nil
 	}
+	if err == nil {
+		// lxc's own error, the command never having begun: lxkit's
+		// error says it, not lxc's line as well.
+		if failure := t.execFailure(res, stderr.began()); failure != nil && (stderr == nil || stderr.discard()) {
+			if stdout != nil {
+				_ = stdout.flush()
+			}
+			return -1, failure
+		}
+	}
 	if stdout != nil {
 		err = errors.Join(err, stdout.flush(), stderr.flush())
 	}
 	if err != nil {
 		return -1, t.execError(err)
 	}
-	if err := t.execFailure(res); err != nil {
+	if err := t.execFailure(res, stderr.began()); err != nil {
 		return -1, err
 	}
 	return res.ExitCode, nil
@@ -359,7 +369,9 @@ func commandNotFound(err error) (int, bool) {
 
 // execFailure tells `lxc exec` failing (exit 1 and its own "Error: "
 // line, such as a missing or stopped container) from the command failing.
-func (t *Transport) execFailure(res *transport.Result) error {
+// began says the command began (its marker came through): then a "not
+// found" line is the command's own.
+func (t *Transport) execFailure(res *transport.Result, began bool) error {
 	if res.ExitCode != 1 {
 		return nil
 	}
@@ -372,6 +384,9 @@ func (t *Transport) execFailure(res *transport.Result) error {
 	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrConflict, errdefs.ErrUnavailable,
 		errdefs.ErrForbidden, errdefs.ErrUnauthorized} {
 		if errors.Is(err, class) {
+			if class == errdefs.ErrNotFound && began {
+				return nil
+			}
 			if class == errdefs.ErrNotFound {
 				return hostapi.NoInstance(t.name, t.h.Addr())
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/marker"
 	"github.com/lxkit/lxkit/transport"
 )
@@ -158,5 +159,57 @@ func TestExecFoundPending(t *testing.T) {
 	res, err := h.Container("c1").Exec(ctx, transport.Command{Args: []string{"echo", "hi"}, Stdout: &out})
 	if err != nil || res.ExitCode != 0 || out.String() != "hi\n" {
 		t.Fatalf("exec: %+v, %q, %v; want exit code 0 and hi", res, out.String(), err)
+	}
+}
+
+// lxcSays is a machine whose `lxc exec` prints stderr and exits 1, after
+// the command's markers when began (the command's own words), before
+// any otherwise (lxc's own).
+type lxcSays struct {
+	stderr string
+	began  bool
+}
+
+func (m *lxcSays) Exec(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if m.began {
+		if err := ready(cmd, make(chan string, 1)); err != nil {
+			return nil, err
+		}
+	}
+	io.WriteString(cmd.Stderr, m.stderr)
+	return &transport.Result{Args: cmd.Args, ExitCode: 1, Tail: []byte(m.stderr)}, nil
+}
+
+func (m *lxcSays) ReadFile(context.Context, string) (io.ReadCloser, error) {
+	return nil, errors.New("unused")
+}
+
+func (m *lxcSays) WriteFile(context.Context, string, io.Reader, transport.FileOptions) error {
+	return errors.New("unused")
+}
+
+// TestExecOfMissingInstance: lxc's own "not found" is lxkit's error
+// alone (not lxc's line as well); a command that prints the same words
+// and exits 1 is a command that exited 1.
+func TestExecOfMissingInstance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var errs strings.Builder
+	h := &Runner{Via: &lxcSays{stderr: "Error: Instance not found\n"}, Command: "lxc"}
+	_, err := h.Container("c1").Exec(ctx, transport.Command{Args: []string{"true"}, Stderr: &errs})
+	if !errors.Is(err, errdefs.ErrNotFound) || errs.Len() != 0 {
+		t.Errorf("missing instance: %v, stderr %q; want ErrNotFound and no lxc line", err, errs.String())
+	}
+	errs.Reset()
+	h = &Runner{Via: &lxcSays{stderr: "Error: Instance not found\n", began: true}, Command: "lxc"}
+	res, err := h.Container("c1").Exec(ctx, transport.Command{Args: []string{"sh"}, Stderr: &errs})
+	if err != nil || res.ExitCode != 1 || errs.String() != "Error: Instance not found\n" {
+		t.Errorf("the command's own words: %+v, %v, stderr %q; want exit code 1 and its line", res, err, errs.String())
+	}
+	errs.Reset()
+	h = &Runner{Via: &lxcSays{stderr: "Error: something lxkit does not know\n"}, Command: "lxc"}
+	res, err = h.Container("c1").Exec(ctx, transport.Command{Args: []string{"true"}, Stderr: &errs})
+	if err != nil || res.ExitCode != 1 || errs.String() != "Error: something lxkit does not know\n" {
+		t.Errorf("an lxc error lxkit does not classify: %+v, %v, stderr %q; want it shown", res, err, errs.String())
 	}
 }

@@ -103,8 +103,9 @@ func NewCmdCopy(f *cmdutil.Factory, runF func(context.Context, *MoveOptions) err
 	cmd := &cobra.Command{
 		Use:   "copy NAME NEW [--to HOST] [--target-project P] [--target MEMBER] [--snapshot S] [--instance-only] [--stateless]",
 		Short: "Copy a container (stopped, or at a snapshot) to a new, stopped one",
-		Long: `Copy a container to a new, stopped one: its current state, or with --snapshot
-the state of one of its snapshots. The copy is on the same host unless
+		Long: `Copy a container to a new, stopped one: its current state, or the state of
+one of its snapshots, named as lxc does (NAME/SNAP, one level below NEW: web/snap0
+web2, outer/web/snap0 outer/web2) or with --snapshot. The copy is on the same host unless
 --to names another (a remote, a socket or https://...), which pulls it
 over HTTPS: this host must listen on HTTPS (lxkit listen), as lxc copy
 remote: needs. --target-project puts it in another project (--project names
@@ -113,12 +114,16 @@ another member. A running container is copied to another host only with
 --stateless: its disk as it is, not its memory. A NEW that exists is left
 as it is.`,
 		Example: `  lxkit copy web web2
+  lxkit copy web/snap0 web-then
   lxkit --host lxd-cluster copy web web-m3 --target m3
   lxkit copy web web --to lab
   lxkit copy web web --target-project staging --instance-only`,
 		Args: cmdutil.ExactArgs(2, "a container name and the copy's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.NewName = args[0], args[1]
+			if err := splitSnapshot(opts); err != nil {
+				return err
+			}
 			if opts.Stateless && opts.To == "" {
 				return cmdutil.FlagErrorf("copy: --stateless is for --to")
 			}
@@ -134,6 +139,22 @@ as it is.`,
 	cmd.Flags().BoolVar(&opts.InstanceOnly, "instance-only", false, "leave NAME's snapshots behind")
 	transferFlags(cmd, opts)
 	return cmd
+}
+
+// splitSnapshot reads lxc's NAME/SNAP: a source one level below NEW's
+// host names a snapshot, where a nested container would be on another host
+// than its copy (which copy refuses).
+func splitSnapshot(opts *MoveOptions) error {
+	i := strings.LastIndexByte(opts.Name, '/')
+	parent := func(p string) string { return p[:strings.LastIndexByte(p, '/')+1] }
+	if i < 0 || parent(opts.Name[:i]) != parent(opts.NewName) {
+		return nil
+	}
+	if opts.Snapshot != "" {
+		return cmdutil.FlagErrorf("copy: %s and --snapshot %s both name a snapshot", opts.Name, opts.Snapshot)
+	}
+	opts.Name, opts.Snapshot = opts.Name[:i], opts.Name[i+1:]
+	return nil
 }
 
 // transferFlags are the flags of copy and move that send an instance to

@@ -30,6 +30,20 @@ func TestParseMoveAndCopy(t *testing.T) {
 	if err != nil || o.To != "lab" || !o.Stateless || o.Project != "p" {
 		t.Errorf("copy --to lab --stateless --target-project p: %+v, %v", o, err)
 	}
+	for _, c := range []struct{ args, name, snap string }{
+		{"web/s0 web2", "web", "s0"},
+		{"outer/web/s0 outer/web2", "outer/web", "s0"},
+		{"outer/web outer/web2", "outer/web", ""},
+		{"web web2 --snapshot s1", "web", "s1"},
+	} {
+		o, err := objectstest.Parse(NewCmdCopy, append([]string{"copy"}, strings.Fields(c.args)...)...)
+		if err != nil || o.Name != c.name || o.Snapshot != c.snap {
+			t.Errorf("copy %s: %+v, %v; want %s at snapshot %q", c.args, o, err, c.name, c.snap)
+		}
+	}
+	if _, err := objectstest.Parse(NewCmdCopy, "copy", "web/s0", "web2", "--snapshot", "s1"); !cmdutil.IsUsage(err) {
+		t.Errorf("copy web/s0 --snapshot s1: %v, want a usage error", err)
+	}
 	o, err = objectstest.Parse(NewCmdMove, "move", "web", "web2", "--to", "lab")
 	if err != nil || o.NewName != "web2" || o.To != "lab" {
 		t.Errorf("move web web2 --to lab: %+v, %v", o, err)
