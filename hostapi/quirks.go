@@ -225,6 +225,22 @@ func StopUnfinished(status string, config map[string]string) bool {
 // StopUnfinishedSeen names the daemons StopUnfinished was seen on.
 const StopUnfinishedSeen = "Incus 6.0.4"
 
+// EphemeralOutlivesStop reports an ephemeral container that reads
+// "Stopped" while its daemon has yet to delete it. The daemon's stop hook
+// cleans up and then deletes it in a goroutine; a stop request waits for
+// that goroutine, but a request that failed (its wait ran out as the
+// container shut down, the next one refused as not running) leaves
+// nothing waiting, and a read in between finds it stopped. ci78 failed so
+// on LXD 5.0.2: `lxkit stop` of an ephemeral container just restarted,
+// then `lxkit status` read "stopped" (EphemeralOutlivesStopSeen).
+func EphemeralOutlivesStop(status string, ephemeral bool) bool {
+	return ephemeral && strings.EqualFold(status, "Stopped")
+}
+
+// EphemeralOutlivesStopSeen names the daemons EphemeralOutlivesStop was
+// seen on.
+const EphemeralOutlivesStopSeen = "LXD 5.0.2"
+
 // CreatesInstance reports whether an operation's description is that of
 // an instance's create (LXD 5.0.2, Incus 6.0.4: "Creating instance").
 func CreatesInstance(description string) bool { return description == "Creating instance" }

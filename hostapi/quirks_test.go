@@ -89,3 +89,22 @@ func TestStopUnfinished(t *testing.T) {
 		}
 	}
 }
+
+// An ephemeral container that reads "Stopped" is yet to be deleted; a
+// lasting one is stopped.
+func TestEphemeralOutlivesStop(t *testing.T) {
+	for _, c := range []struct {
+		status    string
+		ephemeral bool
+		want      bool
+	}{
+		{"Stopped", true, true},
+		{"STOPPED", true, true},
+		{"Running", true, false},
+		{"Stopped", false, false},
+	} {
+		if got := EphemeralOutlivesStop(c.status, c.ephemeral); got != c.want {
+			t.Errorf("%s, ephemeral %v: %v, want %v", c.status, c.ephemeral, got, c.want)
+		}
+	}
+}

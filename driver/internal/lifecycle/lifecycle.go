@@ -357,7 +357,9 @@ func (d *Driver) setStopped(ctx context.Context, name string, req api.InstanceSt
 // stopFinished reports whether a container whose stop request failed is
 // stopped, or gone. One found stopped before the daemon's stop hook ran
 // (hostapi.StopUnfinished) is watched until the hook is done, within
-// stopHookWait: a start sent meanwhile would find it "Running".
+// stopHookWait: a start sent meanwhile would find it "Running". So is an
+// ephemeral one until its daemon has deleted it
+// (hostapi.EphemeralOutlivesStop).
 func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 	ctx, cancel := context.WithTimeout(ctx, stopHookWait)
 	defer cancel()
@@ -372,7 +374,8 @@ func (d *Driver) stopFinished(ctx context.Context, name string) bool {
 			return true
 		case err != nil:
 			return pending
-		case hostapi.StopUnfinished(inst.Status, inst.Config):
+		case hostapi.StopUnfinished(inst.Status, inst.Config),
+			hostapi.EphemeralOutlivesStop(inst.Status, inst.Ephemeral):
 			pending = true
 		case strings.EqualFold(inst.Status, driver.StatusStopped):
 			return true

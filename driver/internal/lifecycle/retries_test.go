@@ -215,9 +215,10 @@ func TestStartAsksAgainAfterTheDaemonGaveUp(t *testing.T) {
 // refused as not running, and the reads then go through states (status
 // and volatile.last_state.power) before the stop is finished.
 type unfinishedStop struct {
-	stops  int
-	states [][2]string // what the reads after the second stop show, the last one kept
-	reads  int
+	stops     int
+	states    [][2]string // what the reads after the second stop show, the last one kept; "gone" is not found
+	reads     int
+	ephemeral bool
 }
 
 func (u *unfinishedStop) Addr() string { return "fake" }
@@ -228,8 +229,11 @@ func (u *unfinishedStop) Query(ctx context.Context, method, path string, body, o
 		st = u.states[min(u.reads, len(u.states)-1)]
 		u.reads++
 	}
+	if st[0] == "gone" {
+		return "", &errdefs.StatusError{Status: http.StatusNotFound, Message: "Instance not found"}
+	}
 	raw, _ := json.Marshal(api.Instance{Name: "c", Status: st[0], InstancePut: api.InstancePut{
-		Config: map[string]string{"volatile.last_state.power": st[1]}}})
+		Ephemeral: u.ephemeral, Config: map[string]string{"volatile.last_state.power": st[1]}}})
 	return "", json.Unmarshal(raw, out)
 }
 
@@ -299,5 +303,17 @@ func TestStopOfEphemeral(t *testing.T) {
 	}
 	if v.stops != 1 {
 		t.Errorf("stop requests: %d, want 1", v.stops)
+	}
+
+	// Found stopped after a failed request, before its daemon deleted it
+	// (hostapi.EphemeralOutlivesStop): stopped once it is gone, as a stop
+	// request that succeeds returns then.
+	u := &unfinishedStop{ephemeral: true, states: [][2]string{
+		{"Stopped", "STOPPED"}, {"Stopped", "STOPPED"}, {"gone", ""}}}
+	if err := New(u, nil).Stop(context.Background(), "c", driver.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if u.reads != 3 {
+		t.Errorf("returned after %d reads, want 3 (the last one finding it gone)", u.reads)
 	}
 }
