@@ -23,20 +23,33 @@ func New() string {
 // after, so that none reacts to another's end: a shell whose child dies
 // first would otherwise run its next command, and after a SIGKILL exit 0.
 // They are found with one grep over every environment where grep reads
-// NUL-separated input (-z), else by a loop (busybox).
+// NUL-separated input (-z), else by a loop (busybox). A process may fork
+// between the search and the signal: its child carries the marker but
+// was not found. After a KILL, whose processes are gone, the search is
+// made again until it finds none (five rounds at most): stop 26's CI saw
+// a shell, slowed by load, fork as it was killed, and its child live on.
+// It prints the processes it signalled.
 const script = `v="` + Var + `=$1"
-if grep -qz x /dev/null 2>/dev/null || [ $? -eq 1 ]; then
-  pids=$(grep -lsxzF -e "$v" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||')
-else
-  pids=
-  for d in /proc/[0-9]*; do
-    if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF -e "$v"; then pids="$pids ${d#/proc/}"; fi
-  done
-fi
-[ -n "$pids" ] || exit 0
-kill -STOP $pids 2>/dev/null
-kill -"$2" $pids 2>/dev/null
-kill -CONT $pids 2>/dev/null
+marked() {
+  if grep -qz x /dev/null 2>/dev/null || [ $? -eq 1 ]; then
+    grep -lsxzF -e "$v" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||'
+  else
+    for d in /proc/[0-9]*; do
+      if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF -e "$v"; then echo "${d#/proc/}"; fi
+    done
+  fi
+}
+all=
+for round in 1 2 3 4 5; do
+  pids=$(marked)
+  [ -n "$pids" ] || break
+  kill -STOP $pids 2>/dev/null
+  kill -"$2" $pids 2>/dev/null
+  kill -CONT $pids 2>/dev/null
+  all="$all $pids"
+  [ "$2" = KILL ] || break
+done
+echo $all
 exit 0`
 
 // SignalArgv returns the command that sends sig ("TERM", "KILL") to the

@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -342,6 +343,26 @@ func Running(t testing.TB, tr transport.Transport, tag string, wait time.Duratio
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Processes describes the processes on the target whose command line
+// holds "sleep TAG", for a failure's message: pid, state, parent, group,
+// session, the marker in its environment and the command line.
+func Processes(t testing.TB, tr transport.Transport, tag string) string {
+	t.Helper()
+	pattern := "sleep " + strings.ReplaceAll(tag, ".", "[.]")
+	script := `for p in /proc/[0-9]*; do
+  c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+  echo "$c" | grep -q -e "$1" || continue
+  s=$(cut -d' ' -f1,3-6 "$p/stat" 2>/dev/null)
+  e=$(tr '\0' '\n' <"$p/environ" 2>/dev/null | grep '^LXKIT_EXEC_ID=')
+  echo "$s ${e:-no-marker} $c"
+done 2>/dev/null`
+	out, err := transport.Run(Context(t, time.Minute), tr, "/bin/sh", "-c", script, "sh", pattern)
+	if err != nil {
+		return fmt.Sprintf("(listing them: %v)", err)
+	}
+	return out
 }
 
 // testLeftovers: a stopped command's background children are stopped too.

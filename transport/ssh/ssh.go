@@ -64,6 +64,8 @@ type Transport struct {
 	mu      sync.Mutex  // held while the link is replaced
 	link    *link       // the connection now
 	closing atomic.Bool // Close was called
+
+	trace func(Sweep) // told of each sweep, when set (tests)
 }
 
 // link is one SSH connection, and those to its jump hosts.
@@ -512,6 +514,8 @@ func (t *Transport) wait(ctx context.Context, s *session, m string, copied <-cha
 		time.AfterFunc(transport.KillGrace-time.Since(termed), func() {
 			if !s.l.ended(0) {
 				t.sweep(m, "KILL")
+			} else if t.trace != nil {
+				t.trace(Sweep{Signal: "KILL", Err: errors.New("not sent: the connection has ended")})
 			}
 		})
 	}

@@ -51,6 +51,9 @@ func TestConformance(t *testing.T) {
 func TestStopEscapedProcesses(t *testing.T) {
 	srv := testsshd.Start(t)
 	tr := dial(t, srv.Config())
+	var mu sync.Mutex
+	var sweeps []ssh.Sweep
+	ssh.SetSweepTrace(tr, func(s ssh.Sweep) { mu.Lock(); sweeps = append(sweeps, s); mu.Unlock() })
 	for _, tc := range []struct {
 		name   string
 		script string
@@ -61,16 +64,27 @@ func TestStopEscapedProcesses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tag := transporttest.Tag()
+			mu.Lock()
+			sweeps = nil
+			mu.Unlock()
 			start := time.Now()
 			_, err := tr.Exec(context.Background(), transport.Command{
 				Args: transport.Shell(strings.ReplaceAll(tc.script, "TAG", tag)), Timeout: 300 * time.Millisecond})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want a timeout", err)
 			}
+			returned := time.Since(start)
 			if n := transporttest.Running(t, tr, tag, 5*time.Second); n != 0 {
-				t.Errorf("%d processes of the stopped command still run", n)
+				t.Errorf("%d processes of the stopped command still run (pid state ppid pgrp session marker cmdline):\n%s",
+					n, transporttest.Processes(t, tr, tag))
+				mu.Lock()
+				for _, s := range sweeps {
+					t.Errorf("sweep %s at +%v took %v: signalled [%s], %v",
+						s.Signal, s.Start.Sub(start).Round(time.Millisecond), s.Took.Round(time.Millisecond), s.Processes, s.Err)
+				}
+				mu.Unlock()
 			}
-			t.Logf("stopped in %v", time.Since(start))
+			t.Logf("Exec returned after %v, stopped in %v", returned.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
