@@ -580,6 +580,9 @@ users:
 	})
 }
 
+// twice is the package that the local package source has in two versions.
+const twice = "libwayland-egl1"
+
 // TestApplyDebianPackages installs real packages with apt in a Debian
 // container, from the local package source that `make hosts` builds
 // (scripts/debrepo.sh), served over HTTP from this machine's address on
@@ -597,7 +600,6 @@ func TestApplyDebianPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const twice = "libwayland-egl1" // two versions in the source
 	if vs := debrepo.Versions(index, twice); len(vs) != 2 {
 		t.Fatalf("the package source %s has %s in versions %q; want two", dir, twice, vs)
 	}
@@ -607,7 +609,6 @@ func TestApplyDebianPackages(t *testing.T) {
 }
 
 func testApplyDebianPackages(t *testing.T, d driver.Driver, dir string, index []debrepo.Package) {
-	const twice = "libwayland-egl1"
 	// The nested image is the Debian image here; without nesting the LXD
 	// in it does not start, and the container boots lighter.
 	name := testhost.Name("ccpkg")
@@ -695,6 +696,11 @@ func testApplyDebianPackages(t *testing.T, d driver.Driver, dir string, index []
 	if len(debs) != 4 || !slices.Contains(steps, "install.cfg: packages[0]: installing hello, sl, "+twice+" version "+older) {
 		t.Errorf("installing fetched %q in steps %q; want the 4 packages, in one step", debs, steps)
 	}
+	// A version the source does not have: apt's own words, and the hint.
+	err = b.apply("version.cfg", "#cloud-config\npackages: [[hello, '0.1']]\n")
+	wantErr(t, err, "version.cfg: packages[0]: package hello version 0.1 is not installed and cannot be installed: exit status 100: ")
+	wantErr(t, err, "E: Version '0.1' for 'hello' was not found (package_update: true refreshes the package lists first)")
+
 	before := status()
 	again, steps, debs := apply("install.cfg", install)
 	if after := status(); after != before || len(debs) != 0 || installs(steps) {
