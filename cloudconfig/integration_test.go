@@ -733,6 +733,6 @@ func testApplyDebianPackages(t *testing.T, d driver.Driver, dir string, index []
 		t.Logf("upgrading again took %s, the first upgrade %s", upAgain, upFirst)
 	}
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	t.Logf("figure: %s: packages (4 installed, from a local source): first apply %s, again %s; package_upgrade (1 upgraded): first %s, again %s",
-		t.Name(), ms(first), ms(again), ms(upFirst), ms(upAgain))
+	t.Logf("figure: packages (4 installed, from a local source): first apply %s, again %s; package_upgrade (1 upgraded): first %s, again %s",
+		ms(first), ms(again), ms(upFirst), ms(upAgain))
 }
