@@ -27,7 +27,8 @@ man:
 	rm -rf $(MAN)
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./tools/man -o $(MAN)
 
-# Installs and starts LXD and Incus and imports the test image (idempotent).
+# Installs and starts LXD and Incus, imports the test image and builds the
+# local Debian package source of the cloud-config tests (idempotent).
 hosts:
 	bash scripts/hosts.sh
 

@@ -67,7 +67,9 @@
 //     Unlike cloud-init, listing packages does not by itself refresh the
 //     package lists: set package_update: true for images that ship without
 //     them (the error says so). Upgrades use apt-get dist-upgrade, apk
-//     upgrade and dnf upgrade, as cloud-init does.
+//     upgrade and dnf upgrade, as cloud-init does. The apt module is not
+//     supported: to point apt at a package source of your own, write
+//     /etc/apt/sources.list with write_files, which comes first.
 //  6. write_files with defer: true (write_files_deferred).
 //  7. runcmd (scripts_user): each entry runs as root in /, a string with
 //     /bin/sh -c, a list as argv without a shell. Unlike cloud-init, which

@@ -148,6 +148,9 @@ for cli in lxc incus; do
   fi
 done
 
+# The local Debian package source of the cloud-config tests.
+bash "$here/debrepo.sh"
+
 # Summary.
 for d in "LXD lxc ${LXD_DIR:-/var/lib/lxd}" "Incus incus ${INCUS_DIR:-/var/lib/incus}"; do
   set -- $d
