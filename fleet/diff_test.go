@@ -274,7 +274,7 @@ func TestViews(t *testing.T) {
 		Volumes: map[string]spec.Volume{"data": {Pool: "default", Volume: "web-data", Path: "/srv", Config: map[string]string{"size": "1GiB"}}},
 	}
 	inst := api.Instance{Name: "web", InstancePut: api.InstancePut{Profiles: []string{"default", "extra"},
-		Config: map[string]string{"limits.cpu": "1", "user.a": "x", "user.hand": "y", "volatile.base_image": "abcdef0123456789", "image.os": "Debian", KeyHash: "h"},
+		Config:  map[string]string{"limits.cpu": "1", "user.a": "x", "user.hand": "y", "volatile.base_image": "abcdef0123456789", "image.os": "Debian", KeyHash: "h"},
 		Devices: map[string]map[string]string{"eth0": {"type": "nic", "network": "br0"}},
 	}}
 	have, want := Views(s, inst, "abcdef012345", nil)
