@@ -53,7 +53,10 @@ func Views(s *spec.Spec, inst api.Instance, image string, vols map[string]*api.S
 	want = View{Profiles: s.Profiles, Config: map[string]string{}, Devices: opts.Devices}
 	if image != "" {
 		base := inst.Config["volatile.base_image"]
-		have.Image, want.Image = base[:min(len(base), len(image))], image
+		have.Image, want.Image = base[:min(len(base), 12)], image
+		if base != "" && strings.HasPrefix(base, image) {
+			have.Image = image // the same image, named by a shorter prefix
+		}
 	}
 	if want.Profiles == nil {
 		want.Profiles = have.Profiles

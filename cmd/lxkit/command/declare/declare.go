@@ -1,6 +1,6 @@
 // Package declare holds the commands of declarative instances: up,
-// rebuild, down, clone, checkpoint, rollback and render for instances
-// of a configuration file, and plan and apply for fleets.
+// rebuild, down, clone, checkpoint, rollback, configure, diff and render
+// for instances of a configuration file, and plan and apply for fleets.
 package declare
 
 import (
@@ -29,7 +29,7 @@ type Options struct {
 	Properties map[string]string // -p KEY=VALUE
 	Names      []string          // the instances (clone: the source, then the new one)
 	Snapshot   string            // checkpoint and rollback: the snapshot; clone --snapshot
-	Force      bool              // rebuild and rollback --force: stop at once
+	Force      bool              // rebuild and rollback --force: stop at once; configure --force: apply again
 	Volumes    bool              // down --volumes
 	Prune      bool              // plan and apply --prune
 	Parallel   int               // apply --parallel
@@ -44,6 +44,7 @@ func Cmds(f *cmdutil.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdUp(f, nil), NewCmdRebuild(f, nil), NewCmdDown(f, nil),
 		NewCmdClone(f, nil), NewCmdCheckpoint(f, nil), NewCmdRollback(f, nil),
+		NewCmdConfigure(f, nil), NewCmdDiff(f, nil),
 		NewCmdRender(f, nil), NewCmdPlan(f, nil), NewCmdApply(f, nil),
 	}
 }
