@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"io"
 
 	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/transport"
@@ -11,12 +10,15 @@ import (
 // CloudConfigFunc reads an instance's #cloud-config files and returns
 // what applies them to the running container, so that a bad file is
 // reported before anything is made.
-type CloudConfigFunc func(files []string) (apply func(ctx context.Context, tr transport.Transport, out io.Writer) error, err error)
+type CloudConfigFunc func(files []string) (apply func(ctx context.Context, tr transport.Transport, opts cloudconfig.ApplyOptions) error, err error)
+
+// cloudConfigApply is what a CloudConfigFunc returns.
+type cloudConfigApply = func(context.Context, transport.Transport, cloudconfig.ApplyOptions) error
 
 // CloudConfig reads and merges cloud-config files with package
 // cloudconfig, which applies them through the container's transport
 // (no cloud-init needed in the container).
-func CloudConfig(files []string) (func(context.Context, transport.Transport, io.Writer) error, error) {
+func CloudConfig(files []string) (func(context.Context, transport.Transport, cloudconfig.ApplyOptions) error, error) {
 	var cfgs []*cloudconfig.Config
 	for _, f := range files {
 		data, err := readSmall(f)
@@ -38,7 +40,7 @@ func CloudConfig(files []string) (func(context.Context, transport.Transport, io.
 	if err := merged.Validate(); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, tr transport.Transport, out io.Writer) error {
-		return cloudconfig.Apply(ctx, tr, merged, cloudconfig.ApplyOptions{Stdout: out, Stderr: out})
+	return func(ctx context.Context, tr transport.Transport, opts cloudconfig.ApplyOptions) error {
+		return cloudconfig.Apply(ctx, tr, merged, opts)
 	}, nil
 }

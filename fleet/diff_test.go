@@ -63,12 +63,12 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	check("plan", Diff(f, have, images, nil, PlanOptions{}), want)
+	check("plan", Diff(f, have, images, nil, Sources{}, PlanOptions{}), want)
 	want[len(want)-1] = "- delete gone: no longer listed"
-	check("pruned", Diff(f, have, images, nil, PlanOptions{Prune: true}), want)
+	check("pruned", Diff(f, have, images, nil, Sources{}, PlanOptions{Prune: true}), want)
 
 	// An image whose fingerprint is not known asks for no rebuild.
-	plan := Diff(f, have, nil, nil, PlanOptions{})
+	plan := Diff(f, have, nil, nil, Sources{}, PlanOptions{})
 	if plan[4].Action != Update {
 		t.Errorf("newimage without a known fingerprint: %s, want an update", plan[4])
 	}
@@ -113,7 +113,7 @@ func TestDiffOnCluster(t *testing.T) {
 		"+ create gpu-spread on m3", // the only online member of gpu
 		"+ create anywhere",
 	}
-	plan := Diff(f, have, map[string]string{}, members, PlanOptions{})
+	plan := Diff(f, have, map[string]string{}, members, Sources{}, PlanOptions{})
 	var got []string
 	for _, c := range plan {
 		got = append(got, c.String())
@@ -129,7 +129,7 @@ func TestDiffOnCluster(t *testing.T) {
 	}
 
 	// A standalone host ignores placement.
-	plan = Diff(f, nil, nil, []api.ClusterMember{{ServerName: "solo", Status: "Standalone"}}, PlanOptions{})
+	plan = Diff(f, nil, nil, []api.ClusterMember{{ServerName: "solo", Status: "Standalone"}}, Sources{}, PlanOptions{})
 	for _, c := range plan {
 		if c.Action != Create || c.Target != "" || c.Member != "" {
 			t.Errorf("standalone: %s (target %q)", c, c.Target)
@@ -145,5 +145,159 @@ func TestPlacementIsNotHashed(t *testing.T) {
 	s.Placement = &spec.Placement{Target: "m2"}
 	if Hash(s) != before {
 		t.Error("the placement changed the hash")
+	}
+}
+
+// Diff sees a change in the profiles and cloud-config files an instance
+// was made from, as recorded when it was made, against Sources now.
+func TestDiffDrift(t *testing.T) {
+	web := func(name string) *spec.Spec {
+		return &spec.Spec{Name: name, Image: spec.Image{Alias: "base"}, Profiles: []string{"default", "web"},
+			CloudConfig: []string{"/cfg/base.cfg", "/cfg/web.cfg"}}
+	}
+	then := Sources{
+		Profiles:    map[string]string{"default": "d1", "web": "w1"},
+		CloudConfig: map[string]string{"/cfg/base.cfg": "b1", "/cfg/web.cfg": "c1"},
+	}
+	// An instance as the fleet made it from s, with src as it was then.
+	made := func(s *spec.Spec, status string, src Sources) api.Instance {
+		inst := api.Instance{Name: s.Name, Status: status, InstancePut: api.InstancePut{Config: createOptions(s, "prod").Config, Profiles: s.Profiles}}
+		inst.Config[KeyProfiles] = recordProfiles(s, src)
+		inst.Config[KeyCloudConfig] = recordCloudConfig(s, src)
+		return inst
+	}
+	if got := recordProfiles(web("x"), then); got != "default=d1,web=w1" {
+		t.Errorf("recorded profiles: %q", got)
+	}
+	if got := recordCloudConfig(web("x"), then); got != "base.cfg=b1,web.cfg=c1" {
+		t.Errorf("recorded cloud-config: %q", got)
+	}
+	if got := recordCloudConfig(&spec.Spec{}, then); got != "none" {
+		t.Errorf("recorded cloud-config of none: %q", got)
+	}
+	f := &Fleet{Name: "prod", Instances: []*spec.Spec{web("same"), web("stopped"), web("changed"), web("old"), web("fewer")}}
+	changed := web("changed")
+	changed.Config = map[string]string{"limits.cpu": "1"}
+	fewer := web("fewer")
+	fewer.CloudConfig = fewer.CloudConfig[1:]
+	old := made(f.Instances[3], "Running", then)
+	delete(old.Config, KeyCloudConfig) // made before lxkit recorded them
+	old.Config[KeyProfiles] = ""
+	have := []api.Instance{
+		made(f.Instances[0], "Running", then),
+		made(f.Instances[1], "Stopped", then),
+		made(changed, "Running", then),
+		old,
+		made(fewer, "Running", then),
+	}
+	check := func(what string, src Sources, want ...string) {
+		t.Helper()
+		var got []string
+		for _, c := range Diff(f, have, nil, nil, src, PlanOptions{}) {
+			got = append(got, c.String())
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	check("nothing changed", then,
+		"= keep same", "> start stopped: stopped", `~ update changed: config limits.cpu removed`, "= keep old",
+		"~ update fewer: cloud-config files [web.cfg] -> [base.cfg web.cfg]")
+	// Sources that say nothing compare nothing.
+	check("nothing known", Sources{},
+		"= keep same", "> start stopped: stopped", `~ update changed: config limits.cpu removed`, "= keep old",
+		"~ update fewer: cloud-config files [web.cfg] -> [base.cfg web.cfg]")
+
+	now := Sources{
+		Profiles:    map[string]string{"default": "d1", "web": "w2"},
+		CloudConfig: map[string]string{"/cfg/base.cfg": "b1", "/cfg/web.cfg": "c2"},
+	}
+	check("profile and file changed", now,
+		"~ update same: profile web changed; cloud-config web.cfg changed",
+		"> start stopped: stopped; profile web changed; cloud-config web.cfg changed",
+		`~ update changed: config limits.cpu removed; profile web changed; cloud-config web.cfg changed`,
+		"= keep old",
+		"~ update fewer: profile web changed; cloud-config files [web.cfg] -> [base.cfg web.cfg]")
+	plan := Diff(f, have, nil, nil, now, PlanOptions{})
+	if d := plan[1].Drift; len(d) != 2 || plan[0].Drift == nil || plan[3].Drift != nil {
+		t.Errorf("Drift: %q %q %q", plan[0].Drift, d, plan[3].Drift)
+	}
+}
+
+// cloudConfigChanged: files are applied again when they differ from
+// those recorded, not for an instance without a record, nor when the
+// Spec names none any more.
+func TestCloudConfigChanged(t *testing.T) {
+	inst := func(rec string) api.Instance {
+		i := api.Instance{InstancePut: api.InstancePut{Config: map[string]string{}}}
+		if rec != "" {
+			i.Config[KeyCloudConfig] = rec
+		}
+		return i
+	}
+	for _, tc := range []struct {
+		rec, want string
+		changed   bool
+	}{
+		{"web.cfg=a", "web.cfg=a", false},
+		{"web.cfg=a", "web.cfg=b", true},
+		{"none", "web.cfg=b", true},
+		{"", "web.cfg=b", false},
+		{"web.cfg=a", "none", false},
+	} {
+		if got := cloudConfigChanged(inst(tc.rec), tc.want); got != tc.changed {
+			t.Errorf("recorded %q, now %q: changed %v, want %v", tc.rec, tc.want, got, tc.changed)
+		}
+	}
+}
+
+// A profile's hash is that of what it gives instances: its description
+// is left out, and no map and an empty one are the same.
+func TestProfileHash(t *testing.T) {
+	a := ProfileHash(api.ProfilePut{Config: map[string]string{"limits.cpu": "1"}})
+	if b := ProfileHash(api.ProfilePut{Description: "x", Config: map[string]string{"limits.cpu": "1"}, Devices: map[string]map[string]string{}}); a != b {
+		t.Errorf("description or empty devices changed the hash: %s %s", a, b)
+	}
+	if b := ProfileHash(api.ProfilePut{Config: map[string]string{"limits.cpu": "2"}}); a == b {
+		t.Error("a config change kept the hash")
+	}
+	if b := ProfileHash(api.ProfilePut{Config: map[string]string{"limits.cpu": "1"}, Devices: map[string]map[string]string{"d": {"type": "none"}}}); a == b {
+		t.Error("a device kept the hash")
+	}
+}
+
+// Views: the instance and its Spec as lxkit diff shows them.
+func TestViews(t *testing.T) {
+	s := &spec.Spec{Name: "web", Image: spec.Image{Alias: "base"}, Profiles: []string{"default"},
+		Config:  map[string]string{"limits.cpu": "2", "user.a": "x"},
+		Devices: map[string]map[string]string{"eth0": {"type": "nic", "network": "br0"}},
+		Volumes: map[string]spec.Volume{"data": {Pool: "default", Volume: "web-data", Path: "/srv", Config: map[string]string{"size": "1GiB"}}},
+	}
+	inst := api.Instance{Name: "web", InstancePut: api.InstancePut{Profiles: []string{"default", "extra"},
+		Config:  map[string]string{"limits.cpu": "1", "user.a": "x", "user.hand": "y", "volatile.base_image": "abcdef0123456789", "image.os": "Debian", KeyHash: "h"},
+		Devices: map[string]map[string]string{"eth0": {"type": "nic", "network": "br0"}},
+	}}
+	have, want := Views(s, inst, "abcdef012345", nil)
+	if have.Image != "abcdef012345" || want.Image != "abcdef012345" {
+		t.Errorf("images: %q %q", have.Image, want.Image)
+	}
+	if len(have.Config) != 3 || have.Config["user.hand"] != "y" || len(want.Config) != 2 || want.Config["limits.cpu"] != "2" {
+		t.Errorf("configs: %v %v", have.Config, want.Config)
+	}
+	if want.Devices["data"]["source"] != "web-data" || have.Devices["data"] != nil {
+		t.Errorf("devices: %v %v", have.Devices, want.Devices)
+	}
+	if have.Volumes != nil || want.Volumes["data"].Config["size"] != "1GiB" {
+		t.Errorf("volumes: %v %v", have.Volumes, want.Volumes)
+	}
+	vol := &api.StorageVolume{Name: "web-data", StorageVolumePut: api.StorageVolumePut{Config: map[string]string{"size": "1GiB", "other": "z"}}}
+	have, _ = Views(s, inst, "", map[string]*api.StorageVolume{"data": vol})
+	if hv := have.Volumes["data"]; hv.Volume != "web-data" || len(hv.Config) != 1 || have.Image != "" {
+		t.Errorf("volume on the host: %+v, image %q", have.Volumes, have.Image)
+	}
+	// No profiles in the Spec: the daemon's are not compared.
+	s.Profiles = nil
+	if _, want := Views(s, inst, "", nil); len(want.Profiles) != 2 {
+		t.Errorf("profiles left to the daemon: %v", want.Profiles)
 	}
 }

@@ -64,7 +64,7 @@ func ExampleDiff() {
 		{Name: "web2", Status: "Running"}, // made by hand: not the fleet's
 		{Name: "old", Status: "Running", InstancePut: api.InstancePut{Config: map[string]string{fleet.KeyFleet: "prod"}}},
 	}
-	for _, c := range fleet.Diff(f, have, nil, nil, fleet.PlanOptions{Prune: true}) {
+	for _, c := range fleet.Diff(f, have, nil, nil, fleet.Sources{}, fleet.PlanOptions{Prune: true}) {
 		fmt.Println(c)
 	}
 	// Output:

@@ -149,6 +149,9 @@ type Change struct {
 	// Target is where a create puts the instance: a member, "@GROUP", or
 	// "" for the daemon to choose.
 	Target string
+	// Drift lists what changed in the profiles and cloud-config files
+	// the instance was made from (see Drift); it is in Why too.
+	Drift []string
 }
 
 // String is the change as a plan line: "+ web1", "~ web2 (config ...)".
@@ -174,8 +177,10 @@ type PlanOptions struct {
 }
 
 // Plan compares the fleet with the host and says what Apply would do,
-// changing nothing: it reads the host's instances and the fingerprints of
-// the images of those that changed, and leaves the rest to Diff.
+// changing nothing: it reads the host's instances, the fingerprints of
+// the images of those that changed, and the profiles and cloud-config
+// files of the fleet's instances (ReadSources), and leaves the rest to
+// Diff.
 func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Change, error) {
 	have, err := m.d.List(ctx)
 	if err != nil {
@@ -200,7 +205,17 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 			return nil, fmt.Errorf("%s: %w", s.Name, err)
 		}
 	}
-	return Diff(f, have, images, members, opts), nil
+	var mine []*spec.Spec
+	for _, s := range f.Instances {
+		if inst, ok := byName[s.Name]; ok && inst.Config[KeyFleet] == f.Name {
+			mine = append(mine, s)
+		}
+	}
+	src, err := m.ReadSources(ctx, mine)
+	if err != nil {
+		return nil, err
+	}
+	return Diff(f, have, images, members, src, opts), nil
 }
 
 // Diff is the plan that makes the host's instances (have) what the fleet
@@ -211,7 +226,10 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 // cluster, instances on a member that is not online are Unreachable, and
 // creates are placed as their configurations say (see Place); a
 // standalone host (no members, or one "Standalone") ignores placement.
-func Diff(f *Fleet, have []api.Instance, images map[string]string, members []api.ClusterMember, opts PlanOptions) []Change {
+// src are the profiles and cloud-config files the instances are made
+// from as they are now: a change since an instance was made or updated
+// asks for an update (see Drift).
+func Diff(f *Fleet, have []api.Instance, images map[string]string, members []api.ClusterMember, src Sources, opts PlanOptions) []Change {
 	byName := map[string]api.Instance{}
 	for _, inst := range have {
 		byName[inst.Name] = inst
@@ -241,7 +259,7 @@ func Diff(f *Fleet, have []api.Instance, images map[string]string, members []api
 			if s.Image.Server == "" {
 				fp = images[imageRef(s.Image)]
 			}
-			plan = append(plan, compare(s, inst, fp, f.Name))
+			plan = append(plan, drifted(compare(s, inst, fp, f.Name), s, inst, src))
 		}
 	}
 	for i := range plan {
@@ -314,7 +332,7 @@ func compare(s *spec.Spec, inst api.Instance, fp, fleet string) Change {
 		c.Why = append(c.Why, fmt.Sprintf("profiles %v -> %v", inst.Profiles, want.Profiles))
 	}
 	if len(c.Why) == 0 {
-		c.Why = []string{"recorded hash only"}
+		c.Why = []string{recordedHashOnly}
 	}
 	return c
 }
@@ -410,6 +428,9 @@ func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) 
 			// Its create was cut short (the daemon died): make it anew.
 			return m.rebuild(ctx, c.Spec, driver.StopOptions{Force: true}, c.Member)
 		}
+		if err == nil && len(c.Drift) > 0 {
+			return m.update(ctx, c.Spec)
+		}
 		return err
 	}
 	return fmt.Errorf("unknown action %q", c.Action)
@@ -417,16 +438,36 @@ func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) 
 
 // update changes an instance in place to its Spec: config keys and
 // devices set, those the previous Spec set and this one does not
-// removed, profiles replaced, missing volumes made and attached.
+// removed, profiles replaced, missing volumes made and attached, its
+// profiles recorded as they are now, and its cloud-config files applied
+// again if they changed since they were (the instance started first if
+// it is stopped).
 func (m *Manager) update(ctx context.Context, s *spec.Spec) error {
 	inst, err := m.d.Instance(ctx, s.Name)
 	if err != nil {
 		return err
 	}
+	src, err := m.ReadSources(ctx, []*spec.Spec{s})
+	if err != nil {
+		return err
+	}
+	cloudConfig := recordCloudConfig(s, src)
+	reapply := cloudConfigChanged(*inst, cloudConfig)
+	var apply cloudConfigApply
+	if reapply {
+		// Read and checked before anything changes.
+		if apply, err = m.cloudConfig(s); err != nil {
+			return err
+		}
+	}
 	if err := m.volumes(ctx, s); err != nil {
 		return err
 	}
 	want := m.createOptions(s)
+	want.Config[KeyProfiles] = recordProfiles(s, src)
+	if !reapply {
+		want.Config[KeyCloudConfig] = cloudConfig
+	}
 	opts := driver.UpdateOptions{Config: want.Config, Devices: want.Devices, Profiles: want.Profiles}
 	for _, k := range managed(inst.Config[KeyKeys]) {
 		if _, ok := want.Config[k]; !ok {
@@ -444,7 +485,16 @@ func (m *Manager) update(ctx context.Context, s *spec.Spec) error {
 		}
 		return err
 	}
-	return nil
+	if !reapply {
+		return nil
+	}
+	if !strings.EqualFold(inst.Status, driver.StatusRunning) {
+		if err := m.d.Start(ctx, s.Name); err != nil {
+			return err
+		}
+	}
+	_, err = m.configure(ctx, s, apply, cloudConfig, nil)
+	return err
 }
 
 // readSmall reads a fleet or cloud-config file: a regular file of at

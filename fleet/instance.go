@@ -26,7 +26,6 @@ import (
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/spec"
-	"github.com/lxkit/lxkit/transport"
 )
 
 // Keys that fleet keeps in an instance's configuration.
@@ -164,20 +163,20 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
-	var apply func(context.Context, transport.Transport, io.Writer) error
-	if len(s.CloudConfig) > 0 {
-		if m.CloudConfig == nil {
-			return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: cloud-config files are named but no way to apply them was given", s.Name)
-		}
-		var err error
-		if apply, err = m.CloudConfig(s.CloudConfig); err != nil {
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
+	apply, err := m.cloudConfig(s)
+	if err != nil {
+		return err
+	}
+	src, err := m.ReadSources(ctx, []*spec.Spec{s})
+	if err != nil {
+		return err
 	}
 	if err := m.volumes(ctx, s); err != nil {
 		return err
 	}
 	opts := m.createOptions(s)
+	opts.Config[KeyProfiles] = recordProfiles(s, src)
+	opts.Config[KeyCloudConfig] = recordCloudConfig(s, src)
 	opts.Target = target
 	var made bool
 	opts.Made = &made
@@ -187,11 +186,7 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 	if apply == nil || !made {
 		return nil // another caller made it, and applies its cloud-config
 	}
-	out := m.Out
-	if out == nil {
-		out = io.Discard
-	}
-	if err := apply(ctx, m.d.Transport(s.Name), out); err != nil {
+	if err := apply(ctx, m.d.Transport(s.Name), m.applyOptions(nil)); err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = m.d.Delete(cctx, s.Name)

@@ -1,6 +1,6 @@
 // Package declare holds the commands of declarative instances: up,
-// rebuild, down, clone, checkpoint, rollback and render for instances
-// of a configuration file, and plan and apply for fleets.
+// rebuild, down, clone, checkpoint, rollback, configure, diff and render
+// for instances of a configuration file, and plan and apply for fleets.
 package declare
 
 import (
@@ -29,7 +29,7 @@ type Options struct {
 	Properties map[string]string // -p KEY=VALUE
 	Names      []string          // the instances (clone: the source, then the new one)
 	Snapshot   string            // checkpoint and rollback: the snapshot; clone --snapshot
-	Force      bool              // rebuild and rollback --force: stop at once
+	Force      bool              // rebuild and rollback --force: stop at once; configure --force: apply again
 	Volumes    bool              // down --volumes
 	Prune      bool              // plan and apply --prune
 	Parallel   int               // apply --parallel
@@ -44,6 +44,7 @@ func Cmds(f *cmdutil.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdUp(f, nil), NewCmdRebuild(f, nil), NewCmdDown(f, nil),
 		NewCmdClone(f, nil), NewCmdCheckpoint(f, nil), NewCmdRollback(f, nil),
+		NewCmdConfigure(f, nil), NewCmdDiff(f, nil),
 		NewCmdRender(f, nil), NewCmdPlan(f, nil), NewCmdApply(f, nil),
 	}
 }
@@ -360,8 +361,10 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := newOptions(f)
 	return fleetCmd(opts, "plan FLEET.yaml", "Say what apply would change to make the host hold a fleet",
 		`Compare a fleet file with the host and print, changing nothing, what apply
-would do to each instance: + create, ~ update (what differs), ! rebuild (a new
-image), - delete (with --prune), = keep, ? skip (not the fleet's).`,
+would do to each instance: + create, ~ update (what differs: also a profile
+or a cloud-config file that changed since the instance was made or updated),
+! rebuild (a new image), - delete (with --prune), = keep, ? skip (not the
+fleet's).`,
 		runF, func(ctx context.Context, opts *Options, m *fleet.Manager, plan []fleet.Change) error {
 			return printPlan(opts, plan)
 		})
@@ -373,7 +376,7 @@ func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 	cmd := fleetCmd(opts, "apply FLEET.yaml", "Make the host hold a fleet: create, update, rebuild (and prune) instances",
 		`Plan as 'lxkit plan' does, print the plan, and carry it out in order,
 stopping at the first failure (instances are stopped gracefully for a
-rebuild). With --parallel N, N changes run at once; after a failure no
+rebuild; cloud-config files that changed are applied again). With --parallel N, N changes run at once; after a failure no
 other starts and those under way finish. A second apply has nothing to do.`,
 		runF, func(ctx context.Context, opts *Options, m *fleet.Manager, plan []fleet.Change) error {
 			if err := printPlan(opts, plan); err != nil {

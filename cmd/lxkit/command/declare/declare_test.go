@@ -51,6 +51,8 @@ func TestArgs(t *testing.T) {
 		{NewCmdRollback, []string{"-f", "w.yaml", "--force", "o/w1", "before"}, Options{File: "w.yaml", Names: []string{"o/w1"}, Snapshot: "before", Force: true}},
 		{NewCmdClone, []string{"-f", "w.yaml", "--snapshot", "gold", "a", "b"}, Options{File: "w.yaml", Names: []string{"a", "b"}, Snapshot: "gold"}},
 		{NewCmdRender, []string{"-f", "w.yaml", "a"}, Options{File: "w.yaml", Names: []string{"a"}}},
+		{NewCmdConfigure, []string{"-f", "w.yaml", "--force", "a", "o/b"}, Options{File: "w.yaml", Names: []string{"a", "o/b"}, Force: true}},
+		{NewCmdDiff, []string{"-f", "w.yaml", "a"}, Options{File: "w.yaml", Names: []string{"a"}}},
 		{NewCmdPlan, []string{"--prune", "f.yaml"}, Options{File: "f.yaml", Prune: true}},
 		{NewCmdApply, []string{"--parallel", "4", "f.yaml"}, Options{File: "f.yaml", Parallel: 4}},
 	} {
@@ -78,6 +80,8 @@ func TestArgs(t *testing.T) {
 		{NewCmdCheckpoint, []string{"-f", "x.yaml", "w1"}, "an instance name and a snapshot name"},
 		{NewCmdClone, []string{"-f", "x.yaml", "a", "b", "c"}, "the source and the new instance's names"},
 		{NewCmdApply, []string{}, "a fleet file"},
+		{NewCmdConfigure, []string{"w1"}, "-f FILE is required"},
+		{NewCmdDiff, []string{"-f", "x.yaml"}, "at least one instance name"},
 	} {
 		_, err := run(t, tc.mk, tc.args...)
 		if err == nil || !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), tc.want) {

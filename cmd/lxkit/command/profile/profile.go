@@ -51,7 +51,7 @@ var profiles = &objects.Kind[api.Profile, api.ProfilesPost]{
 // NewCmdProfile returns `lxkit profile` and its subcommands.
 func NewCmdProfile(f *cmdutil.Factory) *cobra.Command {
 	cmds := profiles.Commands(f)
-	cmds = append(cmds, objects.Group("device <command>", "Add or remove a profile's devices", "",
+	cmds = append(cmds, NewCmdDiff(f, nil), objects.Group("device <command>", "Add or remove a profile's devices", "",
 		NewCmdDeviceAdd(f, nil), NewCmdDeviceRemove(f, nil)))
 	cmd := objects.Group("profile <command>", "Manage profiles: configuration and devices that containers apply",
 		`Manage the host's profiles. A profile name may start with the container path
@@ -60,8 +60,74 @@ of a nested host: outer/web is the profile web of the LXD inside outer, and
 	cmd.Example = `  lxkit profile create web limits.memory=512MiB --device data,type=disk,source=/srv,path=/srv
   lxkit profile set web user.note=staging
   lxkit launch app --image testimage --profile default --profile web
-  lxkit profile list outer/`
+  lxkit profile list outer/
+  lxkit profile diff web outer/web`
 	return cmd
+}
+
+// DiffOptions are the inputs of `profile diff`.
+type DiffOptions struct {
+	objects.Scope // A's host
+	// Other is B's host: a profile may be on another nested host than A.
+	Other objects.Scope
+	A, B  string
+}
+
+// NewCmdDiff returns `lxkit profile diff`. runF, when not nil, runs
+// instead (for tests).
+func NewCmdDiff(f *cmdutil.Factory, runF func(context.Context, *DiffOptions) error) *cobra.Command {
+	opts := &DiffOptions{Scope: objects.NewScope(f), Other: objects.NewScope(f)}
+	return &cobra.Command{
+		Use:   "diff [HOST/]PROFILE [HOST/]PROFILE",
+		Short: "Show how two profiles differ (exit status 1 when they do)",
+		Long: `Print how the second profile differs from the first as a unified diff of
+their YAML (description, config, devices): "-" lines are the first's, "+"
+the second's. The two may be on different hosts, one of them nested:
+"profile diff web outer/web" compares web with the profile web of the LXD
+inside container outer. As diff(1), it prints nothing and exits 0 when they
+are the same, exits 1 when they differ, and 2 on trouble (a missing
+profile).`,
+		Example: `  lxkit profile diff web web-staging
+  lxkit profile diff default outer/default`,
+		Args: cmdutil.ExactArgs(2, "two profiles"),
+		RunE: objects.RunE(opts, func(_ *cobra.Command, args []string) (err error) {
+			if opts.A, err = opts.SetHost(args[0], true); err != nil {
+				return err
+			}
+			opts.B, err = opts.Other.SetHost(args[1], true)
+			return err
+		}, runF, diffRun),
+	}
+}
+
+func diffRun(ctx context.Context, o *DiffOptions) error {
+	read := func(s *objects.Scope, name string) (*api.ProfilePut, error) {
+		h, err := s.HostAPI(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.Profiles().Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return &p.ProfilePut, nil
+	}
+	a, err := read(&o.Scope, o.A)
+	if err != nil {
+		return cmdutil.Trouble(err)
+	}
+	b, err := read(&o.Other, o.B)
+	if err != nil {
+		return cmdutil.Trouble(err)
+	}
+	differ, err := cmdutil.WriteDiff(o.IO.Out, "profile "+o.Path(o.A), a, "profile "+o.Other.Path(o.B), b)
+	switch {
+	case err != nil:
+		return cmdutil.Trouble(err)
+	case differ:
+		return cmdutil.Differ
+	}
+	return nil
 }
 
 // DeviceOptions are the inputs of `profile device add` and `profile

@@ -51,11 +51,13 @@ func TestParse(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for args, says := range map[string]string{
-		"profile bogus":                          "a subcommand: list, show, create, set, unset, edit, rename, delete, device",
+		"profile bogus":                          "a subcommand: list, show, create, set, unset, edit, rename, delete, diff, device",
 		"profile create p --device d":            "--device: device \"d\": missing type",
 		"profile device add p eth0":              "a profile, a device name and its type",
 		"profile device add p eth0 nic type=nic": "third argument",
 		"profile device remove p":                "at least one device",
+		"profile diff p":                         "two profiles",
+		"profile diff a b c":                     "two profiles",
 	} {
 		f, _ := objectstest.Factory(nil)
 		err := objectstest.Execute(f, NewCmdProfile(f), strings.Fields(args)...)
@@ -84,5 +86,48 @@ func TestDeviceAdd(t *testing.T) {
 	}
 	if len(a.Sent) != 1 {
 		t.Errorf("sent %q; want one PUT", a.Sent)
+	}
+}
+
+// profile diff: two profiles, here one of them nested, as a unified diff
+// of their YAML; the exit status as diff(1)'s.
+func TestDiff(t *testing.T) {
+	web := func(mem string) api.Profile {
+		return api.Profile{Name: "web", ProfilePut: api.ProfilePut{Config: map[string]string{"limits.memory": mem},
+			Devices: map[string]map[string]string{"eth0": {"type": "nic", "network": "br0"}}}}
+	}
+	top := &objectstest.API{Address: "fake", Docs: map[string]any{"/1.0/profiles/web": web("256MiB"), "/1.0/profiles/same": web("512MiB")}}
+	inner := &objectstest.API{Address: "inner", Docs: map[string]any{"/1.0/profiles/web": web("512MiB")}}
+	d := &objectstest.Nesting{Driver: objectstest.Driver{Host: top}, Nested: map[string]*objectstest.Driver{"outer": {Host: inner}}}
+	run := func(args ...string) (string, error) {
+		f, out := objectstest.Factory(d)
+		err := objectstest.Execute(f, NewCmdProfile(f), append([]string{"profile", "diff"}, args...)...)
+		return out(), err
+	}
+	out, err := run("web", "outer/web")
+	var exit *cmdutil.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 || exit.Err != nil {
+		t.Errorf("different: %v, want exit status 1 and no message", err)
+	}
+	want := `--- profile web
++++ profile outer/web
+@@ -1,6 +1,6 @@
+ description: ""
+ config:
+-  limits.memory: 256MiB
++  limits.memory: 512MiB
+ devices:
+   eth0:
+     network: br0
+`
+	if out != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", out, want)
+	}
+	if out, err := run("same", "outer/web"); err != nil || out != "" {
+		t.Errorf("the same: %q, %v", out, err)
+	}
+	_, err = run("web", "outer/missing")
+	if !errors.As(err, &exit) || exit.Code != 2 || !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("missing: %v, want exit status 2 and not found", err)
 	}
 }
