@@ -100,7 +100,7 @@ type Placement struct {
 type Spec struct {
 	// Name is the instance's name.
 	Name  string `yaml:"name" json:"name"`
-	Image Image  `yaml:"image" json:"image"`
+	Image Image  `yaml:"image,omitempty" json:"image"`
 	// Origin, "TEMPLATE/SNAPSHOT", makes the instance's root a copy of
 	// the snapshot of another instance of the host (a template) instead
 	// of an image: Image is then empty. A later file's image: or origin:
