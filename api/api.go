@@ -130,7 +130,7 @@ type InstanceFull struct {
 
 // InstanceSource says where a new instance's root filesystem comes from.
 type InstanceSource struct {
-	Type        string            `json:"type"` // "image" or "none"
+	Type        string            `json:"type"` // "image", "copy" or "none"
 	Alias       string            `json:"alias,omitempty"`
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	Properties  map[string]string `json:"properties,omitempty"`
@@ -138,6 +138,10 @@ type InstanceSource struct {
 	Protocol    string            `json:"protocol,omitempty"`
 	Secret      string            `json:"secret,omitempty"`
 	Certificate string            `json:"certificate,omitempty"`
+	// Source is what a "copy" copies: "INSTANCE" or "INSTANCE/SNAPSHOT".
+	Source string `json:"source,omitempty"`
+	// InstanceOnly leaves a copied instance's snapshots behind.
+	InstanceOnly bool `json:"instance_only,omitempty"`
 }
 
 // InstancesPost is the body of POST /1.0/instances.

@@ -64,6 +64,22 @@ type StoragePoolPut struct {
 	Config      map[string]string `json:"config"`
 }
 
+// StoragePoolResources is what a storage pool holds and can hold (GET
+// /1.0/storage-pools/NAME/resources). For a pool that lives in a
+// directory of the host's file system (driver dir) the daemon reports
+// that whole file system's; for one on a block device or a loop file
+// (btrfs), the pool's own.
+type StoragePoolResources struct {
+	Space struct {
+		Used  uint64 `json:"used"`
+		Total uint64 `json:"total"`
+	} `json:"space"`
+	Inodes struct {
+		Used  uint64 `json:"used"`
+		Total uint64 `json:"total"`
+	} `json:"inodes"`
+}
+
 // StoragePoolsPost is the body of POST /1.0/storage-pools.
 type StoragePoolsPost struct {
 	StoragePoolPut

@@ -82,9 +82,23 @@ type Image struct {
 }
 
 // CreateOptions configures a new container. The zero value (apart from
-// Image) makes a started container with the "default" profile.
+// Image or Source) makes a started container with the "default" profile.
 type CreateOptions struct {
 	Image Image
+	// Source, when not empty, makes the container a copy of another
+	// instance of the host instead of an image (Image must then be
+	// zero): "INSTANCE/SNAPSHOT" copies that snapshot, "INSTANCE" the
+	// instance as it is (stop it first, or its files may be caught half
+	// written). The root filesystem is the source's, copied by the
+	// daemon: copy-on-write where the pool can (on btrfs, a snapshot of
+	// the source's when both are in one pool), a full copy otherwise.
+	// Its configuration, devices and profiles are these options' alone,
+	// as an image's instance's would be, not the source's (only the
+	// daemon's own volatile.* and image.* keys come along). When Devices
+	// name no root disk (a disk with path /), the copy keeps the
+	// source's own root disk device if it has one (its pool), as `lxc
+	// copy` does, else its profiles' applies.
+	Source string
 	// Profiles replaces the default ["default"] when not nil.
 	Profiles []string
 	Config   map[string]string

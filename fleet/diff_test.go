@@ -301,3 +301,50 @@ func TestViews(t *testing.T) {
 		t.Errorf("profiles left to the daemon: %v", want.Profiles)
 	}
 }
+
+// Diff of instances copied from a template snapshot (origin): a newer
+// snapshot, or a change between an image and an origin, is a rebuild;
+// the same origin with another config key is an update; the template's
+// image fingerprint (which a copy keeps) asks for nothing.
+func TestDiffOrigin(t *testing.T) {
+	const fp1 = "aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111"
+	clone := func(name, origin string, config map[string]string) *spec.Spec {
+		return &spec.Spec{Name: name, Origin: origin, Config: config}
+	}
+	f := &Fleet{Name: "prod", Instances: []*spec.Spec{
+		clone("same", "tpl/s1", nil),
+		clone("newer", "tpl/s2", nil),
+		clone("changed", "tpl/s1", map[string]string{"user.x": "2"}),
+		clone("fromimage", "tpl/s1", nil),
+		{Name: "toimage", Image: spec.Image{Alias: "base"}},
+	}}
+	made := func(s *spec.Spec) api.Instance {
+		inst := api.Instance{Name: s.Name, Status: "Running", InstancePut: api.InstancePut{Config: createOptions(s, "prod").Config}}
+		inst.Config["volatile.base_image"] = fp1
+		return inst
+	}
+	have := []api.Instance{
+		made(f.Instances[0]),
+		made(clone("newer", "tpl/s1", nil)),
+		made(clone("changed", "tpl/s1", map[string]string{"user.x": "1"})),
+		made(&spec.Spec{Name: "fromimage", Image: spec.Image{Alias: "base"}}),
+		made(clone("toimage", "tpl/s1", nil)),
+	}
+	want := []string{
+		"= keep same",
+		"! rebuild newer: origin tpl/s1 -> tpl/s2",
+		`~ update changed: config user.x "1" -> "2"`,
+		"! rebuild fromimage: origin (image) -> tpl/s1",
+		"! rebuild toimage: origin tpl/s1 -> (image)",
+	}
+	var got []string
+	for _, c := range Diff(f, have, map[string]string{"base": fp1}, nil, Sources{}, PlanOptions{}) {
+		got = append(got, c.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if o := createOptions(f.Instances[1], "prod"); o.Source != "tpl/s2" || o.Image.Alias != "" || o.Config[KeyOrigin] != "tpl/s2" {
+		t.Errorf("create options of a clone: source %q, image %+v, config %v", o.Source, o.Image, o.Config)
+	}
+}

@@ -126,7 +126,7 @@ type Action string
 const (
 	Create  Action = "create"  // missing: launch it
 	Update  Action = "update"  // config, devices, profiles or volumes changed: change it in place
-	Rebuild Action = "rebuild" // its image changed: rebuild it, keeping its volumes
+	Rebuild Action = "rebuild" // its image or origin snapshot changed: rebuild it, keeping its volumes
 	Delete  Action = "delete"  // of this fleet but no longer listed (with Prune)
 	Start   Action = "start"   // stopped: start it (one a create cut short by a daemon crash is rebuilt)
 	Keep    Action = "keep"    // as its configuration says
@@ -198,7 +198,7 @@ func (m *Manager) Plan(ctx context.Context, f *Fleet, opts PlanOptions) ([]Chang
 	for _, s := range f.Instances {
 		inst, ok := byName[s.Name]
 		ref := imageRef(s.Image)
-		if _, done := images[ref]; done || !ok || !compared(f, s, inst) || s.Image.Server != "" {
+		if _, done := images[ref]; done || !ok || !compared(f, s, inst) || s.Image.Server != "" || s.Origin != "" {
 			continue
 		}
 		if images[ref], err = m.h.Images().Resolve(ctx, ref); err != nil {
@@ -301,6 +301,11 @@ func compare(s *spec.Spec, inst api.Instance, fp, fleet string) Change {
 		}
 		return c
 	}
+	if have := inst.Config[KeyOrigin]; have != s.Origin {
+		c.Action = Rebuild
+		c.Why = []string{fmt.Sprintf("origin %s -> %s", originOrImage(have), originOrImage(s.Origin))}
+		return c
+	}
 	if base := inst.Config["volatile.base_image"]; fp != "" && base != "" && !strings.HasPrefix(base, fp) {
 		c.Action = Rebuild
 		c.Why = []string{fmt.Sprintf("image %.12s -> %.12s", base, fp)}
@@ -335,6 +340,14 @@ func compare(s *spec.Spec, inst api.Instance, fp, fleet string) Change {
 		c.Why = []string{recordedHashOnly}
 	}
 	return c
+}
+
+// originOrImage names an origin in a plan: "(image)" for none.
+func originOrImage(origin string) string {
+	if origin == "" {
+		return "(image)"
+	}
+	return origin
 }
 
 func imageRef(img spec.Image) string {

@@ -40,6 +40,9 @@ const (
 	// set, so that an update removes those a newer Spec drops.
 	KeyKeys    = "user.lxkit.keys"
 	KeyDevices = "user.lxkit.devices"
+	// KeyOrigin is the template snapshot (spec.Spec.Origin) the
+	// instance's root was copied from; absent for one made from an image.
+	KeyOrigin = "user.lxkit.origin"
 )
 
 // Manager makes and keeps instances on one host.
@@ -96,12 +99,17 @@ func createOptions(s *spec.Spec, fleet string) driver.CreateOptions {
 	if fleet != "" {
 		config[KeyFleet] = fleet
 	}
-	return driver.CreateOptions{
+	opts := driver.CreateOptions{
 		Image:    DriverImage(s.Image),
 		Profiles: s.Profiles,
 		Config:   config,
 		Devices:  devices,
 	}
+	if s.Origin != "" {
+		config[KeyOrigin] = s.Origin
+		opts.Image, opts.Source = driver.Image{}, s.Origin
+	}
+	return opts
 }
 
 // DriverImage is a configuration's image as drivers take it.
@@ -127,10 +135,57 @@ func (m *Manager) volumes(ctx context.Context, s *spec.Spec) error {
 		} else if !ok {
 			return errdefs.Wrap(errdefs.ErrNotFound, nil, "%s: volume %s: storage pool %s not found on %s", s.Name, name, v.Pool, m.h.Addr())
 		}
+		if v.Origin != "" {
+			if err := m.copyVolume(ctx, s, name); err != nil {
+				return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
+			}
+			continue
+		}
 		post := api.StorageVolumesPost{Name: v.Volume, Type: "custom", StorageVolumePut: api.StorageVolumePut{Config: v.Config}}
 		if err := m.h.Volumes(v.Pool).Create(ctx, post); err != nil {
 			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
 		}
+	}
+	return nil
+}
+
+// copyVolume makes the volume of s's device name, if missing, a copy of
+// its origin: the custom volume of the template's disk device of the same
+// name (at the volume snapshot the origin names, if any). The copy has the
+// template volume's configuration, not the Spec's.
+func (m *Manager) copyVolume(ctx context.Context, s *spec.Spec, name string) error {
+	v := s.Volumes[name]
+	if ok, err := m.h.Volumes(v.Pool).Exists(ctx, v.Volume); err != nil || ok {
+		return err
+	}
+	tpl, snap, _ := strings.Cut(v.Origin, "/")
+	inst, err := m.d.Instance(ctx, tpl)
+	if err != nil {
+		return fmt.Errorf("origin %s: %w", v.Origin, err)
+	}
+	dev := inst.Devices[name]
+	if dev["type"] != "disk" || dev["pool"] == "" || dev["source"] == "" || strings.HasPrefix(dev["source"], "/") {
+		return errdefs.Wrap(errdefs.ErrNotFound, nil, "origin %s: %s has no device %s that holds a custom volume", v.Origin, tpl, name)
+	}
+	source := dev["source"]
+	if snap != "" {
+		source += "/" + snap
+		if _, err := m.h.VolumeSnapshots(dev["pool"], dev["source"]).Get(ctx, snap); err != nil {
+			return fmt.Errorf("origin %s: volume %s: %w", v.Origin, dev["source"], err)
+		}
+	}
+	return m.h.CopyVolume(ctx, dev["pool"], source, v.Pool, v.Volume)
+}
+
+// checkOrigin makes sure that the template snapshot a Spec's root is
+// copied from exists, before a rebuild deletes the instance.
+func (m *Manager) checkOrigin(ctx context.Context, s *spec.Spec) error {
+	if s.Origin == "" {
+		return nil
+	}
+	tpl, snap, _ := strings.Cut(s.Origin, "/")
+	if _, err := m.h.Snapshots(tpl).Get(ctx, snap); err != nil {
+		return fmt.Errorf("%s: origin %s: %w", s.Name, s.Origin, err)
 	}
 	return nil
 }
@@ -196,10 +251,11 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 }
 
 // Rebuild replaces the instance with a new one made from the Spec (a
-// newer image, say), keeping its volumes and so their data: the old
-// instance is stopped and deleted, the new one launched and attached to
-// the same volumes, on the same cluster member (where the volumes are).
-// A missing instance is simply launched.
+// newer image, or a newer template snapshot as its origin), keeping its
+// volumes and so their data: the old instance is stopped and deleted, the
+// new one launched and attached to the same volumes, on the same cluster
+// member (where the volumes are). A missing instance is simply launched.
+// A missing origin snapshot is an error before anything is deleted.
 func (m *Manager) Rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions) error {
 	member := ""
 	if inst, err := m.d.Instance(ctx, s.Name); err == nil && hostapi.OnCluster(inst.Location) {
@@ -213,6 +269,9 @@ func (m *Manager) Rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOpt
 // rebuild is Rebuild, the new instance placed on member (none: as the
 // Spec says).
 func (m *Manager) rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOptions, member string) error {
+	if err := m.checkOrigin(ctx, s); err != nil {
+		return err
+	}
 	if err := m.d.Stop(ctx, s.Name, stop); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}

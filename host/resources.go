@@ -1,6 +1,9 @@
 package host
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"net/url"
 
 	"github.com/lxkit/lxkit/api"
@@ -37,6 +40,22 @@ func (h *Host) StoragePools() *Collection[api.StoragePool, api.StoragePoolPut, a
 		usedBy:    func(p *api.StoragePool) []string { return p.UsedBy },
 		onCluster: poolsOnCluster(),
 	}
+}
+
+// StoragePoolResources returns the space and inodes a storage pool uses
+// and has (see api.StoragePoolResources for what a dir pool reports).
+func (h *Host) StoragePoolResources(ctx context.Context, pool string) (*api.StoragePoolResources, error) {
+	if err := ValidateName("storage pool", pool); err != nil {
+		return nil, err
+	}
+	var r api.StoragePoolResources
+	if _, err := h.c.Query(ctx, http.MethodGet, "/1.0/storage-pools/"+url.PathEscape(pool)+"/resources", nil, &r); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return nil, errdefs.Wrap(errdefs.ErrNotFound, nil, "storage pool %s not found on %s", pool, h.c.Addr())
+		}
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Volumes are the custom volumes of a storage pool.

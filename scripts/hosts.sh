@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the two local daemons lxkit's integration tests use, LXD and Incus:
-# installs them, starts them, gives each a dir pool "default", a bridge with
-# NAT off and a busybox image "testimage". Idempotent and quiet; it refuses to
-# touch a daemon that is already configured differently.
+# installs them, starts them, gives each a dir pool "default", a btrfs pool
+# "cow" on a loop file (copy-on-write tests), a bridge with NAT off and a
+# busybox image "testimage". Idempotent and quiet; it refuses to touch a
+# daemon that is already configured differently.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,6 +67,21 @@ configure() {
     lxd) v=$(lxd init --preseed <<<"$seed" 2>&1) ;;
     incus) v=$(incus admin init --preseed <<<"$seed" 2>&1) ;;
   esac || die "$name init --preseed failed: $v"
+}
+
+# cow_pool NAME CLI: a btrfs pool "cow" on a loop file of cow_size (sparse:
+# it takes what its volumes hold), for the copy-on-write tests (templates and
+# their clones). One of that name with another driver is refused, one with
+# driver btrfs is left as it is.
+cow_size=3GiB
+cow_pool() {
+  local name=$1 cli=$2 v
+  if v=$("$cli" storage show cow 2>/dev/null); then
+    v=$(sed -n 's/^driver: //p' <<<"$v")
+    [ "$v" = btrfs ] || die "$name is already configured differently, not touching it: storage pool cow has driver $v, want btrfs"
+    return 0
+  fi
+  v=$("$cli" storage create cow btrfs "size=$cow_size" 2>&1) || die "$name: creating the btrfs pool cow failed: $v"
 }
 
 # build_image OUT: writes a unified busybox image tarball to OUT.
@@ -136,6 +152,8 @@ bash "$here/daemon.sh" start lxd
 bash "$here/daemon.sh" start incus
 configure lxd lxc lxdbr0 10.77.0.1/24
 configure incus incus incusbr0 10.78.0.1/24
+cow_pool lxd lxc
+cow_pool incus incus
 
 [ -f "$image" ] || build_image "$image"
 fp=$(sha256sum "$image" | cut -d' ' -f1) # a unified image's fingerprint

@@ -7,6 +7,7 @@
 //
 //	include: [base.yaml]          # read first; this file's values win
 //	image: testimage              # or {alias:, fingerprint:, server:, protocol:, certificate:}
+//	# origin: tpl/snap1           # instead of image: a copy of instance tpl's snapshot snap1
 //	profiles: [default]
 //	config: {limits.memory: 256MiB}
 //	devices:
@@ -14,6 +15,7 @@
 //	properties: {site: example.org}
 //	volumes:                      # custom volumes, kept when the instance is rebuilt
 //	  data: {pool: default, path: /srv/data}   # volume ${instance}-data unless volume: says
+//	  logs: {path: /var/log/app, origin: tpl}  # if missing: a copy of tpl's volume of device logs
 //	cloud-config: [web.cfg]       # applied in order through the API
 //	placement: {spread: true}     # on a cluster: {target: m2}, {group: G}, spread
 //
@@ -28,7 +30,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,6 +74,12 @@ type Volume struct {
 	Config map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
 	// Device holds extra keys of the disk device (readonly, ...).
 	Device map[string]string `yaml:"device,omitempty" json:"device,omitempty"`
+	// Origin, "TEMPLATE" or "TEMPLATE/SNAPSHOT", makes a missing volume
+	// a copy of the template instance's volume: the custom volume that
+	// the template's disk device of the same name holds (at that
+	// volume's snapshot SNAPSHOT, if given). An existing volume is used
+	// as it is.
+	Origin string `yaml:"origin,omitempty" json:"origin,omitempty"`
 }
 
 // Placement says where on a cluster an instance goes. Empty leaves the
@@ -89,8 +99,13 @@ type Placement struct {
 // expanded.
 type Spec struct {
 	// Name is the instance's name.
-	Name        string                       `yaml:"name" json:"name"`
-	Image       Image                        `yaml:"image" json:"image"`
+	Name  string `yaml:"name" json:"name"`
+	Image Image  `yaml:"image,omitempty" json:"image"`
+	// Origin, "TEMPLATE/SNAPSHOT", makes the instance's root a copy of
+	// the snapshot of another instance of the host (a template) instead
+	// of an image: Image is then empty. A later file's image: or origin:
+	// replaces an included one's.
+	Origin      string                       `yaml:"origin,omitempty" json:"origin,omitempty"`
 	Profiles    []string                     `yaml:"profiles,omitempty" json:"profiles,omitempty"`
 	Config      map[string]string            `yaml:"config,omitempty" json:"config,omitempty"`
 	Devices     map[string]map[string]string `yaml:"devices,omitempty" json:"devices,omitempty"`
@@ -108,6 +123,7 @@ type Spec struct {
 type file struct {
 	Include     []string                     `yaml:"include"`
 	Image       *Image                       `yaml:"image"`
+	Origin      *string                      `yaml:"origin"`
 	Profiles    []string                     `yaml:"profiles"`
 	Config      map[string]string            `yaml:"config"`
 	Devices     map[string]map[string]string `yaml:"devices"`
@@ -266,6 +282,9 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 		if err := yamlfile.DecodeStrict(n, &f); err != nil {
 			return nil, yamlfile.Error(p.path, err)
 		}
+		if err := checkOrigins(p.path, n, &f, name); err != nil {
+			return nil, err
+		}
 		merge(s, &f, p.path)
 	}
 	if err := s.validate(); err != nil {
@@ -277,7 +296,10 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 // merge lays f over s: scalars and map keys of f win, lists add up.
 func merge(s *Spec, f *file, path string) {
 	if f.Image != nil {
-		s.Image = *f.Image
+		s.Image, s.Origin = *f.Image, ""
+	}
+	if f.Origin != nil {
+		s.Image, s.Origin = Image{}, *f.Origin
 	}
 	if f.Placement != nil {
 		p := *f.Placement
@@ -344,8 +366,8 @@ func (s *Spec) validate() error {
 			n++
 		}
 	}
-	if n != 1 {
-		return bad("image: give an alias or a fingerprint (one of them)")
+	if n != 1 && s.Origin == "" {
+		return bad("image: give an alias or a fingerprint (one of them), or origin: TEMPLATE/SNAPSHOT")
 	}
 	if p := s.Placement; p != nil && p.Target != "" && (p.Group != "" || p.Spread) {
 		return bad("placement: target names one member; give it alone, or group and/or spread")
@@ -370,6 +392,48 @@ func (s *Spec) validate() error {
 			v.Volume = s.Name + "-" + name
 		}
 		s.Volumes[name] = v
+	}
+	return nil
+}
+
+// checkOrigins checks the origin: of one file (f, decoded from n, of
+// path) and of its volumes, for the instance called name: an origin is
+// TEMPLATE/SNAPSHOT (a volume's may be TEMPLATE alone), and the
+// template is another instance (a rebuild deletes the instance, and its
+// snapshots with it, before it copies the origin).
+func checkOrigins(path string, n *yaml.Node, f *file, name string) error {
+	bad := func(line int, format string, args ...any) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: "+format, append([]any{path, line}, args...)...)
+	}
+	check := func(origin string, snapshotNeeded bool, line int, what string) error {
+		tpl, snap, hasSnap := strings.Cut(origin, "/")
+		switch {
+		case tpl == "" || (hasSnap && snap == "") || strings.Contains(snap, "/") || strings.ContainsAny(origin, " \t\n") || (snapshotNeeded && !hasSnap):
+			form := "TEMPLATE/SNAPSHOT"
+			if !snapshotNeeded {
+				form = "TEMPLATE or TEMPLATE/SNAPSHOT"
+			}
+			return bad(line, "%s %q: want %s (an instance of the host, and one of its snapshots)", what, origin, form)
+		case tpl == name:
+			return bad(line, "%s %q: the instance %s cannot be its own template", what, origin, name)
+		}
+		return nil
+	}
+	if f.Origin != nil {
+		line := yamlfile.KeyLine(n, "origin")
+		if f.Image != nil {
+			return bad(line, "give image: or origin:, not both")
+		}
+		if err := check(*f.Origin, true, line, "origin"); err != nil {
+			return err
+		}
+	}
+	for _, vol := range slices.Sorted(maps.Keys(f.Volumes)) {
+		if o := f.Volumes[vol].Origin; o != "" {
+			if err := check(o, false, yamlfile.KeyLine(n, "volumes", vol, "origin"), "volume "+vol+": origin"); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

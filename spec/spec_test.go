@@ -118,6 +118,14 @@ func TestErrors(t *testing.T) {
 		{"self", map[string]string{"a.yaml": "image: x\ninclude:\n  - a.yaml\n"}, "a.yaml:3: include cycle: "},
 		{"error in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\n\nbogus: 1\n"}, `b.yaml:3: unknown key "bogus"`},
 		{"target and spread", map[string]string{"a.yaml": "image: x\nplacement: {target: m1, spread: true}\n"}, "a.yaml: placement: target names one member"},
+		{"origin without snapshot", map[string]string{"a.yaml": "config: {}\norigin: tpl\n"}, "a.yaml:2: origin \"tpl\": want TEMPLATE/SNAPSHOT"},
+		{"origin empty snapshot", map[string]string{"a.yaml": "origin: tpl/\n"}, "a.yaml:1: origin \"tpl/\": want TEMPLATE/SNAPSHOT"},
+		{"origin too deep", map[string]string{"a.yaml": "origin: a/b/c\n"}, "a.yaml:1: origin \"a/b/c\": want"},
+		{"origin and image", map[string]string{"a.yaml": "image: x\n\norigin: tpl/s\n"}, "a.yaml:3: give image: or origin:, not both"},
+		{"origin of itself", map[string]string{"a.yaml": "origin: ${instance}/s\n"}, "a.yaml:1: origin \"i/s\": the instance i cannot be its own template"},
+		{"origin wrong type", map[string]string{"a.yaml": "origin: [tpl, s]\n"}, "a.yaml:1: cannot unmarshal"},
+		{"volume origin", map[string]string{"a.yaml": "image: x\nvolumes:\n  d:\n    path: /d\n    origin: /s\n"}, "a.yaml:5: volume d: origin \"/s\": want TEMPLATE or TEMPLATE/SNAPSHOT"},
+		{"volume origin of itself", map[string]string{"a.yaml": "image: x\nvolumes:\n  d: {path: /d, origin: i}\n"}, "a.yaml:3: volume d: origin \"i\": the instance i cannot"},
 		{"unknown placement key", map[string]string{"a.yaml": "image: x\nplacement:\n  member: m1\n"}, `a.yaml:3: unknown key "member"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,5 +231,39 @@ func TestPlacement(t *testing.T) {
 		if s.Placement == nil || *s.Placement != want {
 			t.Errorf("%s: placement %+v; want %+v", file, s.Placement, want)
 		}
+	}
+}
+
+// TestOrigin: origin: replaces the image (and an includer's image:
+// replaces an included origin:), and volumes keep theirs.
+func TestOrigin(t *testing.T) {
+	dir := files(t, map[string]string{
+		"template.yaml": "image: testimage\nvolumes:\n  data: {path: /srv/data}\n",
+		"clone.yaml":    "include: [template.yaml]\norigin: ${tpl}/${snap}\nvolumes:\n  data: {path: /srv/data, origin: \"${tpl}\"}\n  logs: {path: /var/log, origin: \"${tpl}/${snap}\"}\nproperties: {tpl: t, snap: s1}\n",
+		"image.yaml":    "include: [clone.yaml]\nimage: other\n",
+	})
+	tpl, err := Load(filepath.Join(dir, "clone.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tpl.Instance("c1", map[string]string{"snap": "s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Origin != "t/s2" || s.Image != (Image{}) {
+		t.Errorf("origin %q, image %+v; want t/s2 and no image", s.Origin, s.Image)
+	}
+	if s.Volumes["data"].Origin != "t" || s.Volumes["logs"].Origin != "t/s2" || s.Volumes["data"].Volume != "c1-data" {
+		t.Errorf("volumes = %+v", s.Volumes)
+	}
+	tpl, err = Load(filepath.Join(dir, "image.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = tpl.Instance("c2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.Origin != "" || s.Image.Alias != "other" {
+		t.Errorf("origin %q, image %+v; want the includer's image", s.Origin, s.Image)
 	}
 }

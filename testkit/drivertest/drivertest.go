@@ -27,6 +27,7 @@ func Run(t *testing.T, d driver.Driver) {
 	t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); testLifecycle(t, d) })
 	t.Run("CreateFailures", func(t *testing.T) { t.Parallel(); testCreateFailures(t, d) })
 	t.Run("Update", func(t *testing.T) { t.Parallel(); testUpdate(t, d) })
+	t.Run("CopySource", func(t *testing.T) { t.Parallel(); testCopySource(t, d) })
 	t.Run("StateAndWait", func(t *testing.T) { t.Parallel(); testStateAndWait(t, d) })
 	t.Run("Transport", func(t *testing.T) { t.Parallel(); testTransport(t, d) })
 	t.Run("Files", func(t *testing.T) { t.Parallel(); testFiles(t, d) })

@@ -81,7 +81,13 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 			return false, err
 		}
 		if req == nil {
-			src, err := d.source(ctx, opts.Image)
+			var src api.InstanceSource
+			var err error
+			if opts.Source != "" {
+				src, err = d.copySource(ctx, opts)
+			} else {
+				src, err = d.source(ctx, opts.Image)
+			}
 			if err != nil {
 				return false, err
 			}
@@ -89,6 +95,12 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 		}
 		err := d.createInstance(ctx, *req, opts.Image, opts.Target)
 		switch {
+		case err == nil && opts.Source != "":
+			if err := d.settleCopy(ctx, name, opts); err != nil {
+				d.cleanup(name)
+				return false, fmt.Errorf("creating %s as a copy of %s: %w", name, opts.Source, err)
+			}
+			return true, nil
 		case err == nil:
 			return true, nil
 		case errors.Is(err, errdefs.ErrConflict):

@@ -168,8 +168,10 @@ func NewCmdUp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *c
 	opts := newOptions(f)
 	return namesCmd(opts, "up -f FILE NAME...", "Launch instances as a configuration file says",
 		`Launch each instance as the configuration file says: its custom volumes
-(made if missing, used as they are otherwise), the instance itself, started,
-and its cloud-config files applied. An instance that exists is left as it is.`,
+(made if missing, or copied from a template's volume when they name an
+origin; used as they are otherwise), the instance itself (from its image, or
+a copy of a template's snapshot: origin: TEMPLATE/SNAPSHOT), started, and its
+cloud-config files applied. An instance that exists is left as it is.`,
 		`  lxkit up -f web.yaml web1 web2
   lxkit up -f web.yaml -p site=example.org web3`,
 		false, runF, func(ctx context.Context, opts *Options) error {
@@ -182,8 +184,10 @@ func NewCmdRebuild(f *cmdutil.Factory, runF func(context.Context, *Options) erro
 	opts := newOptions(f)
 	cmd := namesCmd(opts, "rebuild -f FILE NAME...", "Rebuild instances from their configuration, keeping their volumes",
 		`Replace each instance with a new one made from the configuration file (a
-newer image, say): the old one is stopped and deleted, the new one launched
-with the same custom volumes, so what they hold stays.`,
+newer image, or a newer template snapshot as its origin): the old one is
+stopped and deleted, the new one launched with the same custom volumes, so
+what they hold stays. A missing origin snapshot is an error before anything
+is deleted.`,
 		`  lxkit rebuild -f web.yaml web1`,
 		false, runF, func(ctx context.Context, opts *Options) error {
 			return eachTarget(ctx, opts, "Rebuilding", func(ctx context.Context, t target) error {
@@ -363,8 +367,8 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		`Compare a fleet file with the host and print, changing nothing, what apply
 would do to each instance: + create, ~ update (what differs: also a profile
 or a cloud-config file that changed since the instance was made or updated),
-! rebuild (a new image), - delete (with --prune), = keep, ? skip (not the
-fleet's).`,
+! rebuild (a new image or origin snapshot), - delete (with --prune), = keep,
+? skip (not the fleet's).`,
 		runF, func(ctx context.Context, opts *Options, m *fleet.Manager, plan []fleet.Change) error {
 			return printPlan(opts, plan)
 		})
