@@ -17,6 +17,11 @@
 //	env: {GOFLAGS: -mod=vendor}
 //	secrets: [NPM_TOKEN]            # from lxkit's environment; *** in the log
 //	timeout: 30m                    # the whole job; default 1h
+//	ephemeral: true                 # the daemon deletes the container once it stops
+//	provision:                      # cloud-config applied before the steps
+//	  - base.cfg                    # a #cloud-config file, relative to this file
+//	  - runcmd: [[mkdir, /cache]]   # or cloud-config written here
+//	packages: [make, git]           # as a cloud-config's packages:, after provision:
 //	steps:
 //	  - make                        # a plain string is a step's script
 //	  - name: test
@@ -29,6 +34,17 @@
 //	    always: true                # runs even after a failed step
 //	artifacts: [report.txt, out/]   # relative to dir; files or folders
 //	properties: {go: "1.22"}        # ${go} in values; lxkit job run -p go=1.23 wins
+//
+// The provisioning stage (provision: and packages:) runs first, as root,
+// before the workspace is copied in: package cloudconfig applies it
+// through the container's transport (no cloud-init needed), and the job's
+// Result reports it as a step of its own, named "provision". It may make
+// the job's user. Properties are expanded in the names of its files but
+// not in inline cloud-config, as in cloud-config files.
+//
+// An ephemeral job container is one the daemon deletes when it stops: a
+// host that crashes or reboots under a job leaves nothing behind, where
+// otherwise the container would wait for Reap.
 //
 // Scripts run with `/bin/sh -e -c`: a step stops at its first failing
 // command. After a failed step only the steps marked always run.
@@ -57,6 +73,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/internal/smallfile"
 	"github.com/lxkit/lxkit/internal/yamlfile"
@@ -85,6 +102,15 @@ type Job struct {
 	// Secrets name environment variables whose values Run takes from
 	// Options.Secrets (lxkit job run: from its own environment).
 	Secrets []string `yaml:"secrets"`
+	// Ephemeral makes the container one the daemon deletes when it stops
+	// (driver.CreateOptions.Ephemeral), so that a crash leaves nothing.
+	Ephemeral bool `yaml:"ephemeral"`
+	// Provision is cloud-config applied, in order, before the steps (and
+	// before the workspace is copied in); Packages are installed after
+	// it, as a cloud-config's packages: would be. Load reads provision:
+	// itself (see Provision).
+	Provision []Provision `yaml:"-"`
+	Packages  []string    `yaml:"packages"`
 	// Timeout bounds the whole job; zero means DefaultTimeout.
 	Timeout   Duration `yaml:"timeout"`
 	Steps     []Step   `yaml:"steps"`
@@ -92,6 +118,21 @@ type Job struct {
 	// Properties are the defaults of the file's ${NAME} properties.
 	Properties map[string]string `yaml:"properties"`
 }
+
+// Provision is one part of a job's provisioning stage: a cloud-config
+// file, or cloud-config written in the job file.
+type Provision struct {
+	// File is a #cloud-config file. Load makes a relative one relative to
+	// the job file and parses it into Config.
+	File string
+	// Config is what is applied. Load parses it from File or from the
+	// job file; a Job made in Go may give File alone, which Validate
+	// reads.
+	Config *cloudconfig.Config
+}
+
+// ProvisionStep names the provisioning stage in a Result's Steps.
+const ProvisionStep = "provision"
 
 // Step is one script of a job.
 type Step struct {
@@ -156,7 +197,14 @@ func Load(file string, props map[string]string) (*Job, error) {
 		if err := expandProperties(file, n, props); err != nil {
 			return nil, err
 		}
+		prov := takeKey(n, "provision")
 		if err := yamlfile.DecodeNode(file, n, &j); err != nil {
+			return nil, err
+		}
+		if j.Provision, err = loadProvision(file, prov); err != nil {
+			return nil, err
+		}
+		if err := checkPackages(file, n); err != nil {
 			return nil, err
 		}
 	}
@@ -170,6 +218,98 @@ func Load(file string, props map[string]string) (*Job, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &j, nil
+}
+
+// takeKey removes key and its value from the mapping m, returning the
+// key's and the value's nodes (nil when m has no such key).
+func takeKey(m *yaml.Node, key string) []*yaml.Node {
+	for i := 0; m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			kv := slices.Clone(m.Content[i : i+2])
+			m.Content = slices.Delete(m.Content, i, i+2)
+			return kv
+		}
+	}
+	return nil
+}
+
+// loadProvision reads the provision: of a job file (kv: its key and
+// value, or nil): a list of cloud-config files, relative to the file, and
+// maps of cloud-config modules, each parsed with the lines of the file
+// that holds it.
+func loadProvision(file string, kv []*yaml.Node) ([]Provision, error) {
+	if kv == nil {
+		return nil, nil
+	}
+	bad := func(n *yaml.Node, format string, args ...any) error {
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: %s", file, n.Line, fmt.Sprintf(format, args...))
+	}
+	list := kv[1]
+	if list.Kind == yaml.ScalarNode && list.ShortTag() == "!!null" {
+		return nil, nil
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, bad(list, "provision: want a list of cloud-config files and maps of cloud-config modules")
+	}
+	var out []Provision
+	for i, it := range list.Content {
+		for it.Kind == yaml.AliasNode && it.Alias != nil {
+			it = it.Alias
+		}
+		switch {
+		case it.Kind == yaml.ScalarNode && it.ShortTag() == "!!str" && strings.TrimSpace(it.Value) != "":
+			p := Provision{File: it.Value}
+			if !filepath.IsAbs(p.File) {
+				p.File = filepath.Join(filepath.Dir(file), p.File)
+			}
+			cfg, err := readCloudConfig(p.File)
+			if err != nil {
+				return nil, bad(it, "provision[%d]: %v", i, err)
+			}
+			p.Config = cfg
+			out = append(out, p)
+		case it.Kind == yaml.MappingNode:
+			cfg, err := cloudconfig.ParseNode(file, it)
+			if err != nil {
+				return nil, invalidError{err} // file:line:col: module[i]: ...
+			}
+			out = append(out, Provision{Config: cfg})
+		default:
+			return nil, bad(it, "provision[%d]: want a cloud-config file's name or a map of cloud-config modules", i)
+		}
+	}
+	return out, nil
+}
+
+// invalidError is a *cloudconfig.ParseError, which names its file and
+// line, classed as errdefs.ErrInvalidArgument.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Unwrap() error        { return e.err }
+func (e invalidError) Is(target error) bool { return target == errdefs.ErrInvalidArgument }
+
+// readCloudConfig reads and parses a cloud-config file.
+func readCloudConfig(file string) (*cloudconfig.Config, error) {
+	data, err := smallfile.Read(file, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	return cloudconfig.Parse(file, data)
+}
+
+// checkPackages checks the names of a job file's packages: as a
+// cloud-config's would be, with the file's lines.
+func checkPackages(file string, top *yaml.Node) error {
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "packages" {
+			m := &yaml.Node{Kind: yaml.MappingNode, Content: top.Content[i : i+2]}
+			if _, err := cloudconfig.ParseNode(file, m); err != nil {
+				return invalidError{err}
+			}
+		}
+	}
+	return nil
 }
 
 // expandProperties replaces ${NAME} in the job file's values with its
@@ -207,6 +347,18 @@ func expandProperties(file string, top *yaml.Node, props map[string]string) erro
 	maps.Copy(values, props)
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if key := top.Content[i].Value; key != "properties" {
+			if key == "provision" && top.Content[i+1].Kind == yaml.SequenceNode {
+				// File names, not inline cloud-config, whose ${NAME} is
+				// left as in a cloud-config file.
+				for _, it := range top.Content[i+1].Content {
+					if it.Kind == yaml.ScalarNode {
+						if err := walk(it); err != nil {
+							return err
+						}
+					}
+				}
+				continue
+			}
 			if key == "steps" && top.Content[i+1].Kind == yaml.SequenceNode {
 				// Everything of a step but its script (a step written as
 				// a plain string is one).
@@ -287,6 +439,9 @@ func (j *Job) Validate() error {
 			return bad("job %s: step %s: env: %v", j.Name, s.Name, err)
 		}
 	}
+	if _, err := j.provisioning(); err != nil {
+		return bad("job %s: %v", j.Name, err)
+	}
 	seen := map[string]bool{}
 	for _, a := range j.Artifacts {
 		clean := path.Clean(a)
@@ -299,6 +454,42 @@ func (j *Job) Validate() error {
 		seen[clean] = true
 	}
 	return nil
+}
+
+// provisioning is the job's provisioning stage as one cloud-config,
+// reading the files of Provision items that have no Config yet; nil when
+// the job has none.
+func (j *Job) provisioning() (*cloudconfig.Config, error) {
+	var cfgs []*cloudconfig.Config
+	for i := range j.Provision {
+		p := &j.Provision[i]
+		if p.Config == nil {
+			if p.File == "" {
+				return nil, fmt.Errorf("provision[%d]: neither a file nor cloud-config", i)
+			}
+			cfg, err := readCloudConfig(p.File)
+			if err != nil {
+				return nil, fmt.Errorf("provision[%d]: %w", i, err)
+			}
+			p.Config = cfg
+		}
+		cfgs = append(cfgs, p.Config)
+	}
+	if len(j.Packages) > 0 {
+		pkgs := &cloudconfig.Config{}
+		for i, name := range j.Packages {
+			pkgs.Packages = append(pkgs.Packages, cloudconfig.Package{Name: name, Origin: cloudconfig.Origin{Path: fmt.Sprintf("packages[%d]", i)}})
+		}
+		cfgs = append(cfgs, pkgs)
+	}
+	if len(cfgs) == 0 {
+		return nil, nil
+	}
+	merged := cloudconfig.Merge(cfgs...)
+	if err := merged.Validate(); err != nil {
+		return nil, err
+	}
+	return merged, nil
 }
 
 func checkEnv(env map[string]string) error {

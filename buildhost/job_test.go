@@ -66,6 +66,7 @@ artifacts: [out/, report.txt]
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "file"), "")
+	writeFile(t, filepath.Join(dir, "bad.cfg"), "#cloud-config\nruncmd: [a]\nbootcmd: [b]\n")
 	for _, c := range []struct{ name, content, want string }{
 		{"key.yaml", "image: x\nsteps: [true]\nartefacts: [a]\n", `key.yaml:3: unknown key "artefacts"`},
 		{"stepkey.yaml", "image: x\nsteps:\n  - name: a\n    rnu: b\n", `stepkey.yaml:4: unknown key "rnu"`},
@@ -91,6 +92,16 @@ func TestLoadErrors(t *testing.T) {
 		{"nul.yaml", "name: \"a\\0b\"\nimage: x\nsteps: [true]\n", `nul.yaml: job name "a\x00b": want at most 128 bytes of text without control characters`},
 		{"newline.yaml", "name: \"a\\nb\"\nimage: x\nsteps: [true]\n", `job name "a\nb"`},
 		{"long.yaml", "name: " + strings.Repeat("x", 129) + "\nimage: x\nsteps: [true]\n", "want at most 128 bytes"},
+		{"eph.yaml", "image: x\nephemeral: maybe\nsteps: [true]\n", "eph.yaml:2: cannot unmarshal"},
+		{"prov.yaml", "image: x\nprovision: base.cfg\nsteps: [true]\n", "prov.yaml:2: provision: want a list"},
+		{"provnum.yaml", "image: x\nsteps: [true]\nprovision:\n  - [a]\n", "provnum.yaml:4: provision[0]: want a cloud-config file's name or a map"},
+		{"provmissing.yaml", "image: x\nsteps: [true]\nprovision: [missing.cfg]\n", "provmissing.yaml:3: provision[0]: "},
+		{"provbad.yaml", "image: x\nsteps: [true]\nprovision: [bad.cfg]\n", "provbad.yaml:3: provision[0]: " + filepath.Join(dir, "bad.cfg") + ":3:1: "},
+		{"provheader.yaml", "image: x\nsteps: [true]\nprovision: [file]\n", "not a cloud-config file"},
+		{"inline.yaml", "image: x\nsteps: [true]\nprovision:\n  - runcmd: [ok]\n    bootcmd: [no]\n", "inline.yaml:5:5: "},
+		{"inline2.yaml", "image: x\nsteps: [true]\nprovision:\n  - write_files: [{path: rel, content: x}]\n", "inline2.yaml:4:"},
+		{"pkgs.yaml", "image: x\nsteps: [true]\npackages:\n  - make\n  - \"no good\"\n", `pkgs.yaml:5:5: packages[1]: "no good" is not a package name`},
+		{"pkgmap.yaml", "image: x\nsteps: [true]\npackages: {a: b}\n", "pkgmap.yaml:3: cannot unmarshal"},
 	} {
 		path := filepath.Join(dir, c.name)
 		writeFile(t, path, c.content)
@@ -101,6 +112,60 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "none.yaml"), nil); err == nil || !strings.Contains(err.Error(), "none.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestLoadProvision: provision: files are relative to the job file (their
+// names take properties), inline cloud-config keeps the job file's lines
+// and its ${X} as written, and packages: come after.
+func TestLoadProvision(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "cfg", "base.cfg"), "#cloud-config\nruncmd: [echo base]\n")
+	file := filepath.Join(dir, "ci", "job.yaml")
+	writeFile(t, file, `image: x
+ephemeral: true
+provision:
+  - ../cfg/${which}.cfg
+  - write_files:
+      - {path: /etc/motd, content: "${not_a_property}"}
+    runcmd:
+      - [touch, /tmp/inline]
+packages: [make, git]
+properties: {which: base}
+steps: [true]
+`)
+	j, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Ephemeral || len(j.Provision) != 2 || j.Provision[0].File != filepath.Join(dir, "cfg", "base.cfg") || j.Provision[1].File != "" {
+		t.Fatalf("job: %+v", j)
+	}
+	if got := j.Provision[1].Config.WriteFiles[0]; string(got.Content) != "${not_a_property}" {
+		t.Errorf("inline write_files: %+v", got)
+	}
+	if o := j.Provision[1].Config.Runcmd[0].Origin; o.File != file || o.Line != 8 {
+		t.Errorf("inline runcmd origin %+v; want %s line 8", o, file)
+	}
+	cfg, err := j.provisioning()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Runcmd) != 2 || cfg.Runcmd[0].Shell != "echo base" || len(cfg.Packages) != 2 || cfg.Packages[1].Name != "git" {
+		t.Errorf("merged: %+v", cfg)
+	}
+	// A Job made in Go: a file Validate reads.
+	g := &Job{Name: "g", Image: j.Image, Steps: j.Steps, Provision: []Provision{{File: filepath.Join(dir, "cfg", "base.cfg")}}}
+	if err := g.Validate(); err != nil || g.Provision[0].Config == nil {
+		t.Errorf("Go job: %v, %+v", err, g.Provision)
+	}
+	g.Provision = []Provision{{}}
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "provision[0]: neither a file nor cloud-config") {
+		t.Errorf("empty provision: %v", err)
+	}
+	g.Provision, g.Packages = nil, []string{"bad name"}
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), `packages[1]`) && !strings.Contains(err.Error(), `"bad name" is not a package name`) {
+		t.Errorf("bad package: %v", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/fleet"
@@ -91,12 +92,16 @@ func (r *Result) Failed() bool {
 	return false
 }
 
-// StepResult is what one step did.
+// StepResult is what one step did. A job's provisioning stage, when it
+// has one, is the first, named ProvisionStep.
 type StepResult struct {
 	Name     string
 	Status   string // one of the Status constants
 	ExitCode int    // the script's exit code; -1 when it did not exit
 	Duration time.Duration
+	// Continued says the step failed and the job went on
+	// (continue-on-error).
+	Continued bool
 }
 
 // Statuses of a step.
@@ -108,13 +113,25 @@ const (
 )
 
 // StepError is Run's error when a step failed: the job failed, not lxkit.
+// A failed provisioning stage is one too, its Step ProvisionStep.
 type StepError struct {
 	Step     string
 	ExitCode int
 	TimedOut bool
+	// Err is what failed, when the exit code does not say it all: the
+	// cloud-config item of a failed provisioning (a
+	// *cloudconfig.StepError).
+	Err error
 }
 
-func (e *StepError) Error() string { return "step " + e.Step + " " + e.what() }
+func (e *StepError) Error() string {
+	if e.Err != nil {
+		return "step " + e.Step + " " + e.what() + ": " + e.Err.Error()
+	}
+	return "step " + e.Step + " " + e.what()
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
 
 func (e *StepError) what() string {
 	if e.TimedOut {
@@ -123,14 +140,19 @@ func (e *StepError) what() string {
 	return fmt.Sprintf("failed with exit code %d", e.ExitCode)
 }
 
-// Run runs a job on the host of d: a new container, the workspace copied
-// into it, the steps one after the other, the artifacts fetched, the
+// Run runs a job on the host of d: a new container (ephemeral if the job
+// says so), its provisioning stage applied, the workspace copied into it,
+// the steps one after the other, the artifacts fetched, the
 // container deleted (unless opts.Keep says otherwise). It returns the
 // Result with a *StepError when a step failed, and with another error
 // when lxkit could not do its part; on cancellation the container is
 // deleted all the same.
 func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Result, err error) {
 	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	provision, err := job.provisioning()
+	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -210,16 +232,22 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	fmt.Fprintf(log, "==> creating %s\n", name)
 	if err := d.Create(jobCtx, name, driver.CreateOptions{
 		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,
-		Target: opts.Target,
+		Target: opts.Target, Ephemeral: job.Ephemeral,
 	}); err != nil {
 		return res, err // a failed create leaves nothing (the delete below makes sure)
 	}
 	created = true
 	tr := d.Transport(name)
-	if err := prepare(jobCtx, tr, job, opts.Secrets); err != nil {
-		return res, err
+	var failed error // a *StepError of the provisioning
+	if provision != nil {
+		if failed = provisionStage(jobCtx, tr, provision, log, res); failed != nil && !errors.As(failed, new(*StepError)) {
+			return res, failed
+		}
 	}
-	stepErr := runSteps(jobCtx, tr, job, log, res)
+	if err := prepare(jobCtx, tr, job, opts.Secrets); err != nil {
+		return res, errors.Join(failed, err)
+	}
+	stepErr := runSteps(jobCtx, tr, job, log, res, failed)
 	if stepErr != nil && !errors.As(stepErr, new(*StepError)) {
 		return res, stepErr
 	}
@@ -312,11 +340,55 @@ fi
 	return nil
 }
 
+// provisionStage applies the job's cloud-config as root, recording it in
+// res as the step ProvisionStep. A cloud-config item that fails is the
+// job's failure, a *StepError; what kept lxkit from applying it (the
+// container gone, the daemon unreachable) is returned as it is.
+func provisionStage(ctx context.Context, tr transport.Transport, cfg *cloudconfig.Config, log *syncWriter, res *Result) error {
+	fmt.Fprintf(log, "==> %s\n", ProvisionStep)
+	begin := time.Now()
+	err := cloudconfig.Apply(ctx, tr, cfg, cloudconfig.ApplyOptions{
+		Stdout: log, Stderr: log,
+		Progress: func(step string) { fmt.Fprintf(log, "--> %s\n", step) },
+	})
+	sr := StepResult{Name: ProvisionStep, ExitCode: -1, Duration: time.Since(begin)}
+	log.Flush()
+	var (
+		stepErr  *StepError
+		applyErr *cloudconfig.StepError
+		exitErr  *transport.ExitError
+	)
+	switch {
+	case err == nil:
+		sr.Status, sr.ExitCode = StatusOK, 0
+	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		sr.Status = StatusTimedOut
+		stepErr = &StepError{Step: ProvisionStep, ExitCode: -1, TimedOut: true, Err: err}
+	case errors.As(err, &exitErr) && errors.As(err, &applyErr):
+		sr.Status, sr.ExitCode = StatusFailed, exitErr.Code
+		stepErr = &StepError{Step: ProvisionStep, ExitCode: exitErr.Code, Err: err}
+	case errors.As(err, &applyErr) && ctx.Err() == nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrUnavailable):
+		// A cloud-config item refused without a command's exit (an
+		// owner that does not exist, say): the job's failure all the same.
+		sr.Status, sr.ExitCode = StatusFailed, 1
+		stepErr = &StepError{Step: ProvisionStep, ExitCode: 1, Err: err}
+	default:
+		res.Steps = append(res.Steps, sr)
+		return fmt.Errorf("%s: %w", ProvisionStep, err)
+	}
+	res.Steps = append(res.Steps, sr)
+	if stepErr != nil {
+		fmt.Fprintf(log, "==> %s %s (%s): %v\n", ProvisionStep, stepErr.what(), sr.Duration.Round(time.Millisecond), err)
+		return stepErr
+	}
+	return nil
+}
+
 // runSteps runs the steps in order, recording each in res. It returns a
-// *StepError for the first failed step (continue-on-error ones aside), or
-// what kept a step from running.
-func runSteps(ctx context.Context, tr transport.Transport, job *Job, log *syncWriter, res *Result) error {
-	var failed error
+// *StepError for the first failed step (continue-on-error ones aside),
+// failed (a failed provisioning, after which only the always steps run)
+// when none did, or what kept a step from running.
+func runSteps(ctx context.Context, tr transport.Transport, job *Job, log *syncWriter, res *Result, failed error) error {
 	for i, s := range job.Steps {
 		sr := StepResult{Name: s.Name, ExitCode: -1}
 		if failed != nil && !s.Always {
@@ -361,6 +433,7 @@ func runSteps(ctx context.Context, tr transport.Transport, job *Job, log *syncWr
 		default:
 			sr.Status, sr.ExitCode = StatusOK, 0
 		}
+		sr.Continued = stepErr != nil && s.ContinueOnError
 		res.Steps = append(res.Steps, sr)
 		if stepErr != nil {
 			fmt.Fprintf(log, "==> step %s %s (%s)\n", s.Name, stepErr.what(), sr.Duration.Round(time.Millisecond))

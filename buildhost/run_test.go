@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/buildhost"
+	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/procid"
 	"github.com/lxkit/lxkit/spec"
 	"github.com/lxkit/lxkit/testkit/testdrivers"
@@ -334,5 +337,152 @@ func TestReapRunnerGone(t *testing.T) {
 		if ok, err := driver.Exists(ctx, d, names[self]); err != nil || !ok {
 			t.Errorf("the live runner's container: exists=%v, %v", ok, err)
 		}
+	})
+}
+
+// fakeAPK is a package manager for the busybox test image, which has
+// none: apk info -e NAME and apk add NAME... against a folder.
+const fakeAPK = `#!/bin/sh
+db=/var/lib/fakeapk
+mkdir -p "$db"
+case "$1" in
+info) [ -f "$db/$3" ] ;;
+add) shift; for p; do case "$p" in -*) ;; *) touch "$db/$p"; echo "fake apk: installed $p" ;; esac; done ;;
+*) exit 1 ;;
+esac
+`
+
+// TestProvision: the provisioning stage (a cloud-config file, inline
+// cloud-config, packages:) runs before the workspace and the steps, as
+// root, and is reported as the step "provision"; it makes the job's user.
+// Packages go through a fake apk (busybox has no package manager). A
+// failed provisioning is the job's failure: only the always steps run.
+func TestProvision(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		dir := t.TempDir()
+		base := filepath.Join(dir, "base.cfg")
+		writeFile(t, base, "#cloud-config\nwrite_files:\n  - path: /etc/os-release\n    content: \"ID=alpine\\n\"\n"+
+			"  - path: /usr/local/bin/apk\n    permissions: '0755'\n    content: |\n"+indent(fakeAPK, "      ")+
+			"users:\n  - name: builder\n", 0o644)
+		inline, err := cloudconfig.Parse("inline", []byte("#cloud-config\nruncmd:\n  - echo provisioned as $(id -un)\n  - [mkdir, -p, /opt/tools]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := job(buildhost.Step{Name: "check", Run: "id -un\nls /var/lib/fakeapk\ntest -d /opt/tools\nstat -c %U ."})
+		j.Provision = []buildhost.Provision{{File: base}, {Config: inline}}
+		j.Packages = []string{"make", "git"}
+		j.User, j.Dir = "builder", "/home/builder/work"
+		var log bytes.Buffer
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: testhost.Name("prov")})
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, log.String())
+		}
+		gone(t, d, res.Container)
+		for _, want := range []string{"==> provision\n", "provisioned as root\n", "fake apk: installed make\nfake apk: installed git\n",
+			"==> step 1/1: check\nbuilder\ngit\nmake\nbuilder\n"} {
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, log.String())
+			}
+		}
+		if len(res.Steps) != 2 || res.Steps[0].Name != buildhost.ProvisionStep || res.Steps[0].Status != buildhost.StatusOK ||
+			res.Steps[0].Duration <= 0 || res.Steps[1].Status != buildhost.StatusOK {
+			t.Errorf("steps: %+v", res.Steps)
+		}
+
+		bad, err := cloudconfig.Parse("bad.cfg", []byte("#cloud-config\nruncmd:\n  - echo half\n  - exit 3\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = job(buildhost.Step{Name: "never", Run: "echo not-reached"}, buildhost.Step{Name: "logs", Run: "echo always ran", Always: true})
+		j.Provision = []buildhost.Provision{{Config: bad}}
+		log.Reset()
+		res, err = buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: testhost.Name("provbad")})
+		var se *buildhost.StepError
+		if !errors.As(err, &se) || se.Step != buildhost.ProvisionStep || se.ExitCode != 3 || !strings.Contains(err.Error(), "bad.cfg: runcmd[1]: exit status 3") {
+			t.Errorf("run: %v; want the provisioning failed with exit code 3, naming runcmd[1]\n%s", err, log.String())
+		}
+		if strings.Contains(log.String(), "not-reached") || !strings.Contains(log.String(), "half\n") || !strings.Contains(log.String(), "always ran\n") {
+			t.Errorf("log:\n%s", log.String())
+		}
+		if st := res.Steps; len(st) != 3 || st[0].Status != buildhost.StatusFailed || st[0].ExitCode != 3 ||
+			st[1].Status != buildhost.StatusSkipped || st[2].Status != buildhost.StatusOK || !res.Failed() {
+			t.Errorf("steps: %+v", res.Steps)
+		}
+		gone(t, d, res.Container)
+	})
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
+}
+
+// waitGone waits for the daemon to delete an ephemeral container that
+// stopped (it does so just after the stop).
+func waitGone(t *testing.T, d driver.Driver, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := d.Status(context.Background(), name)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("container %s: %v; want it gone by itself", name, err)
+			_ = d.Delete(context.Background(), name)
+			return
+		}
+	}
+}
+
+// TestEphemeral: an ephemeral job's container is the daemon's ephemeral
+// instance. Left behind (as a runner that died leaves it) and stopped
+// from outside (as a crash or a reboot stops it), it vanishes without
+// anyone deleting it. A container stopped under a running job fails the
+// job, and the runner's cleanup still succeeds; a job that passes
+// deletes it as any other.
+func TestEphemeral(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 3*time.Minute)
+		j := job(buildhost.Step{Run: "echo ok"})
+		j.Ephemeral = true
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Container: testhost.Name("eph")})
+		if err != nil || res.Steps[0].Status != buildhost.StatusOK {
+			t.Fatalf("run: %v, %+v", err, res)
+		}
+		gone(t, d, res.Container)
+
+		// Left behind: KeepAlways, as no runner deletes it.
+		res, err = buildhost.Run(ctx, d, j, buildhost.Options{Container: testhost.Name("ephkept"), Keep: buildhost.KeepAlways})
+		if err != nil || !res.Kept {
+			t.Fatalf("run: %v, %+v", err, res)
+		}
+		t.Cleanup(func() { _ = d.Delete(context.Background(), res.Container) })
+		inst, err := d.Instance(ctx, res.Container)
+		if err != nil || !inst.Ephemeral {
+			t.Fatalf("kept container: %+v, %v; want it ephemeral", inst, err)
+		}
+		if err := host.New(d.API()).SetInstanceState(ctx, res.Container, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, d, res.Container)
+
+		// Stopped under a running job.
+		var log safeBuffer
+		name := testhost.Name("ephcrash")
+		go func() {
+			for !strings.Contains(log.String(), "step 1/1") && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
+			_ = host.New(d.API()).SetInstanceState(ctx, name, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1})
+		}()
+		j = job(buildhost.Step{Run: "echo started; sleep 60"})
+		j.Ephemeral = true
+		res, err = buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: name})
+		if err == nil {
+			t.Errorf("run: passed; want a failure once the container stopped\n%s", log.String())
+		}
+		t.Logf("stopped under the job: %v", err)
+		gone(t, d, res.Container)
 	})
 }

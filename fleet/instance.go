@@ -324,7 +324,8 @@ func (m *Manager) Snapshot(ctx context.Context, s *spec.Spec, snap string) error
 
 // Rollback brings the instance and its volumes back to a snapshot that
 // Snapshot made. The instance is stopped for it and started again if it
-// was running.
+// was running. Its volumes' disk devices keep the names the Spec gives
+// (a snapshot taken before a Rename holds the old ones).
 func (m *Manager) Rollback(ctx context.Context, s *spec.Spec, snap string, stop driver.StopOptions) error {
 	if _, err := m.h.Snapshots(s.Name).Get(ctx, snap); err != nil {
 		return err
@@ -350,6 +351,9 @@ func (m *Manager) Rollback(ctx context.Context, s *spec.Spec, snap string, stop 
 		if err := m.h.RestoreVolumeSnapshot(ctx, v.Pool, v.Volume, snap); err != nil {
 			return fmt.Errorf("%s: volume %s: %w", s.Name, name, err)
 		}
+	}
+	if err := m.repointVolumes(ctx, s); err != nil { // a snapshot from before a Rename
+		return err
 	}
 	if status == driver.StatusRunning {
 		return m.d.Start(ctx, s.Name)

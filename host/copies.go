@@ -45,6 +45,20 @@ func (h *Host) RestoreVolumeSnapshot(ctx context.Context, pool, volume, snapshot
 // to a new volume in the same or another pool of the host. A destination
 // that exists already is left as it is.
 func (h *Host) CopyVolume(ctx context.Context, pool, source, dstPool, dst string) error {
+	return h.CopyVolumeFrom(ctx, "", pool, source, dstPool, dst)
+}
+
+// CopyVolumeFrom is CopyVolume from another project of the host: source
+// is a volume (or "vol/snap") of project (empty: the one h works in), dst
+// is made in the project h works in. A project whose
+// features.storage.volumes is false keeps its volumes in the default
+// project.
+func (h *Host) CopyVolumeFrom(ctx context.Context, project, pool, source, dstPool, dst string) error {
+	if project != "" {
+		if err := ValidateName("project", project); err != nil {
+			return err
+		}
+	}
 	vols := h.Volumes(dstPool)
 	if err := vols.checkNew(dst); err != nil {
 		return err
@@ -52,10 +66,11 @@ func (h *Host) CopyVolume(ctx context.Context, pool, source, dstPool, dst string
 	if ok, err := vols.Exists(ctx, dst); err != nil || ok {
 		return err
 	}
-	body := map[string]any{
-		"name": dst, "type": "custom",
-		"source": map[string]any{"type": "copy", "name": source, "pool": pool},
+	from := map[string]any{"type": "copy", "name": source, "pool": pool}
+	if project != "" {
+		from["project"] = project
 	}
+	body := map[string]any{"name": dst, "type": "custom", "source": from}
 	if _, err := h.c.Do(ctx, http.MethodPost, vols.path, body, ""); err != nil {
 		if ok, _ := vols.Exists(ctx, dst); ok && !errors.Is(err, errdefs.ErrNotFound) {
 			return nil // made meanwhile

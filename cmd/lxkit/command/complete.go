@@ -49,6 +49,7 @@ func addCompletion(f *cmdutil.Factory, root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		flagValues(c, "target", listed(f, "/1.0/cluster/members", ""))
+		flagValues(c, "target-project", listed(f, "/1.0/projects", ""))
 		flagValues(c, "profile", listed(f, "/1.0/profiles", ""))
 		flagValues(c, "image", listed(f, "/1.0/images/aliases", ""))
 		if c.Runnable() && c.ValidArgsFunction == nil {

@@ -446,7 +446,7 @@ func deleteHostObjects(t logger, c *client.Client, name, short string) {
 		vols, err := h.Volumes(p.Name).List(ctx)
 		logErr(err)
 		for _, v := range vols {
-			if mine(p.Name) || mine(v.Name) {
+			if (mine(p.Name) || mine(v.Name)) && !strings.Contains(v.Name, "/") { // a snapshot goes with its volume
 				logErr(h.Volumes(p.Name).Delete(ctx, v.Name))
 			}
 		}
@@ -467,6 +467,17 @@ func deleteHostObjects(t logger, c *client.Client, name, short string) {
 			logErr(err)
 			if err == nil {
 				deleteAll(t, pc, name)
+				// And its own custom volumes (features.storage.volumes).
+				ph := host.New(rest.New(pc).API())
+				for _, pool := range pools {
+					vols, err := ph.Volumes(pool.Name).List(ctx)
+					logErr(err)
+					for _, v := range vols {
+						if v.Type == "custom" && mine(v.Name) && !strings.Contains(v.Name, "/") {
+							logErr(ph.Volumes(pool.Name).Delete(ctx, v.Name))
+						}
+					}
+				}
 			}
 			logErr(h.Projects().Delete(ctx, p.Name))
 		}

@@ -72,6 +72,9 @@ type Factory struct {
 	// Driver returns the driver of --driver for --host. Its container
 	// names may be paths of nested containers, "outer/inner".
 	Driver func(ctx context.Context) (driver.Driver, error)
+	// DriverIn returns a new driver as Driver's, working in another
+	// project of the host (for what a command makes there).
+	DriverIn func(ctx context.Context, project string) (driver.Driver, error)
 
 	// --host, resolved once (after flag parsing) by host.
 	resolveOnce sync.Once
@@ -116,40 +119,61 @@ func NewFactory(ios *iostreams.IOStreams) *Factory {
 		if top != nil {
 			return top, nil
 		}
-		h, _, err := f.host()
+		d, err := f.newDriver(ctx, f.Globals.Project, f.Client)
 		if err != nil {
 			return nil, err
 		}
-		kind := f.Globals.Driver
-		if kind == "" {
-			kind = DriverREST
-			if h.SSH() {
-				kind = DriverCLI
-			}
-		}
-		switch kind {
-		case DriverREST:
-			cl, err := f.Client(ctx)
-			if err != nil {
-				return nil, err
-			}
-			top = nested.New(rest.New(cl))
-		case DriverCLI:
-			d, err := cliDriver(ctx, h, f.Globals.Project)
-			if err != nil {
-				return nil, err
-			}
-			top = nested.New(d)
-		default:
-			return nil, FlagErrorf("--driver %q: use rest or cli", f.Globals.Driver)
-		}
-		if err := projectExists(ctx, top, f.Globals.Project); err != nil {
-			top = nil
-			return nil, err
-		}
+		top = d
 		return top, nil
 	}
+	f.DriverIn = func(ctx context.Context, project string) (driver.Driver, error) {
+		return f.newDriver(ctx, project, func(ctx context.Context) (*client.Client, error) {
+			h, store, err := f.host()
+			if err != nil {
+				return nil, err
+			}
+			return connect(ctx, h, store, f.Globals, append(f.ClientOptions(), client.WithProject(project)))
+		})
+	}
 	return f
+}
+
+// newDriver makes the driver of --driver for --host, in project (empty:
+// the remote's, else the daemon's default); the REST driver gets its
+// client from open.
+func (f *Factory) newDriver(ctx context.Context, project string, open func(context.Context) (*client.Client, error)) (driver.Driver, error) {
+	h, _, err := f.host()
+	if err != nil {
+		return nil, err
+	}
+	kind := f.Globals.Driver
+	if kind == "" {
+		kind = DriverREST
+		if h.SSH() {
+			kind = DriverCLI
+		}
+	}
+	var d driver.Driver
+	switch kind {
+	case DriverREST:
+		cl, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d = nested.New(rest.New(cl))
+	case DriverCLI:
+		cd, err := cliDriver(ctx, h, project)
+		if err != nil {
+			return nil, err
+		}
+		d = nested.New(cd)
+	default:
+		return nil, FlagErrorf("--driver %q: use rest or cli", f.Globals.Driver)
+	}
+	if err := projectExists(ctx, d, project); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // projectExists checks the project of --project once, so that a

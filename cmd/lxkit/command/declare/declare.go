@@ -24,6 +24,8 @@ type Options struct {
 	IO      *iostreams.IOStreams
 	Globals *cmdutil.Globals
 	Driver  func(context.Context) (driver.Driver, error)
+	// DriverIn opens the host in another project (clone --target-project).
+	DriverIn func(context.Context, string) (driver.Driver, error)
 
 	File       string            // -f: the configuration (or fleet) file
 	Properties map[string]string // -p KEY=VALUE
@@ -33,10 +35,11 @@ type Options struct {
 	Volumes    bool              // down --volumes
 	Prune      bool              // plan and apply --prune
 	Parallel   int               // apply --parallel
+	Project    string            // clone --target-project
 }
 
 func newOptions(f *cmdutil.Factory) *Options {
-	return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
+	return &Options{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver, DriverIn: f.DriverIn}
 }
 
 // Cmds returns the commands of this package, for the root command.
@@ -247,13 +250,24 @@ func NewCmdRollback(f *cmdutil.Factory, runF func(context.Context, *Options) err
 // NewCmdClone returns `lxkit clone`.
 func NewCmdClone(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := newOptions(f)
-	cmd := namesCmd(opts, "clone -f FILE SOURCE NEW", "Make an instance as a copy of another of the same configuration",
+	cmd := namesCmd(opts, "clone -f FILE SOURCE NEW [--snapshot S] [--target-project P]", "Make an instance as a copy of another of the same configuration",
 		`Make NEW as a copy of SOURCE (at --snapshot, if given), both instances of the
 configuration file: the root filesystem and every custom volume are copied
 (NEW's volumes get NEW's names), and NEW is started. Cloud-config files are
-not applied again: the copy has what they did.`,
-		`  lxkit clone -f web.yaml web1 web2 --snapshot golden`,
+not applied again: the copy has what they did. A NEW that exists is left as
+it is.
+
+--target-project P makes NEW and its volumes in project P of the host
+(--project names SOURCE's, as with copy); the profiles NEW names must exist
+there. A project without features.storage.volumes keeps its volumes in the
+default project: a volume not named after its instance would then be
+SOURCE's own, and is refused.`,
+		`  lxkit clone -f web.yaml web1 web2 --snapshot golden
+  lxkit clone -f web.yaml web1 web1 --target-project staging`,
 		false, runF, func(ctx context.Context, opts *Options) error {
+			if opts.Project != "" {
+				return cloneToProject(ctx, opts)
+			}
 			ts, err := targets(ctx, opts, opts.Names)
 			if err != nil {
 				return err
@@ -265,7 +279,49 @@ not applied again: the copy has what they did.`,
 		})
 	cmd.Args = cmdutil.ExactArgs(2, "the source and the new instance's names")
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "copy this snapshot of SOURCE (default: its current state; a running SOURCE must be stopped)")
+	cmd.Flags().StringVar(&opts.Project, "target-project", "", "make NEW in `PROJECT` of the host")
 	return cmd
+}
+
+// cloneToProject is clone --target-project: SOURCE in the project lxkit
+// works in, NEW in opts.Project, on the top host (nested hosts work in
+// their default project).
+func cloneToProject(ctx context.Context, opts *Options) error {
+	if err := cmdutil.ValidateNames(opts.Names...); err != nil {
+		return err
+	}
+	for _, n := range opts.Names {
+		if strings.Contains(n, "/") {
+			return cmdutil.FlagErrorf("clone: --target-project is for the host's own instances, not %s inside a container", n)
+		}
+	}
+	if opts.DriverIn == nil {
+		return fmt.Errorf("clone: --target-project: no way to open another project")
+	}
+	tpl, err := spec.Load(opts.File)
+	if err != nil {
+		return err
+	}
+	var specs [2]*spec.Spec
+	for i, n := range opts.Names {
+		if specs[i], err = tpl.Instance(n, opts.Properties); err != nil {
+			return err
+		}
+	}
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	into, err := opts.DriverIn(ctx, opts.Project)
+	if err != nil {
+		return fmt.Errorf("--target-project %s: %w", opts.Project, err)
+	}
+	m, to := fleet.New(d), fleet.New(into)
+	m.Out, to.Out = opts.IO.ErrOut, opts.IO.ErrOut
+	p := cmdutil.StartProgress(opts.IO, opts.Globals, "Cloning "+opts.Names[0]+" to "+opts.Names[1]+" in project "+opts.Project, false)
+	err = m.CloneTo(ctx, to, specs[0], specs[1], opts.Snapshot)
+	p.Stop()
+	return err
 }
 
 // NewCmdRender returns `lxkit render`.

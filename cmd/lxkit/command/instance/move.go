@@ -9,7 +9,9 @@ import (
 	"github.com/lxkit/lxkit/cmd/lxkit/command/cmdutil"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/iostreams"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/fleet"
 	"github.com/lxkit/lxkit/host"
+	"github.com/lxkit/lxkit/spec"
 	"github.com/spf13/cobra"
 )
 
@@ -33,6 +35,10 @@ type MoveOptions struct {
 	// Snapshot copies that snapshot of the source (copy only).
 	Snapshot     string
 	InstanceOnly bool
+	// File is rename -f: the configuration whose volumes go with the
+	// instance; Props its -p properties.
+	File  string
+	Props []string
 }
 
 // NewCmdMove returns `lxkit move`.
@@ -168,20 +174,76 @@ func transferFlags(cmd *cobra.Command, opts *MoveOptions) {
 // NewCmdRename returns `lxkit rename`.
 func NewCmdRename(f *cmdutil.Factory, runF func(context.Context, *MoveOptions) error) *cobra.Command {
 	opts := &MoveOptions{IO: f.IOStreams, Globals: f.Globals, Driver: f.Driver}
-	return &cobra.Command{
-		Use:   "rename NAME NEW",
-		Short: "Rename a stopped container (one renamed already is left as it is)",
+	cmd := &cobra.Command{
+		Use:   "rename NAME NEW [-f FILE [-p KEY=VALUE]...]",
+		Short: "Rename a stopped container (one renamed already is left as it is); with -f, its volumes too",
 		Long: `Rename a stopped container, with its snapshots, on its host. A container
 renamed already (NAME gone, NEW there) is success; a NEW that another
-container has is refused.`,
+container has is refused.
+
+With -f FILE, NAME and NEW are instances of that configuration file (as
+up, clone and the other commands of -f take them): the custom volumes it
+names after the instance (NAME-data, by default) are renamed with it
+(NEW-data) and its disk devices point at the new names; volumes whose
+name does not change stay. Run again after a failure, it finishes the
+renames left to do. A running container is refused before anything
+changes: stop it, rename it, start it.`,
 		Example: `  lxkit rename web web-old
-  lxkit rename outer/web outer/web-old`,
+  lxkit rename outer/web outer/web-old
+  lxkit rename -f web.yaml web1 web2`,
 		Args: cmdutil.ExactArgs(2, "a container name and its new name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.NewName = args[0], args[1]
-			return runMove(cmd.Context(), opts, runF, renameRun)
+			if opts.File == "" && len(opts.Props) > 0 {
+				return cmdutil.FlagErrorf("rename: -p is for -f FILE")
+			}
+			run := renameRun
+			if opts.File != "" {
+				run = renameSpecRun
+			}
+			return runMove(cmd.Context(), opts, runF, run)
 		},
 	}
+	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "the instance configuration `FILE` (YAML) whose volumes go with the instance")
+	cmd.Flags().StringArrayVarP(&opts.Props, "property", "p", nil, "property KEY=VALUE for ${KEY}, repeatable (wins over the file's)")
+	return cmd
+}
+
+// renameSpecRun is rename -f: the instance and the volumes its
+// configuration names after it.
+func renameSpecRun(ctx context.Context, opts *MoveOptions) error {
+	dst, err := sameHost(opts, "rename", "a container keeps its host")
+	if err != nil {
+		return err
+	}
+	props, err := cmdutil.ParseConfig(opts.Props, false)
+	if err != nil {
+		return &cmdutil.FlagError{Err: fmt.Errorf("-p: %w", err)}
+	}
+	tpl, err := spec.Load(opts.File)
+	if err != nil {
+		return err
+	}
+	d, err := opts.Driver(ctx)
+	if err != nil {
+		return err
+	}
+	name := opts.Name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		if d, err = driver.HostAt(ctx, d, name[:i]); err != nil {
+			return err
+		}
+		name = name[i+1:]
+	}
+	old, err := tpl.Instance(name, props)
+	if err != nil {
+		return err
+	}
+	new, err := tpl.Instance(dst, props)
+	if err != nil {
+		return err
+	}
+	return fleet.New(d).Rename(ctx, old, new)
 }
 
 func renameRun(ctx context.Context, opts *MoveOptions) error {

@@ -68,6 +68,11 @@ after the other with their output on stdout as it comes, fetch the artifacts
 it for a look inside). A summary of the steps goes to stderr. The job's
 secrets come from lxkit's environment and show as *** in the output.
 
+A job's provision: (cloud-config files, or cloud-config written in the job
+file) and packages: are applied first, as root, and summed up as the step
+"provision". With ephemeral: true the container is one the daemon deletes
+when it stops, so that a crash leaves nothing behind.
+
 The exit status is 0 when every step succeeded, the failing step's exit
 status when one failed (124 when it timed out), 1 when lxkit could not do
 its part. See the README for the job file.
@@ -243,10 +248,10 @@ func run(ctx context.Context, opts *Options, file string, out, errOut io.Writer)
 // container.
 func summary(w io.Writer, j *buildhost.Job, res *buildhost.Result, err error) {
 	t := cmdutil.NewRows(w)
-	for i, s := range res.Steps {
+	for _, s := range res.Steps {
 		note := ""
 		switch {
-		case s.Status == buildhost.StatusFailed && j.Steps[i].ContinueOnError:
+		case s.Status == buildhost.StatusFailed && s.Continued:
 			note = fmt.Sprintf("exit %d, continued", s.ExitCode)
 		case s.Status == buildhost.StatusFailed:
 			note = fmt.Sprintf("exit %d", s.ExitCode)
