@@ -202,7 +202,7 @@ func (m *Manager) Rename(ctx context.Context, old, new *spec.Spec) error {
 	}
 	// Each volume is detached, renamed and attached again under its new
 	// name: Incus 6.0.4 takes 30 s to rename a volume an instance uses
-	// (LXD 5.0.2 a moment), as it updates the instance's device itself.
+	// (hostapi.VolumeRenameInUse; LXD 5.0.2 a moment).
 	for _, mv := range todo {
 		cur, err := m.d.Instance(ctx, new.Name)
 		if err != nil {

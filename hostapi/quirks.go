@@ -225,6 +225,13 @@ func StopUnfinished(status string, config map[string]string) bool {
 // StopUnfinishedSeen names the daemons StopUnfinished was seen on.
 const StopUnfinishedSeen = "Incus 6.0.4"
 
+// VolumeRenameInUse names the daemons that take about 30 s to rename a
+// custom volume an instance's disk device uses (they update the
+// instance's device themselves), as long as lxkit's request timeout:
+// fleet.Manager.Rename detaches the volume, renames it and attaches it
+// again (LXD 5.0.2 renames one in use at once).
+const VolumeRenameInUse = "Incus 6.0.4"
+
 // EphemeralOutlivesStop reports an ephemeral container that reads
 // "Stopped" while its daemon has yet to delete it. The daemon's stop hook
 // cleans up and then deletes it in a goroutine; a stop request waits for
