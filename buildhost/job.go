@@ -83,8 +83,12 @@ import (
 // Job is what to run in one throwaway container.
 type Job struct {
 	// Name names the job in messages and in the container's name.
-	Name     string            `yaml:"name"`
-	Image    spec.Image        `yaml:"image"`
+	Name  string     `yaml:"name"`
+	Image spec.Image `yaml:"image"`
+	// Origin, "TEMPLATE/SNAPSHOT", makes the container a copy of a
+	// template instance's snapshot instead of an image (copy-on-write
+	// where the pool can): the fast path, packages and caches already in.
+	Origin   string            `yaml:"origin"`
 	Profiles []string          `yaml:"profiles"`
 	Config   map[string]string `yaml:"config"`
 	// Devices are added to the container's, e.g. a cache volume that
@@ -210,6 +214,15 @@ func Load(file string, props map[string]string) (*Job, error) {
 	}
 	if j.Name == "" {
 		j.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	if err := j.checkSource(); err != nil && n != nil {
+		line := yamlfile.KeyLine(n, "origin")
+		if line == 0 {
+			line = yamlfile.KeyLine(n, "image")
+		}
+		if line > 0 {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
 	}
 	if j.Workspace != "" && !filepath.IsAbs(j.Workspace) {
 		j.Workspace = filepath.Join(filepath.Dir(file), j.Workspace)
@@ -382,6 +395,24 @@ func expandProperties(file string, top *yaml.Node, props map[string]string) erro
 	return nil
 }
 
+// checkSource checks that a job is made from an image or from an origin,
+// not both, and that an origin is TEMPLATE/SNAPSHOT.
+func (j *Job) checkSource() error {
+	switch {
+	case j.Image == (spec.Image{}) && j.Origin == "":
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "job %s: no image (or origin)", j.Name)
+	case j.Image != (spec.Image{}) && j.Origin != "":
+		return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "job %s: give image or origin, not both", j.Name)
+	case j.Origin != "":
+		tpl, snap, ok := strings.Cut(j.Origin, "/")
+		if !ok || tpl == "" || snap == "" || strings.Contains(snap, "/") || strings.ContainsAny(j.Origin, " \t\n") {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil,
+				"job %s: origin %q: want TEMPLATE/SNAPSHOT (an instance of the host, and one of its snapshots)", j.Name, j.Origin)
+		}
+	}
+	return nil
+}
+
 // Validate checks a job before anything is made for it, filling in the
 // defaults of Dir and step names.
 func (j *Job) Validate() error {
@@ -394,8 +425,8 @@ func (j *Job) Validate() error {
 	if len(j.Name) > MaxNameLen || !utf8.ValidString(j.Name) || strings.ContainsFunc(j.Name, unicode.IsControl) {
 		return bad("job name %q: want at most %d bytes of text without control characters", j.Name, MaxNameLen)
 	}
-	if j.Image == (spec.Image{}) {
-		return bad("job %s: no image", j.Name)
+	if err := j.checkSource(); err != nil {
+		return err
 	}
 	if j.Dir == "" {
 		j.Dir = DefaultDir

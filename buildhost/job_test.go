@@ -102,6 +102,9 @@ func TestLoadErrors(t *testing.T) {
 		{"inline2.yaml", "image: x\nsteps: [true]\nprovision:\n  - write_files: [{path: rel, content: x}]\n", "inline2.yaml:4:"},
 		{"pkgs.yaml", "image: x\nsteps: [true]\npackages:\n  - make\n  - \"no good\"\n", `pkgs.yaml:5:5: packages[1]: "no good" is not a package name`},
 		{"pkgmap.yaml", "image: x\nsteps: [true]\npackages: {a: b}\n", "pkgmap.yaml:3: cannot unmarshal"},
+		{"both.yaml", "image: x\norigin: tpl/s1\nsteps: [true]\n", "both.yaml:2: job both: give image or origin, not both"},
+		{"origin.yaml", "steps: [true]\norigin: tpl\n", `origin.yaml:2: job origin: origin "tpl": want TEMPLATE/SNAPSHOT`},
+		{"origin2.yaml", "steps: [true]\norigin: tpl/s1/x\n", `origin2.yaml:2: job origin2: origin "tpl/s1/x"`},
 	} {
 		path := filepath.Join(dir, c.name)
 		writeFile(t, path, c.content)

@@ -231,7 +231,7 @@ func Run(ctx context.Context, d driver.Driver, job *Job, opts Options) (res *Res
 	}
 	fmt.Fprintf(log, "==> creating %s\n", name)
 	if err := d.Create(jobCtx, name, driver.CreateOptions{
-		Image: fleet.DriverImage(job.Image), Profiles: job.Profiles, Config: config, Devices: job.Devices,
+		Image: fleet.DriverImage(job.Image), Source: job.Origin, Profiles: job.Profiles, Config: config, Devices: job.Devices,
 		Target: opts.Target, Ephemeral: job.Ephemeral,
 	}); err != nil {
 		return res, err // a failed create leaves nothing (the delete below makes sure)

@@ -486,3 +486,57 @@ func TestEphemeral(t *testing.T) {
 		gone(t, d, res.Container)
 	})
 }
+
+// TestOrigin: a job made from a template's snapshot finds what was put in
+// the template, which the job leaves as it was. The figure compares the
+// fast path with a job that provisions a fresh image itself.
+func TestOrigin(t *testing.T) {
+	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
+		ctx := testhost.Context(t, 4*time.Minute)
+		tpl := testhost.Name("jobtpl")
+		if err := d.Create(ctx, tpl, driver.CreateOptions{Image: driver.Image{Alias: testhost.Image}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Delete(context.Background(), tpl) })
+		const provision = "mkdir -p /opt/tools && i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo tool $i > /opt/tools/t$i; done"
+		const check = "cat /opt/tools/t300; echo built > /opt/tools/out"
+		if _, err := transport.Run(ctx, d.Transport(tpl), "/bin/sh", "-c", provision); err != nil {
+			t.Fatal(err)
+		}
+		if err := host.New(d.API()).Snapshots(tpl).Create(ctx, api.InstanceSnapshotsPost{Name: "ready"}); err != nil {
+			t.Fatal(err)
+		}
+
+		run := func(j *buildhost.Job) (string, time.Duration) {
+			t.Helper()
+			var log safeBuffer
+			start := time.Now()
+			res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: testhost.Name("joborigin")})
+			took := time.Since(start)
+			if err != nil || res.Steps[len(res.Steps)-1].Status != buildhost.StatusOK {
+				t.Fatalf("run: %v, %+v\n%s", err, res, log.String())
+			}
+			gone(t, d, res.Container)
+			return log.String(), took
+		}
+		warm := &buildhost.Job{Name: "warm", Origin: tpl + "/ready", Steps: []buildhost.Step{{Run: check}}}
+		out, fromTemplate := run(warm)
+		if !strings.Contains(out, "tool 300") {
+			t.Errorf("the job did not find the template's files:\n%s", out)
+		}
+		fresh := job(buildhost.Step{Run: provision}, buildhost.Step{Run: check})
+		_, fromImage := run(fresh)
+		if _, err := transport.Run(ctx, d.Transport(tpl), "test", "!", "-e", "/opt/tools/out"); err != nil {
+			t.Errorf("the job wrote into its template: %v", err)
+		}
+		t.Logf("figure: a job from a template snapshot %.2f s, from the image provisioning itself %.2f s",
+			fromTemplate.Seconds(), fromImage.Seconds())
+
+		// A missing snapshot: nothing is made, and the error says so.
+		_, err := buildhost.Run(ctx, d, &buildhost.Job{Name: "gone", Origin: tpl + "/nosuch", Steps: []buildhost.Step{{Run: "true"}}},
+			buildhost.Options{Container: testhost.Name("jobnosnap")})
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("origin of a missing snapshot: %v; want not found", err)
+		}
+	})
+}
