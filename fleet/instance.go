@@ -165,7 +165,14 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 		return err
 	}
 	var apply func(context.Context, transport.Transport, io.Writer) error
-	if len(s.CloudConfig) > 0 {
+	var userData string
+	native := s.CloudConfigMode == spec.CloudConfigNative && len(s.CloudConfig) > 0
+	if native {
+		var err error
+		if userData, err = NativeUserData(s.CloudConfig); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	} else if len(s.CloudConfig) > 0 {
 		if m.CloudConfig == nil {
 			return errdefs.Wrap(errdefs.ErrNotImplemented, nil, "%s: cloud-config files are named but no way to apply them was given", s.Name)
 		}
@@ -179,6 +186,21 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 	}
 	opts := m.createOptions(s)
 	opts.Target = target
+	if native {
+		key, err := m.userDataKey(ctx)
+		if err != nil {
+			return err
+		}
+		if _, set := opts.Config[key]; set {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: config sets %s and cloud-config-mode: native hands the cloud-config files there: use one of them", s.Name, key)
+		}
+		opts.Config[key] = userData
+		// The image's cloud-init reads it at the first start: wait for it
+		// below, as an applied cloud-config is waited for.
+		apply = func(ctx context.Context, _ transport.Transport, _ io.Writer) error {
+			return driver.WaitForCloudInit(ctx, m.d, s.Name, 0)
+		}
+	}
 	var made bool
 	opts.Made = &made
 	if err := m.d.Create(ctx, s.Name, opts); err != nil {
@@ -198,6 +220,19 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// userDataKey is the configuration key that hands user-data to
+// cloud-init on this host (see UserDataKey).
+func (m *Manager) userDataKey(ctx context.Context) (string, error) {
+	srv, err := m.h.Server(ctx)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(srv.APIExtensions, "cloud_init") {
+		return UserDataKey, nil
+	}
+	return UserDataKeyOld, nil
 }
 
 // Rebuild replaces the instance with a new one made from the Spec (a

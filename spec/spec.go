@@ -15,6 +15,7 @@
 //	volumes:                      # custom volumes, kept when the instance is rebuilt
 //	  data: {pool: default, path: /srv/data}   # volume ${instance}-data unless volume: says
 //	cloud-config: [web.cfg]       # applied in order through the API
+//	cloud-config-mode: native     # or api (the default): see CloudConfigMode
 //	placement: {spread: true}     # on a cluster: {target: m2}, {group: G}, spread
 //
 // Strings may use ${NAME} for a property: instance (the instance's
@@ -96,7 +97,10 @@ type Spec struct {
 	Devices     map[string]map[string]string `yaml:"devices,omitempty" json:"devices,omitempty"`
 	Volumes     map[string]Volume            `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	CloudConfig []string                     `yaml:"cloud-config,omitempty" json:"cloud-config,omitempty"`
-	Properties  map[string]string            `yaml:"properties,omitempty" json:"properties,omitempty"`
+	// CloudConfigMode says who applies CloudConfig: CloudConfigAPI (the
+	// default, written as "") or CloudConfigNative.
+	CloudConfigMode string            `yaml:"cloud-config-mode,omitempty" json:"cloud-config-mode,omitempty"`
+	Properties      map[string]string `yaml:"properties,omitempty" json:"properties,omitempty"`
 	// Placement is where the instance goes on a cluster: not part of
 	// what it is (Hash leaves it out), and it does not move once made.
 	Placement *Placement `yaml:"placement,omitempty" json:"-"`
@@ -106,16 +110,28 @@ type Spec struct {
 
 // file is one file's content, as written.
 type file struct {
-	Include     []string                     `yaml:"include"`
-	Image       *Image                       `yaml:"image"`
-	Profiles    []string                     `yaml:"profiles"`
-	Config      map[string]string            `yaml:"config"`
-	Devices     map[string]map[string]string `yaml:"devices"`
-	Volumes     map[string]Volume            `yaml:"volumes"`
-	CloudConfig []string                     `yaml:"cloud-config"`
-	Properties  map[string]string            `yaml:"properties"`
-	Placement   *Placement                   `yaml:"placement"`
+	Include         []string                     `yaml:"include"`
+	Image           *Image                       `yaml:"image"`
+	Profiles        []string                     `yaml:"profiles"`
+	Config          map[string]string            `yaml:"config"`
+	Devices         map[string]map[string]string `yaml:"devices"`
+	Volumes         map[string]Volume            `yaml:"volumes"`
+	CloudConfig     []string                     `yaml:"cloud-config"`
+	CloudConfigMode string                       `yaml:"cloud-config-mode"`
+	Properties      map[string]string            `yaml:"properties"`
+	Placement       *Placement                   `yaml:"placement"`
 }
+
+// Values of cloud-config-mode.
+const (
+	// CloudConfigAPI: lxkit applies the cloud-config files itself, through
+	// the container's transport (package cloudconfig's subset; no
+	// cloud-init needed in the image). A Spec holds it as "".
+	CloudConfigAPI = "api"
+	// CloudConfigNative: lxkit hands the files to the image's own
+	// cloud-init, through the instance's cloud-init.user-data.
+	CloudConfigNative = "native"
+)
 
 // Template is a configuration file read with its includes, not yet made
 // into one instance's Spec.
@@ -266,6 +282,12 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 		if err := yamlfile.DecodeStrict(n, &f); err != nil {
 			return nil, yamlfile.Error(p.path, err)
 		}
+		switch f.CloudConfigMode {
+		case "", CloudConfigAPI, CloudConfigNative:
+		default:
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: cloud-config-mode: %q is not %s or %s",
+				p.path, yamlfile.KeyLine(n, "cloud-config-mode"), f.CloudConfigMode, CloudConfigAPI, CloudConfigNative)
+		}
 		merge(s, &f, p.path)
 	}
 	if err := s.validate(); err != nil {
@@ -278,6 +300,12 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 func merge(s *Spec, f *file, path string) {
 	if f.Image != nil {
 		s.Image = *f.Image
+	}
+	switch f.CloudConfigMode {
+	case CloudConfigAPI:
+		s.CloudConfigMode = "" // the default: one Hash for both spellings
+	case CloudConfigNative:
+		s.CloudConfigMode = f.CloudConfigMode
 	}
 	if f.Placement != nil {
 		p := *f.Placement

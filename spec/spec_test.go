@@ -118,6 +118,8 @@ func TestErrors(t *testing.T) {
 		{"self", map[string]string{"a.yaml": "image: x\ninclude:\n  - a.yaml\n"}, "a.yaml:3: include cycle: "},
 		{"error in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "\n\nbogus: 1\n"}, `b.yaml:3: unknown key "bogus"`},
 		{"target and spread", map[string]string{"a.yaml": "image: x\nplacement: {target: m1, spread: true}\n"}, "a.yaml: placement: target names one member"},
+		{"unknown cloud-config mode", map[string]string{"a.yaml": "image: x\n\ncloud-config-mode: cloud-init\n"}, `a.yaml:3: cloud-config-mode: "cloud-init" is not api or native`},
+		{"unknown cloud-config mode in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "cloud-config-mode: ${m}\nproperties: {m: Native}\n"}, `b.yaml:1: cloud-config-mode: "Native" is not api or native`},
 		{"unknown placement key", map[string]string{"a.yaml": "image: x\nplacement:\n  member: m1\n"}, `a.yaml:3: unknown key "member"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,5 +225,37 @@ func TestPlacement(t *testing.T) {
 		if s.Placement == nil || *s.Placement != want {
 			t.Errorf("%s: placement %+v; want %+v", file, s.Placement, want)
 		}
+	}
+}
+
+// cloud-config-mode is a scalar like image:, an includer's winning; api,
+// the default, is held as "" so that both spellings hash alike.
+func TestCloudConfigMode(t *testing.T) {
+	dir := files(t, map[string]string{
+		"native.yaml": "image: x\ncloud-config-mode: native\n",
+		"none.yaml":   "include: [native.yaml]\n",
+		"api.yaml":    "include: [native.yaml]\ncloud-config-mode: api\n",
+		"prop.yaml":   "image: x\ncloud-config-mode: ${mode}\nproperties: {mode: api}\n",
+	})
+	for file, want := range map[string]string{"native.yaml": CloudConfigNative, "none.yaml": CloudConfigNative, "api.yaml": "", "prop.yaml": ""} {
+		tpl, err := Load(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := tpl.Instance("i", nil)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if s.CloudConfigMode != want {
+			t.Errorf("%s: cloud-config-mode %q; want %q", file, s.CloudConfigMode, want)
+		}
+	}
+	tpl, err := Load(filepath.Join(dir, "prop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tpl.Instance("i", map[string]string{"mode": "native"}); err != nil || s.CloudConfigMode != CloudConfigNative {
+		t.Errorf("-p mode=native: %+v, %v; want native", s, err)
 	}
 }
