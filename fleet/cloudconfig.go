@@ -3,6 +3,8 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -68,7 +70,8 @@ const nativeMergeType = "list(append)+dict(recurse_array)+str()"
 // #cloud-config file (checked to be YAML, with the file and line of an
 // error; cloud-init checks its modules) or a script (#!). One file is
 // handed on as written; several become one MIME multipart document, in
-// order, whose cloud-config parts cloud-init merges as Merge does.
+// order, whose cloud-config parts cloud-init merges as Merge does. The
+// same files always make the same user-data.
 func NativeUserData(files []string) (string, error) {
 	type part struct{ kind, data string }
 	var parts []part
@@ -95,8 +98,17 @@ func NativeUserData(files []string) (string, error) {
 	case 1:
 		return parts[0].data, nil
 	}
+	// The boundary comes from the content, so that the same files make
+	// the same user-data (and cannot hold the boundary).
+	sum := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(sum, "%s\x00%d\x00%s", p.kind, len(p.data), p.data)
+	}
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
+	if err := w.SetBoundary("lxkit-" + hex.EncodeToString(sum.Sum(nil))[:40]); err != nil {
+		return "", err
+	}
 	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\nMIME-Version: 1.0\r\n\r\n", w.Boundary())
 	for i, p := range parts {
 		h := textproto.MIMEHeader{}

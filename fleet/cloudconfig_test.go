@@ -50,6 +50,9 @@ func TestNativeUserData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if again, _ := fleet.NativeUserData(p("a.cfg", "b.sh", "c.cfg")); again != got {
+		t.Errorf("the same files made another user-data:\n%s\nthen:\n%s", got, again)
+	}
 	msg, err := mail.ReadMessage(strings.NewReader(got))
 	if err != nil {
 		t.Fatalf("not a MIME message: %v\n%s", err, got)

@@ -16,7 +16,7 @@
 #   - cloud-init runs at the first start under systemd (its four units),
 #     writes /run/cloud-init/result.json when done and answers
 #     `cloud-init status --long`; it leaves the network alone (eth0 gets an
-#     address from the bridge through systemd-networkd: no route, no DNS);
+#     address from the bridge through dhclient: no route, no DNS);
 #   - no default user, no sshd; `lxc stop` (SIGPWR) stops it in seconds.
 #
 # Measured (see README, "Real cloud-init"): systemd 252 runs as the
@@ -28,7 +28,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${LXKIT_CACHE:-/var/cache/lxkit}
 # Bump v1 when the build or anything in scripts/cloudinit/ changes.
-image=$cache/cloudinit-bookworm-v1.tar.zst
+image=$cache/cloudinit-bookworm-v2.tar.zst
+# The packages fetched, kept for the next build (about 60 MB): fetching
+# them is nearly all of a build's time.
+debs=$cache/debs-bookworm
 alias=cloudimage
 mirror=http://deb.debian.org/debian
 packages=(cloud-init systemd-sysv)
@@ -80,7 +83,8 @@ build_image() {
   trap 'exit 130' INT TERM
 
   echo "lxkit cloudinit-image: building $out (a few minutes, once)" >&2
-  debootstrap --variant=minbase bookworm "$r" "$mirror" >"$log" 2>&1 ||
+  mkdir -p "$debs"
+  debootstrap --variant=minbase --cache-dir="$debs" bookworm "$r" "$mirror" >"$log" 2>&1 ||
     fail "debootstrap failed"
 
   cat >"$r/etc/dpkg/dpkg.cfg.d/01-lxkit-nodoc" <<'EOF'
@@ -99,21 +103,22 @@ EOF
   mount -t sysfs -o ro sysfs "$r/sys"
   mkdir -p "$r/dev/pts"
   mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts"
+  mount --bind "$debs" "$r/var/cache/apt/archives"
 
   install -D -m 644 "$here/cloudinit/90-lxkit.cfg" "$r/etc/cloud/cloud.cfg.d/90-lxkit.cfg"
-  install -D -m 644 "$here/cloudinit/eth0.network" "$r/etc/systemd/network/eth0.network"
+  install -D -m 644 "$here/cloudinit/lxkit-dhcp.service" "$r/etc/systemd/system/lxkit-dhcp.service"
+  install -D -m 755 "$here/cloudinit/lxkit-dhclient-script" "$r/usr/local/sbin/lxkit-dhclient-script"
 
   chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive bash -euxc '
     apt() { apt-get -o DPkg::Lock::Timeout=600 -o APT::Install-Recommends=false -q "$@"; }
     apt update
     apt install -y '"${packages[*]}"'
-    systemctl enable systemd-networkd.service
+    systemctl enable lxkit-dhcp.service
     # Units that only fail or wait in an unprivileged container.
     systemctl mask systemd-binfmt.service e2scrub_reap.service \
       e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer
-    apt clean
-    rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
       /var/lib/dpkg/*-old /var/log/* /usr/share/doc/* /usr/share/man/* \
       /usr/share/info/* /usr/share/lintian/* /root/.bash_history
     find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
@@ -127,7 +132,7 @@ EOF
   local version
   version=$(chroot "$r" dpkg-query -W -f='${Version}' cloud-init)
   unmount_all
-  rm -rf "${r:?}"/dev/* # LXD and Incus make /dev themselves
+  rm -rf "${r:?}"/dev/* "$r"/var/cache/apt/archives/* # LXD and Incus make /dev themselves
 
   mkdir -p "$t/templates"
   cp "$here"/cloudinit/*.tpl "$t/templates/"
