@@ -184,7 +184,7 @@ func TestCloudConfigModes(t *testing.T) {
 
 		// A runcmd that fails: the native launch fails with cloud-init's
 		// error and removes the instance, as an api launch does.
-		if errs[bad] == nil || !strings.Contains(errs[bad].Error(), "cloud-init finished with errors: ('scripts-user'") {
+		if errs[bad] == nil || !strings.HasPrefix(errs[bad].Error(), bad.Name+": cloud-init finished with errors: ('scripts-user'") {
 			t.Errorf("launch of a failing runcmd, native: %v; want cloud-init's scripts-user error", errs[bad])
 		}
 		if ok, err := driver.Exists(ctx, d, bad.Name); err != nil || ok {

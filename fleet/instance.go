@@ -217,6 +217,9 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = m.d.Delete(cctx, s.Name)
+		if native {
+			return err // WaitForCloudInit's errors name the instance
+		}
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil
