@@ -3,7 +3,7 @@ GO      ?= scripts/go.sh
 BIN     := bin/lxkit
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build install man hosts nested-image cluster cluster-down demo test unit race vet bench faults
+.PHONY: all build install man hosts nested-image cloudinit-image cluster cluster-down demo test unit race vet bench faults
 
 all: build
 
@@ -36,6 +36,12 @@ hosts:
 # with LXD inside, for nested-container tests (idempotent).
 nested-image: hosts
 	bash scripts/nested-image.sh
+
+# Builds once (cached in /var/cache/lxkit) and imports "cloudimage",
+# Debian with cloud-init whose templates seed it from cloud-init.user-data,
+# for the tests of real cloud-init (idempotent).
+cloudinit-image: hosts
+	bash scripts/cloudinit-image.sh
 
 # Forms two real 3-member clusters on this machine, LXD and Incus, each
 # member a daemon in its own network namespace, and adds the remotes

@@ -21,11 +21,13 @@ import (
 	"time"
 
 	"github.com/lxkit/lxkit/api"
+	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/hostapi"
 	"github.com/lxkit/lxkit/spec"
+	"github.com/lxkit/lxkit/transport"
 )
 
 // Keys that fleet keeps in an instance's configuration.
@@ -218,9 +220,19 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
-	apply, err := m.cloudConfig(s)
-	if err != nil {
-		return err
+	var apply cloudConfigApply
+	var userData string
+	native := s.CloudConfigMode == spec.CloudConfigNative && len(s.CloudConfig) > 0
+	if native {
+		var err error
+		if userData, err = NativeUserData(s.CloudConfig); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	} else {
+		var err error
+		if apply, err = m.cloudConfig(s); err != nil {
+			return err
+		}
 	}
 	src, err := m.ReadSources(ctx, []*spec.Spec{s})
 	if err != nil {
@@ -233,6 +245,21 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 	opts.Config[KeyProfiles] = recordProfiles(s, src)
 	opts.Config[KeyCloudConfig] = recordCloudConfig(s, src)
 	opts.Target = target
+	if native {
+		key, err := m.userDataKey(ctx)
+		if err != nil {
+			return err
+		}
+		if _, set := opts.Config[key]; set {
+			return errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s: config sets %s and cloud-config-mode: native hands the cloud-config files there: use one of them", s.Name, key)
+		}
+		opts.Config[key] = userData
+		// The image's cloud-init reads it at the first start: wait for it
+		// below, as an applied cloud-config is waited for.
+		apply = func(ctx context.Context, _ transport.Transport, _ cloudconfig.ApplyOptions) error {
+			return driver.WaitForCloudInit(ctx, m.d, s.Name, 0)
+		}
+	}
 	var made bool
 	opts.Made = &made
 	if err := m.d.Create(ctx, s.Name, opts); err != nil {
@@ -245,9 +272,25 @@ func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = m.d.Delete(cctx, s.Name)
+		if native {
+			return err // WaitForCloudInit's errors name the instance
+		}
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// userDataKey is the configuration key that hands user-data to
+// cloud-init on this host (see UserDataKey).
+func (m *Manager) userDataKey(ctx context.Context) (string, error) {
+	srv, err := m.h.Server(ctx)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(srv.APIExtensions, "cloud_init") {
+		return UserDataKey, nil
+	}
+	return UserDataKeyOld, nil
 }
 
 // Rebuild replaces the instance with a new one made from the Spec (a

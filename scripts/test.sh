@@ -51,7 +51,7 @@ phase() { # NAME CMD...: runs CMD, noting its times; returns its status
   return $rc
 }
 
-phase "hosts, nested image, clusters" make --no-print-directory hosts nested-image cluster
+phase "hosts, test images, clusters" make --no-print-directory hosts nested-image cloudinit-image cluster
 phase "vet (go vet, staticcheck)" make --no-print-directory vet
 phase "unit tests with -race (-short)" make --no-print-directory race
 status=0

@@ -17,6 +17,7 @@
 //	  data: {pool: default, path: /srv/data}   # volume ${instance}-data unless volume: says
 //	  logs: {path: /var/log/app, origin: tpl}  # if missing: a copy of tpl's volume of device logs
 //	cloud-config: [web.cfg]       # applied in order through the API
+//	cloud-config-mode: native     # or api (the default): see CloudConfigMode
 //	placement: {spread: true}     # on a cluster: {target: m2}, {group: G}, spread
 //
 // Strings may use ${NAME} for a property: instance (the instance's
@@ -111,7 +112,10 @@ type Spec struct {
 	Devices     map[string]map[string]string `yaml:"devices,omitempty" json:"devices,omitempty"`
 	Volumes     map[string]Volume            `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	CloudConfig []string                     `yaml:"cloud-config,omitempty" json:"cloud-config,omitempty"`
-	Properties  map[string]string            `yaml:"properties,omitempty" json:"properties,omitempty"`
+	// CloudConfigMode says who applies CloudConfig: CloudConfigAPI (the
+	// default, written as "") or CloudConfigNative.
+	CloudConfigMode string            `yaml:"cloud-config-mode,omitempty" json:"cloud-config-mode,omitempty"`
+	Properties      map[string]string `yaml:"properties,omitempty" json:"properties,omitempty"`
 	// Placement is where the instance goes on a cluster: not part of
 	// what it is (Hash leaves it out), and it does not move once made.
 	Placement *Placement `yaml:"placement,omitempty" json:"-"`
@@ -121,17 +125,29 @@ type Spec struct {
 
 // file is one file's content, as written.
 type file struct {
-	Include     []string                     `yaml:"include"`
-	Image       *Image                       `yaml:"image"`
-	Origin      *string                      `yaml:"origin"`
-	Profiles    []string                     `yaml:"profiles"`
-	Config      map[string]string            `yaml:"config"`
-	Devices     map[string]map[string]string `yaml:"devices"`
-	Volumes     map[string]Volume            `yaml:"volumes"`
-	CloudConfig []string                     `yaml:"cloud-config"`
-	Properties  map[string]string            `yaml:"properties"`
-	Placement   *Placement                   `yaml:"placement"`
+	Include         []string                     `yaml:"include"`
+	Image           *Image                       `yaml:"image"`
+	Origin          *string                      `yaml:"origin"`
+	Profiles        []string                     `yaml:"profiles"`
+	Config          map[string]string            `yaml:"config"`
+	Devices         map[string]map[string]string `yaml:"devices"`
+	Volumes         map[string]Volume            `yaml:"volumes"`
+	CloudConfig     []string                     `yaml:"cloud-config"`
+	CloudConfigMode string                       `yaml:"cloud-config-mode"`
+	Properties      map[string]string            `yaml:"properties"`
+	Placement       *Placement                   `yaml:"placement"`
 }
+
+// Values of cloud-config-mode.
+const (
+	// CloudConfigAPI: lxkit applies the cloud-config files itself, through
+	// the container's transport (package cloudconfig's subset; no
+	// cloud-init needed in the image). A Spec holds it as "".
+	CloudConfigAPI = "api"
+	// CloudConfigNative: lxkit hands the files to the image's own
+	// cloud-init, through the instance's cloud-init.user-data.
+	CloudConfigNative = "native"
+)
 
 // Template is a configuration file read with its includes, not yet made
 // into one instance's Spec.
@@ -285,6 +301,12 @@ func (t *Template) Instance(name string, props map[string]string) (*Spec, error)
 		if err := checkOrigins(p.path, n, &f, name); err != nil {
 			return nil, err
 		}
+		switch f.CloudConfigMode {
+		case "", CloudConfigAPI, CloudConfigNative:
+		default:
+			return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, nil, "%s:%d: cloud-config-mode: %q is not %s or %s",
+				p.path, yamlfile.KeyLine(n, "cloud-config-mode"), f.CloudConfigMode, CloudConfigAPI, CloudConfigNative)
+		}
 		merge(s, &f, p.path)
 	}
 	if err := s.validate(); err != nil {
@@ -300,6 +322,12 @@ func merge(s *Spec, f *file, path string) {
 	}
 	if f.Origin != nil {
 		s.Image, s.Origin = Image{}, *f.Origin
+	}
+	switch f.CloudConfigMode {
+	case CloudConfigAPI:
+		s.CloudConfigMode = "" // the default: one Hash for both spellings
+	case CloudConfigNative:
+		s.CloudConfigMode = f.CloudConfigMode
 	}
 	if f.Placement != nil {
 		p := *f.Placement

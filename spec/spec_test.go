@@ -126,6 +126,8 @@ func TestErrors(t *testing.T) {
 		{"origin wrong type", map[string]string{"a.yaml": "origin: [tpl, s]\n"}, "a.yaml:1: cannot unmarshal"},
 		{"volume origin", map[string]string{"a.yaml": "image: x\nvolumes:\n  d:\n    path: /d\n    origin: /s\n"}, "a.yaml:5: volume d: origin \"/s\": want TEMPLATE or TEMPLATE/SNAPSHOT"},
 		{"volume origin of itself", map[string]string{"a.yaml": "image: x\nvolumes:\n  d: {path: /d, origin: i}\n"}, "a.yaml:3: volume d: origin \"i\": the instance i cannot"},
+		{"unknown cloud-config mode", map[string]string{"a.yaml": "image: x\n\ncloud-config-mode: cloud-init\n"}, `a.yaml:3: cloud-config-mode: "cloud-init" is not api or native`},
+		{"unknown cloud-config mode in include", map[string]string{"a.yaml": "include: [b.yaml]\nimage: x\n", "b.yaml": "cloud-config-mode: ${m}\nproperties: {m: Native}\n"}, `b.yaml:1: cloud-config-mode: "Native" is not api or native`},
 		{"unknown placement key", map[string]string{"a.yaml": "image: x\nplacement:\n  member: m1\n"}, `a.yaml:3: unknown key "member"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,5 +267,37 @@ func TestOrigin(t *testing.T) {
 	}
 	if s.Origin != "" || s.Image.Alias != "other" {
 		t.Errorf("origin %q, image %+v; want the includer's image", s.Origin, s.Image)
+	}
+}
+
+// cloud-config-mode is a scalar like image:, an includer's winning; api,
+// the default, is held as "" so that both spellings hash alike.
+func TestCloudConfigMode(t *testing.T) {
+	dir := files(t, map[string]string{
+		"native.yaml": "image: x\ncloud-config-mode: native\n",
+		"none.yaml":   "include: [native.yaml]\n",
+		"api.yaml":    "include: [native.yaml]\ncloud-config-mode: api\n",
+		"prop.yaml":   "image: x\ncloud-config-mode: ${mode}\nproperties: {mode: api}\n",
+	})
+	for file, want := range map[string]string{"native.yaml": CloudConfigNative, "none.yaml": CloudConfigNative, "api.yaml": "", "prop.yaml": ""} {
+		tpl, err := Load(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := tpl.Instance("i", nil)
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if s.CloudConfigMode != want {
+			t.Errorf("%s: cloud-config-mode %q; want %q", file, s.CloudConfigMode, want)
+		}
+	}
+	tpl, err := Load(filepath.Join(dir, "prop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tpl.Instance("i", map[string]string{"mode": "native"}); err != nil || s.CloudConfigMode != CloudConfigNative {
+		t.Errorf("-p mode=native: %+v, %v; want native", s, err)
 	}
 }

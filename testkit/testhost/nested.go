@@ -51,3 +51,9 @@ func LaunchNested(t testing.TB, d driver.Driver, prefix, image string) string {
 	}
 	return name
 }
+
+// CloudImage is the alias of the Debian image with cloud-init that `make
+// cloudinit-image` imports: its templates seed cloud-init's NoCloud
+// datasource from cloud-init.user-data (or user.user-data), and cloud-init
+// runs under systemd at the first start.
+const CloudImage = "cloudimage"

@@ -330,7 +330,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	return namesCmd(opts, "render -f FILE NAME...", "Print what a configuration file makes of instances",
 		`Print each instance's configuration, includes merged and properties expanded,
 without asking any host. Its cloud-config files are read and checked as up
-reads them.`,
+reads them (with cloud-config-mode: native, as cloud-init's user-data).`,
 		`  lxkit render -f web.yaml web1 --format json`,
 		false, runF, func(ctx context.Context, opts *Options) error {
 			tpl, err := spec.Load(opts.File)
@@ -343,7 +343,11 @@ reads them.`,
 				if err != nil {
 					return err
 				}
-				if _, err := fleet.CloudConfig(s.CloudConfig); err != nil {
+				check := func(files []string) error { _, err := fleet.CloudConfig(files); return err }
+				if s.CloudConfigMode == spec.CloudConfigNative {
+					check = func(files []string) error { _, err := fleet.NativeUserData(files); return err }
+				}
+				if err := check(s.CloudConfig); err != nil {
 					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 				specs = append(specs, s)
