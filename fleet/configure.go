@@ -54,6 +54,10 @@ func (m *Manager) Configure(ctx context.Context, s *spec.Spec, opts ConfigureOpt
 	if err != nil {
 		return done, err
 	}
+	if s.CloudConfigMode == spec.CloudConfigNative && len(s.CloudConfig) > 0 {
+		return done, errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
+			"%s: cloud-config-mode: native: the image's cloud-init applies the files at the first boot only; rebuild it to apply them again (lxkit rebuild)", s.Name)
+	}
 	apply, err := m.cloudConfig(s)
 	if err != nil {
 		return done, err

@@ -348,3 +348,28 @@ func TestDiffOrigin(t *testing.T) {
 		t.Errorf("create options of a clone: source %q, image %+v, config %v", o.Source, o.Image, o.Config)
 	}
 }
+
+// Cloud-config files handed to the image's cloud-init, which applies them
+// at the first boot only, ask for a rebuild when they change; a profile's
+// change is still an update.
+func TestDiffNativeDrift(t *testing.T) {
+	s := &spec.Spec{Name: "n", Image: spec.Image{Alias: "base"}, Profiles: []string{"web"},
+		CloudConfig: []string{"/cfg/web.cfg"}, CloudConfigMode: spec.CloudConfigNative}
+	then := Sources{Profiles: map[string]string{"web": "w1"}, CloudConfig: map[string]string{"/cfg/web.cfg": "c1"}}
+	inst := api.Instance{Name: "n", Status: "Running", InstancePut: api.InstancePut{Config: createOptions(s, "prod").Config, Profiles: s.Profiles}}
+	inst.Config[KeyProfiles] = recordProfiles(s, then)
+	inst.Config[KeyCloudConfig] = recordCloudConfig(s, then)
+	f := &Fleet{Name: "prod", Instances: []*spec.Spec{s}}
+	for _, tc := range []struct {
+		src  Sources
+		want string
+	}{
+		{then, "= keep n"},
+		{Sources{Profiles: map[string]string{"web": "w2"}, CloudConfig: then.CloudConfig}, "~ update n: profile web changed"},
+		{Sources{Profiles: then.Profiles, CloudConfig: map[string]string{"/cfg/web.cfg": "c2"}}, "! rebuild n: cloud-config web.cfg changed"},
+	} {
+		if got := Diff(f, []api.Instance{inst}, nil, nil, tc.src, PlanOptions{})[0].String(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}

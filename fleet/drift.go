@@ -192,13 +192,24 @@ func list(names []string) string { return "[" + strings.Join(names, " ") + "]" }
 // drifted adds to a change of Diff what changed in the instance's
 // profiles and cloud-config files: an instance to keep is updated
 // (which records them, and applies cloud-config files again), one to
-// start is started and then updated.
+// start is started and then updated. Cloud-config files handed to the
+// image's cloud-init (cloud-config-mode: native) that changed ask for a
+// rebuild.
 func drifted(c Change, s *spec.Spec, inst api.Instance, src Sources) Change {
 	d := Drift(s, inst, src)
 	if len(d) == 0 {
 		return c
 	}
 	c.Drift = d
+	if s.CloudConfigMode == spec.CloudConfigNative && slices.ContainsFunc(d, func(why string) bool { return strings.HasPrefix(why, "cloud-config ") }) {
+		// The image's cloud-init applies its user-data at the first boot
+		// only: a new instance applies the files as they are now.
+		if c.Action != Rebuild {
+			c.Action, c.Why = Rebuild, nil
+		}
+		c.Why = append(c.Why, d...)
+		return c
+	}
 	switch c.Action {
 	case Keep:
 		c.Action, c.Why = Update, d

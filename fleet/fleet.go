@@ -466,6 +466,10 @@ func (m *Manager) update(ctx context.Context, s *spec.Spec) error {
 	}
 	cloudConfig := recordCloudConfig(s, src)
 	reapply := cloudConfigChanged(*inst, cloudConfig)
+	if reapply && s.CloudConfigMode == spec.CloudConfigNative {
+		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
+			"%s: its cloud-config files changed, which the image's cloud-init applies at the first boot only (cloud-config-mode: native): rebuild it", s.Name)
+	}
 	var apply cloudConfigApply
 	if reapply {
 		// Read and checked before anything changes.
