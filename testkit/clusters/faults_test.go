@@ -236,7 +236,13 @@ func joinSpare(t *testing.T, ctx context.Context, c testcluster.Cluster, h1 *hos
 		t.Fatal(err)
 	}
 	if err := host.New(rest.New(spare).API()).JoinCluster(ctx, token, host.JoinOptions{ClusterCertificate: cert}); err != nil {
-		t.Fatal(err)
+		// ci79: Incus 6.0.4's m4 dropped the join's operation wait
+		// (unexpected EOF) once under load, its log gone with it.
+		alive := "m4 answers after it"
+		if _, perr := host.New(rest.New(c.Unix(t, "m4")).API()).Server(context.Background()); perr != nil {
+			alive = "m4 does not answer after it: " + perr.Error()
+		}
+		t.Fatalf("%v\n%s; the end of its daemon log:\n%s", err, alive, c.DaemonLog("m4", 40))
 	}
 	waitOnline(t, ctx, h1, "m4")
 	return spare

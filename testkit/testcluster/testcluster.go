@@ -51,6 +51,17 @@ func (c Cluster) Dir(member string) string { return filepath.Join(Base, c.Name+"
 // Socket is a member's unix socket.
 func (c Cluster) Socket(member string) string { return filepath.Join(c.Dir(member), "unix.socket") }
 
+// DaemonLog returns the last lines of a member's daemon log, for a
+// failure's message: what the daemon said when it dropped a request.
+func (c Cluster) DaemonLog(member string, lines int) string {
+	data, err := os.ReadFile(filepath.Join(c.Dir(member), "daemon.log"))
+	if err != nil {
+		return fmt.Sprintf("(no daemon log: %v)", err)
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
 // Address is where a member serves the cluster and HTTPS clients.
 func (c Cluster) Address(member string) string {
 	return fmt.Sprintf("10.99.0.%s%s:8443", c.octet, strings.TrimPrefix(member, "m"))
