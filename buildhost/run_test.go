@@ -18,6 +18,7 @@ import (
 	"github.com/lxkit/lxkit/buildhost"
 	"github.com/lxkit/lxkit/cloudconfig"
 	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
 	"github.com/lxkit/lxkit/errdefs"
 	"github.com/lxkit/lxkit/host"
 	"github.com/lxkit/lxkit/internal/procid"
@@ -547,67 +548,73 @@ func TestOrigin(t *testing.T) {
 // job that provisions real packages (the local package source of
 // testkit/debrepo) on a fresh image, against one made from a template
 // snapshot that holds them already. Both must find the packages; the
-// figure is for BENCHMARKS.md. The REST driver, both daemons.
+// figure is for BENCHMARKS.md. The REST driver, both daemons (TestOrigin
+// covers both drivers).
 func TestOriginDebian(t *testing.T) {
 	dir, err := debrepo.Dir()
 	if err != nil {
 		testhost.Unavailable(t, "%v", err)
 	}
-	testdrivers.Each(t, func(t *testing.T, d driver.Driver) {
-		if !strings.HasSuffix(t.Name(), "/rest") {
-			t.Skip("the figure is the REST driver's; TestOrigin covers both drivers")
+	testhost.Integration(t)
+	for _, th := range testhost.Hosts() {
+		t.Run(th.Name, func(t *testing.T) {
+			t.Parallel()
+			originDebian(t, th.Name, rest.New(testhost.Connect(t, th)), dir)
+		})
+	}
+}
+
+func originDebian(t *testing.T, daemon string, d driver.Driver, dir string) {
+	ctx := testhost.Context(t, 6*time.Minute)
+	tpl := testhost.Name("debtpl")
+	t.Cleanup(func() { _ = d.Delete(context.Background(), tpl) })
+	if err := d.Create(ctx, tpl, driver.CreateOptions{Image: driver.Image{Alias: testhost.NestImage}}); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			testhost.Unavailable(t, "%v", err)
 		}
-		ctx := testhost.Context(t, 6*time.Minute)
-		tpl := testhost.Name("debtpl")
-		t.Cleanup(func() { _ = d.Delete(context.Background(), tpl) })
-		if err := d.Create(ctx, tpl, driver.CreateOptions{Image: driver.Image{Alias: testhost.NestImage}}); err != nil {
-			if errors.Is(err, errdefs.ErrNotFound) {
-				testhost.Unavailable(t, "%v", err)
-			}
-			t.Fatal(err)
+		t.Fatal(err)
+	}
+	ip, err := driver.WaitForIP(ctx, d, tpl, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := debrepo.Serve(dir, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	provision, err := cloudconfig.Parse("provision", []byte("#cloud-config\nwrite_files:\n  - path: /etc/apt/sources.list\n"+
+		"    content: "+strconv.Quote(srv.SourcesList())+"\npackage_update: true\npackages: [hello, sl]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The template, provisioned once as the fresh job will be.
+	if err := cloudconfig.Apply(ctx, d.Transport(tpl), provision, cloudconfig.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(ctx, tpl, driver.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.New(d.API()).Snapshots(tpl).Create(ctx, api.InstanceSnapshotsPost{Name: "ready"}); err != nil {
+		t.Fatal(err)
+	}
+	const check = "hello && test -x /usr/games/sl"
+	run := func(j *buildhost.Job) time.Duration {
+		t.Helper()
+		var log safeBuffer
+		start := time.Now()
+		res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: testhost.Name("debjob")})
+		took := time.Since(start)
+		if err != nil || !strings.Contains(log.String(), "Hello, world!") {
+			t.Fatalf("run: %v, %+v\n%s", err, res, log.String())
 		}
-		ip, err := driver.WaitForIP(ctx, d, tpl, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := debrepo.Serve(dir, ip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		provision, err := cloudconfig.Parse("provision", []byte("#cloud-config\nwrite_files:\n  - path: /etc/apt/sources.list\n"+
-			"    content: "+strconv.Quote(srv.SourcesList())+"\npackage_update: true\npackages: [hello, sl]\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The template, provisioned once as the fresh job will be.
-		if err := cloudconfig.Apply(ctx, d.Transport(tpl), provision, cloudconfig.ApplyOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Stop(ctx, tpl, driver.StopOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := host.New(d.API()).Snapshots(tpl).Create(ctx, api.InstanceSnapshotsPost{Name: "ready"}); err != nil {
-			t.Fatal(err)
-		}
-		const check = "hello && test -x /usr/games/sl"
-		run := func(j *buildhost.Job) time.Duration {
-			t.Helper()
-			var log safeBuffer
-			start := time.Now()
-			res, err := buildhost.Run(ctx, d, j, buildhost.Options{Log: &log, Container: testhost.Name("debjob")})
-			took := time.Since(start)
-			if err != nil || !strings.Contains(log.String(), "Hello, world!") {
-				t.Fatalf("run: %v, %+v\n%s", err, res, log.String())
-			}
-			gone(t, d, res.Container)
-			return took
-		}
-		fromTemplate := run(&buildhost.Job{Name: "warm", Origin: tpl + "/ready", Steps: []buildhost.Step{{Run: check}}})
-		fresh := &buildhost.Job{Name: "fresh", Image: spec.Image{Alias: testhost.NestImage},
-			Provision: []buildhost.Provision{{Config: provision}}, Steps: []buildhost.Step{{Run: check}}}
-		fromImage := run(fresh)
-		t.Logf("figure: a Debian job needing 2 packages (hello, sl): from a template snapshot %.1f s, from the image provisioning them %.1f s (%.2fx)",
-			fromTemplate.Seconds(), fromImage.Seconds(), fromImage.Seconds()/fromTemplate.Seconds())
-	})
+		gone(t, d, res.Container)
+		return took
+	}
+	fromTemplate := run(&buildhost.Job{Name: "warm", Origin: tpl + "/ready", Steps: []buildhost.Step{{Run: check}}})
+	fresh := &buildhost.Job{Name: "fresh", Image: spec.Image{Alias: testhost.NestImage},
+		Provision: []buildhost.Provision{{Config: provision}}, Steps: []buildhost.Step{{Run: check}}}
+	fromImage := run(fresh)
+	t.Logf("figure: %s: a Debian job needing 2 packages (hello, sl): from a template snapshot %.1f s, from the image provisioning them %.1f s (%.2fx)",
+		daemon, fromTemplate.Seconds(), fromImage.Seconds(), fromImage.Seconds()/fromTemplate.Seconds())
 }
