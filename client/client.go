@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -43,12 +44,17 @@ const (
 
 // Client is a connection to one daemon. It is safe for concurrent use.
 type Client struct {
-	addr     string // what the user gave, for messages
-	base     string // URL prefix of every request, e.g. "http://unix.socket"
-	wsBase   string // the same for websockets, e.g. "ws://unix.socket"
-	http     *http.Client
-	ws       *websocket.Dialer
-	server   atomic.Pointer[api.Server] // GET /1.0, read again once trusted
+	addr   string // what the user gave, for messages
+	base   string // URL prefix of every request, e.g. "http://unix.socket"
+	wsBase string // the same for websockets, e.g. "ws://unix.socket"
+	http   *http.Client
+	ws     *websocket.Dialer
+	server atomic.Pointer[api.Server] // GET /1.0, read again once trusted
+	// lazy defers the first GET /1.0 (WithLazyServer); probe serializes
+	// it and probing is set while it runs.
+	lazy     bool
+	probe    sync.Mutex
+	probing  atomic.Bool
 	project  string
 	log      *slog.Logger
 	tls      TLSOptions
@@ -88,6 +94,15 @@ func WithDialHook(f func()) Option { return func(c *Client) { c.dialHook = f } }
 // (TCP and TLS handshake each), and the whole handshake of a websocket
 // (events, exec) over either transport. The default is 10 seconds.
 func WithConnectTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithLazyServer makes New on a unix socket skip GET /1.0: Server and
+// Kind read it when first asked, and a refused request reads it to say
+// whether the client is trusted. A daemon that cannot be reached then
+// fails the first request instead of New. A command that only runs
+// something saves a round trip (and the daemon the answer, which it
+// builds afresh each time). It has no effect on HTTPS, where New's
+// GET /1.0 also checks the daemon's trust in the client.
+func WithLazyServer() Option { return func(c *Client) { c.lazy = true } }
 
 // New connects to the daemon at addr and reads GET /1.0 once. addr is any
 // form ParseAddr reads; empty detects the local daemon. An address that
@@ -149,6 +164,9 @@ func New(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		ReadBufferSize:  256 << 10,
 	}}
 	c.ws = &websocket.Dialer{NetDialContext: websocketDial(dial), TLSClientConfig: tc, HandshakeTimeout: c.timeout}
+	if c.lazy = c.lazy && ep.Socket != ""; c.lazy {
+		return c, nil
+	}
 	if err := c.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -260,10 +278,32 @@ func DetectSocket() (string, error) {
 
 // Server returns what GET /1.0 answered when the client connected (or
 // last became trusted).
-func (c *Client) Server() api.Server { return *c.server.Load() }
+func (c *Client) Server() api.Server { return *c.loadServer() }
 
 // Kind returns KindLXD or KindIncus.
-func (c *Client) Kind() string { return c.server.Load().Environment.Server }
+func (c *Client) Kind() string { return c.loadServer().Environment.Server }
+
+// loadServer returns GET /1.0's answer, reading it now if New did not
+// (WithLazyServer). A read that fails gives an empty answer: the caller's
+// own request to the daemon then fails and says why.
+func (c *Client) loadServer() *api.Server {
+	if s := c.server.Load(); s != nil {
+		return s
+	}
+	c.probe.Lock()
+	defer c.probe.Unlock()
+	if s := c.server.Load(); s != nil {
+		return s
+	}
+	c.probing.Store(true)
+	defer c.probing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), c.respTimeout+c.timeout)
+	defer cancel()
+	if err := c.refresh(ctx); err != nil {
+		return &api.Server{}
+	}
+	return c.server.Load()
+}
 
 // Addr returns the address the client talks to.
 func (c *Client) Addr() string { return c.addr }
@@ -409,7 +449,13 @@ func (c *Client) Trusted() bool {
 // refusal explains a 403 answer to an untrusted client.
 func (c *Client) refusal(err error) error {
 	var se *errdefs.StatusError
-	if c.Trusted() || !errors.As(err, &se) || se.Status != http.StatusForbidden {
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		return err
+	}
+	if c.lazy && !c.probing.Load() {
+		c.loadServer()
+	}
+	if c.Trusted() {
 		return err
 	}
 	return c.RequireTrust()

@@ -210,30 +210,55 @@ type execSession struct {
 	errs  errList
 }
 
-// connect opens the named websockets one after the other, in the order the
-// daemons' own clients use (control first): LXD 5.0 can end an output
-// stream early when its sockets connect in another order. The control
-// socket is optional: a command that already ended may refuse it.
+// connect opens the named websockets: control first, as the daemons' own
+// clients do, then the command's streams at once (its handshakes overlap;
+// the command starts when the last of them is in). The control socket is
+// optional: a command that already ended may refuse it.
 func (s *execSession) connect(ctx context.Context, fds map[string]string, names []string) error {
 	s.conns = make(map[string]*websocket.Conn, len(names))
-	for _, n := range names {
+	streams := names
+	if names[0] == "control" {
+		streams = names[1:]
+		if secret, ok := fds["control"]; ok {
+			if conn, err := s.c.dialRetry(ctx, s.op.ID, secret); err == nil {
+				s.conns["control"] = conn
+			}
+		}
+	}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, n := range streams {
 		secret, ok := fds[n]
 		if !ok {
-			if n == "control" {
-				continue
-			}
 			return fmt.Errorf("exec operation %s has no websocket %q", s.op.ID, n)
 		}
-		conn, err := s.c.dialRetry(ctx, s.op.ID, secret)
-		if err != nil {
-			if n == "control" {
-				continue
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := s.c.dialRetry(ctx, s.op.ID, secret)
+			if err != nil {
+				errs[i] = err
+				return
 			}
-			return &lateSocket{name: n, last: n == names[len(names)-1], err: err}
+			s.mu.Lock()
+			s.conns[n] = conn
+			s.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var late *lateSocket
+	for i, err := range errs {
+		if err == nil {
+			continue
 		}
-		s.mu.Lock()
-		s.conns[n] = conn
-		s.mu.Unlock()
+		if late == nil {
+			late = &lateSocket{name: streams[i], last: true, err: err}
+		} else {
+			late.last = false // two missing: the command cannot have started
+		}
+	}
+	if late != nil {
+		return late
 	}
 	return nil
 }
@@ -241,7 +266,7 @@ func (s *execSession) connect(ctx context.Context, fds map[string]string, names 
 // lateSocket is a websocket the daemon did not let connect.
 type lateSocket struct {
 	name string
-	last bool // the command's last socket: the command may have started
+	last bool // the only one missing: the command may have started
 	err  error
 }
 

@@ -30,6 +30,9 @@ type TLSOptions struct {
 	// Handshake, when set, is called after each TLS handshake, e.g. to
 	// count full and resumed handshakes.
 	Handshake func(tls.ConnectionState)
+	// Sessions keeps TLS sessions to resume; nil is an in-memory cache of
+	// the client's own. SessionFile keeps them across processes.
+	Sessions tls.ClientSessionCache
 }
 
 // config builds the tls.Config for a daemon at host (host:port).
@@ -42,7 +45,12 @@ func (o TLSOptions) config(host string) (*tls.Config, error) {
 		MinVersion: tls.VersionTLS12,
 		ServerName: name,
 		// Resumed sessions make each exec websocket's handshake cheap.
-		ClientSessionCache: tls.NewLRUClientSessionCache(32),
+		// A resumed one is checked against the pin as well (VerifyConnection
+		// sees the certificate the session was made with).
+		ClientSessionCache: o.Sessions,
+	}
+	if tc.ClientSessionCache == nil {
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(32)
 	}
 	if o.ClientCert != nil {
 		tc.Certificates = []tls.Certificate{*o.ClientCert}

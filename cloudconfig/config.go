@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Header is the first line of every cloud-config file.
@@ -363,10 +364,10 @@ func (u *User) validate() error {
 }
 
 func (p *Package) validate() error {
-	if !packageName.MatchString(p.Name) {
+	if !packageName().MatchString(p.Name) {
 		return fmt.Errorf("%q is not a package name", p.Name)
 	}
-	if p.Version != "" && !packageVersion.MatchString(p.Version) {
+	if p.Version != "" && !packageVersion().MatchString(p.Version) {
 		return fmt.Errorf("%q is not a package version", p.Version)
 	}
 	return nil
@@ -387,20 +388,28 @@ func (c *Command) validate() error {
 	return nil
 }
 
+// The name patterns are compiled on first use: their bounded repetitions
+// compile to large programs (1.3 ms at start-up, paid by every lxkit
+// command, most of which never read a cloud-config).
 var (
 	// accountName is what useradd and busybox adduser accept, give or take
 	// their stricter defaults: never ':', space, '/' or a leading '-'.
-	accountName    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}\$?$`)
-	packageName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._@:-]{0,199}$`)
-	packageVersion = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,99}$`)
-	hostLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	timezoneName   = regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
+	accountName    = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}\$?$`)
+	packageName    = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9+._@:-]{0,199}$`)
+	packageVersion = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,99}$`)
+	hostLabel      = lazyRegexp(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	timezoneName   = lazyRegexp(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
 )
+
+// lazyRegexp returns a function that compiles expr once, when first called.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // validName checks a user or group name, or a numeric id where one is
 // allowed (an owner's parts).
 func validName(what, s string) error {
-	if !accountName.MatchString(s) {
+	if !accountName().MatchString(s) {
 		return fmt.Errorf("%s %q is not a valid account name", what, s)
 	}
 	return nil
@@ -411,7 +420,7 @@ func validHostname(s string) error {
 		return fmt.Errorf("host name %q is longer than 253 characters", s)
 	}
 	for _, l := range strings.Split(s, ".") {
-		if !hostLabel.MatchString(l) {
+		if !hostLabel().MatchString(l) {
 			return fmt.Errorf("%q is not a valid host name (labels of letters, digits and inner '-', up to 63 each)", s)
 		}
 	}
@@ -419,7 +428,7 @@ func validHostname(s string) error {
 }
 
 func validTimezone(s string) error {
-	if len(s) > 200 || !timezoneName.MatchString(s) {
+	if len(s) > 200 || !timezoneName().MatchString(s) {
 		return fmt.Errorf("%q is not a time zone name such as Europe/Athens", s)
 	}
 	return nil

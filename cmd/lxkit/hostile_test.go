@@ -106,6 +106,9 @@ func (r run) want(t *testing.T, most time.Duration, words ...string) {
 	}
 }
 
+// TestHostileHost: the first request lxkit sends is GET /1.0 over HTTPS
+// and, over a unix socket, the command's own (GET /1.0/instances for
+// list; see client.WithLazyServer).
 func TestHostileHost(t *testing.T) {
 	endlessControl := hostile.Exec(100*time.Millisecond, nil, map[string]func(*websocket.Conn){
 		"control": func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) },
@@ -118,17 +121,17 @@ func TestHostileHost(t *testing.T) {
 		words   []string
 	}{
 		{"endless body", hostile.EndlessBody, []string{"list"}, 10 * time.Second,
-			[]string{"the answer to GET /1.0 is larger than 64 MiB"}},
+			[]string{"the answer to GET /1.0", "is larger than 64 MiB"}},
 		{"1 GB document", hostile.HugeDocument(1<<30, false), []string{"list"}, 10 * time.Second,
-			[]string{"the answer to GET /1.0 is larger than 64 MiB"}},
+			[]string{"the answer to GET /1.0", "is larger than 64 MiB"}},
 		{"1 GB document announced", hostile.HugeDocument(1<<30, true), []string{"list"}, 5 * time.Second,
-			[]string{"the answer to GET /1.0 is larger than 64 MiB"}},
+			[]string{"the answer to GET /1.0", "is larger than 64 MiB"}},
 		{"wrong content type", hostile.WrongType, []string{"list"}, 5 * time.Second,
-			[]string{"the answer to GET /1.0 is text/html, not JSON"}},
+			[]string{"the answer to GET /1.0", "is text/html, not JSON"}},
 		{"one byte a second", hostile.Trickle(time.Second), []string{"--request-timeout", "2s", "list"}, 2*time.Second + 3*time.Second,
-			[]string{"the answer to GET /1.0 took more than 2s"}},
+			[]string{"the answer to GET /1.0", "took more than 2s"}},
 		{"stopped daemon", hostile.Silent, []string{"--request-timeout", "1s", "list"}, time.Second + 3*time.Second,
-			[]string{"no answer to GET /1.0 within 1s (daemon stopped or overloaded?)"}},
+			[]string{"no answer to GET /1.0", "within 1s (daemon stopped or overloaded?)"}},
 		{"lost mid-answer", hostile.Dropped, []string{"list"}, 5 * time.Second,
 			[]string{"connection to the daemon lost"}},
 		{"endless event", hostile.Events(func(conn *websocket.Conn) { hostile.EndlessFrame(conn, websocket.TextMessage) }),

@@ -31,37 +31,16 @@ func benchCluster(remote, socket, cli string) []row {
 	check(err)
 	defer os.RemoveAll(work)
 	prefix := fmt.Sprintf("lxkit-bc%d", os.Getpid())
-	names := func(tag string, n int) []string {
-		var out []string
-		for i := range n {
-			out = append(out, fmt.Sprintf("%s-%s%03d", prefix, tag, i))
-		}
-		return out
-	}
+	names := func(tag string, n int) []string { return benchNames(prefix, tag, n) }
 	deleteAll := func(env []string, where string, list []string) {
 		shell(env, "printf '%s\\n' "+strings.Join(list, " ")+" | xargs -P "+fmt.Sprint(clusterParallel)+" -I@ "+cli+" delete -f "+where+"@")
 	}
-	writeFleet := func(name string, list []string, spread bool) string {
-		dir := filepath.Join(work, name)
-		check(os.MkdirAll(dir, 0o755))
-		cfg := "image: testimage\n"
-		if spread {
-			cfg += "placement: {spread: true}\n"
-		}
-		check(os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(cfg), 0o644))
-		f := "fleet: " + name + "\ninstances:\n"
-		for _, n := range list {
-			f += "  " + n + ": app.yaml\n"
-		}
-		p := filepath.Join(dir, "fleet.yaml")
-		check(os.WriteFile(p, []byte(f), 0o644))
-		return p
-	}
+	fleetFile := func(name string, list []string, spread bool) string { return writeFleet(work, name, list, spread) }
 	env, hostEnv := os.Environ(), cliEnv(cli, socket)
 	par := fmt.Sprint(clusterParallel)
 
 	spread, single, loop := names("s", *fleetSize), names("h", *fleetSize), names("l", *fleetSize)
-	spreadFile, singleFile := writeFleet(prefix+"-s", spread, true), writeFleet(prefix+"-h", single, false)
+	spreadFile, singleFile := fleetFile(prefix+"-s", spread, true), fleetFile(prefix+"-h", single, false)
 	atExit = func() {
 		deleteAll(env, remote+":", append(append([]string{}, spread...), loop...))
 		deleteAll(hostEnv, "", single)
@@ -113,6 +92,35 @@ func benchCluster(remote, socket, cli string) []row {
 		{what: "instances per member after the spread apply", lxkit: counts, base: "-", ratio: "-", goal: "even", met: yes(even)},
 		compare(fmt.Sprintf("`lxkit list` of %d instances on the cluster, against `%s list`", *listSize, cli), m[0], m[1], "<= 1.0", m[0] <= m[1]),
 	}
+}
+
+// benchNames returns n instance names: PREFIX-TAG000, PREFIX-TAG001...
+func benchNames(prefix, tag string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%s-%s%03d", prefix, tag, i))
+	}
+	return out
+}
+
+// writeFleet writes, in a folder name of work, a fleet of the listed
+// instances of testimage (spread over a cluster's members or not) and
+// returns its file.
+func writeFleet(work, name string, list []string, spread bool) string {
+	dir := filepath.Join(work, name)
+	check(os.MkdirAll(dir, 0o755))
+	cfg := "image: testimage\n"
+	if spread {
+		cfg += "placement: {spread: true}\n"
+	}
+	check(os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(cfg), 0o644))
+	f := "fleet: " + name + "\ninstances:\n"
+	for _, n := range list {
+		f += "  " + n + ": app.yaml\n"
+	}
+	p := filepath.Join(dir, "fleet.yaml")
+	check(os.WriteFile(p, []byte(f), 0o644))
+	return p
 }
 
 // capture runs a script and returns its standard output.

@@ -78,8 +78,15 @@ func main() {
 		rows = append(rows, benchManage(ctx, d, ct, socket, cli)...)
 		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
 		rows = append(rows, benchJob(ctx, d, socket, cli, work)...)
+		var scale []row
+		if *withScale {
+			scale = benchScale(ctx, d, ct, socket, cli)
+		}
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
+		if *withScale {
+			printRows(fmt.Sprintf("## Scale: %s %s, running busybox containers (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), scale)
+		}
 		if *withClusters {
 			printCluster(c, socket, cli)
 		}

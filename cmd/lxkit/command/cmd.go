@@ -60,7 +60,11 @@ func Main() int {
 
 // Run runs lxkit with args and returns the exit status.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	root := NewCmdRoot(f)
+	// The completion functions serve only the shell's requests (cobra's
+	// hidden __complete command): every other run skips hooking them
+	// into the tree.
+	completing := len(args) > 0 && strings.HasPrefix(args[0], cobra.ShellCompRequestCmd)
+	root := newCmdRoot(f, completing)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -96,7 +100,11 @@ func oneLine(err error) string {
 
 // NewCmdRoot returns the lxkit command with its global flags and every
 // subcommand.
-func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command { return newCmdRoot(f, true) }
+
+// newCmdRoot is NewCmdRoot, with the dynamic completion of arguments and
+// flag values only when completion says so.
+func newCmdRoot(f *cmdutil.Factory, completion bool) *cobra.Command {
 	g := f.Globals
 	root := &cobra.Command{
 		Use:   "lxkit <command> [flags]",
@@ -228,6 +236,8 @@ Containers nested in containers that run LXD themselves are named by path:
 		trust.NewCmdListen(f, nil),
 	)
 	root.AddCommand(version.NewCmdVersion(f, nil))
-	addCompletion(f, root)
+	if completion {
+		addCompletion(f, root)
+	}
 	return root
 }

@@ -2,11 +2,15 @@ package cmdutil
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	sshtransport "github.com/lxkit/lxkit/transport/ssh"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	sshtransport "github.com/lxkit/lxkit/transport/ssh"
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/cmd/lxkit/command/remotes"
@@ -120,7 +124,27 @@ func TLSOptions(h Target, dirs certs.Dirs, insecure bool) (client.TLSOptions, er
 		}
 		o.ClientCert = &cert
 	}
+	if !insecure {
+		o.Sessions = client.SessionFile(sessionPath(dirs, h.Addr, o))
+	}
 	return o, nil
+}
+
+// sessionPath is the file that keeps the TLS session of one daemon
+// address, pinned certificate and client certificate, so that the next
+// command resumes it (client.SessionFile): another pin or client
+// certificate has a file of its own and starts with a full handshake.
+func sessionPath(dirs certs.Dirs, addr string, o client.TLSOptions) string {
+	pin := "system"
+	if o.ServerCert != nil {
+		pin = client.Fingerprint(o.ServerCert)
+	}
+	mine := "none"
+	if o.ClientCert != nil && len(o.ClientCert.Certificate) > 0 {
+		mine = certs.FingerprintDER(o.ClientCert.Certificate[0])
+	}
+	sum := sha256.Sum256([]byte(addr + "\n" + pin + "\n" + mine))
+	return filepath.Join(dirs.LXKit, "tls-sessions", hex.EncodeToString(sum[:12]))
 }
 
 // describe names a host in messages.
@@ -154,7 +178,8 @@ func connect(ctx context.Context, h Target, store *remotes.Store, g *Globals, op
 		// First: a project the caller asks for (--project) wins.
 		opts = append([]client.Option{client.WithProject(h.Remote.Project)}, opts...)
 	}
-	c, err := client.New(ctx, h.Addr, opts...)
+	// A command reads GET /1.0 of a local daemon only if it uses it.
+	c, err := client.New(ctx, h.Addr, append(opts, client.WithLazyServer())...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,90 @@
+package client_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/testkit/testhost"
+)
+
+// TestSessionFileResumesAcrossClients: a client whose session cache is a
+// file resumes the TLS session a client before it made (as the next lxkit
+// process would), the file is 0600, and a client pinned to another
+// certificate is still refused, whatever session the file holds.
+func TestSessionFileResumesAcrossClients(t *testing.T) {
+	eachHTTPS(t, func(t *testing.T, h testhost.Host, s *testhost.HTTPS) {
+		ctx := testhost.Context(t, time.Minute)
+		cert, _, _ := testhost.ClientCert(t)
+		leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+		if err := s.Unix.TrustCertificate(ctx, testhost.Name("resume"), leaf); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Unix.RemoveCertificate(context.Background(), client.Fingerprint(leaf)) })
+		path := filepath.Join(t.TempDir(), "sessions", "one")
+		connect := func(pin *x509.Certificate) (resumed bool, err error) {
+			var did atomic.Bool
+			c, err := client.New(ctx, s.Addr, client.WithTLS(client.TLSOptions{
+				ClientCert: &cert, ServerCert: pin, Sessions: client.SessionFile(path),
+				Handshake: func(cs tls.ConnectionState) { did.Store(cs.DidResume) },
+			}))
+			if err != nil {
+				return false, err
+			}
+			defer c.Close()
+			// A second request reads the ticket the daemon sent after the
+			// handshake (TLS 1.3 sends it then).
+			if _, err := c.Query(ctx, "GET", "/1.0/instances", nil, nil); err != nil {
+				return false, err
+			}
+			if !c.Trusted() {
+				return false, errors.New("not trusted")
+			}
+			return did.Load(), nil
+		}
+		if resumed, err := connect(s.ServerCert); err != nil || resumed {
+			t.Fatalf("first client: resumed %v, %v", resumed, err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatalf("no session file after a handshake: %v", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("session file mode %v, want 0600", fi.Mode().Perm())
+		}
+		if resumed, err := connect(s.ServerCert); err != nil || !resumed {
+			t.Fatalf("second client: resumed %v, %v; want a resumed session", resumed, err)
+		}
+		// The same file, another pin (the other daemon's certificate,
+		// or a daemon whose certificate changed): refused, resumed or not.
+		other := testhost.ListenHTTPS(t, testhost.Hosts()[1-indexOf(h)])
+		if _, err := connect(other.ServerCert); !errors.Is(err, errdefs.ErrCertificate) || !strings.Contains(err.Error(), "not the one pinned") {
+			t.Fatalf("changed pin with a saved session: got %v", err)
+		}
+		// A file that is not a session costs a full handshake, no more.
+		if err := os.WriteFile(path, []byte("lxkit tls session 1\n\xff\xff"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if resumed, err := connect(s.ServerCert); err != nil || resumed {
+			t.Fatalf("damaged file: resumed %v, %v", resumed, err)
+		}
+	})
+}
+
+func indexOf(h testhost.Host) int {
+	for i, x := range testhost.Hosts() {
+		if x.Name == h.Name {
+			return i
+		}
+	}
+	return -1
+}

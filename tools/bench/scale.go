@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lxkit/lxkit/client"
+	"github.com/lxkit/lxkit/driver"
+	"github.com/lxkit/lxkit/driver/rest"
+	"github.com/lxkit/lxkit/transport"
+)
+
+var withScale = flag.Bool("scale", true, "also time list, apply and exec as the work grows (hundreds of containers)")
+
+// scaleParallel is how many launches each way runs at once, and
+// execParallel how many execs.
+const (
+	scaleParallel = 4
+	execParallel  = 8
+)
+
+// benchScale times, on one daemon, what grows with the number of
+// containers: `lxkit list` against `lxc list` at 10, 50 and 200 running
+// containers (with the fixed part and the slope of each), `lxkit apply`
+// of 20- and 100-instance fleets against an equally parallel `lxc
+// launch` loop, plan and apply with nothing to do, and execs per second
+// with 8 at once.
+func benchScale(ctx context.Context, d *rest.Driver, ct, socket, cli string) []row {
+	work, err := os.MkdirTemp(shm(), "lxkit-bench-scale-")
+	check(err)
+	defer os.RemoveAll(work)
+	env := cliEnv(cli, socket)
+	c := d.Client()
+	lx := *lxkitBin + " -q --host " + socket
+	prefix := fmt.Sprintf("lxkit-bs%d", os.Getpid())
+	names := func(tag string, n int) []string { return benchNames(prefix, tag, n) }
+	var live []string // what to delete at the end
+	var mu sync.Mutex
+	each := func(list []string, f func(string) error) {
+		sem := make(chan struct{}, 8)
+		var wg sync.WaitGroup
+		for _, n := range list {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() { defer wg.Done(); defer func() { <-sem }(); check(f(n)) }()
+		}
+		wg.Wait()
+	}
+	launch := func(list []string) {
+		each(list, func(n string) error {
+			return d.Create(ctx, n, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}})
+		})
+		mu.Lock()
+		live = append(live, list...)
+		mu.Unlock()
+	}
+	remove := func(list []string) {
+		each(list, func(n string) error { return d.Delete(ctx, n) })
+		gone := map[string]bool{}
+		for _, n := range list {
+			gone[n] = true
+		}
+		mu.Lock()
+		kept := live[:0]
+		for _, n := range live {
+			if !gone[n] {
+				kept = append(kept, n)
+			}
+		}
+		live = kept
+		mu.Unlock()
+	}
+	outer := atExit
+	atExit = func() {
+		each(live, func(n string) error { _ = d.Delete(context.Background(), n); return nil })
+		os.RemoveAll(work)
+		outer()
+	}
+	par := fmt.Sprint(scaleParallel)
+	launchLoop := func(list []string) time.Duration {
+		took := timeIt(func() {
+			shell(env, "printf '%s\\n' "+strings.Join(list, " ")+" | xargs -P "+par+" -I@ "+cli+" launch testimage @ -q")
+		})
+		mu.Lock()
+		live = append(live, list...)
+		mu.Unlock()
+		return took
+	}
+	// All the containers on the host count, as lxc list shows them all:
+	// the bench's own container is one.
+	type point struct {
+		n               int
+		lxkit, json, lx time.Duration
+		// The two ways to read every state: the daemon's recursion, and
+		// one request per instance, 8 at once.
+		recursion, parallel time.Duration
+	}
+	listAt := func() point {
+		var all []string
+		check(json.Unmarshal(capture(env, cli+" query /1.0/instances"), &all))
+		m := medians(*runs/2,
+			func() { shell(env, lx+" list >/dev/null") },
+			func() { shell(env, lx+" list --format json >/dev/null") },
+			func() { shell(env, cli+" list >/dev/null") },
+			func() { _, err := c.Query(ctx, http.MethodGet, "/1.0/instances?recursion=2", nil, nil); check(err) },
+			func() { statesInParallel(ctx, c, all) })
+		return point{len(all), m[0], m[1], m[2], m[3], m[4]}
+	}
+	var rows []row
+	var points []point
+	applyRows := func(n int) {
+		fleet := names(fmt.Sprintf("f%d-", n), n)
+		file := writeFleet(work, fmt.Sprintf("%s-f%d", prefix, n), fleet, false)
+		mu.Lock()
+		live = append(live, fleet...)
+		mu.Unlock()
+		tApply := timeIt(func() { shell(env, lx+" apply --parallel "+par+" "+file+" >/dev/null") })
+		tLoop := launchLoop(names(fmt.Sprintf("l%d-", n), n))
+		tPlan := timeIt(func() { shell(env, lx+" plan "+file+" >/dev/null") })
+		tNoop := timeIt(func() { shell(env, lx+" apply --parallel "+par+" "+file+" >/dev/null") })
+		rows = append(rows,
+			compare(fmt.Sprintf("`lxkit apply --parallel %d` of a %d-instance fleet, against `xargs -P%d %s launch`", scaleParallel, n, scaleParallel, cli), tApply, tLoop, "<= 0.7", float64(tApply) <= 0.7*float64(tLoop)),
+			row{fmt.Sprintf("`lxkit plan` of that %d-instance fleet, nothing to do", n), ms(tPlan), "-", "-", "report", "yes"},
+			row{fmt.Sprintf("`lxkit apply` of that %d-instance fleet, nothing to do", n), ms(tNoop), "-", "-", "report", "yes"})
+	}
+
+	// Lists at 10, 50 and 200 containers (the bench's own is one).
+	base := names("n", 9)
+	launch(base)
+	points = append(points, listAt())
+	applyRows(20) // +40: 50
+	points = append(points, listAt())
+	remove(names("l20-", 20)) // 30
+	applyRows(100)            // +200: 230
+	remove(names("l100-", 30))
+	points = append(points, listAt())
+	for _, p := range points {
+		rows = append(rows,
+			compare(fmt.Sprintf("`lxkit list` of %d running containers, against `%s list`", p.n, cli), p.lxkit, p.lx, "<= 0.5", p.lxkit <= p.lx/2),
+			compare(fmt.Sprintf("`lxkit list --format json` of %d, against `%s list`", p.n, cli), p.json, p.lx, "<= 0.5", p.json <= p.lx/2),
+			compare(fmt.Sprintf("every state of %d: `GET /1.0/instances?recursion=2`, against a GET of each state, %d at once", p.n, execParallel), p.recursion, p.parallel, "report", true))
+	}
+	fit := func(pick func(point) time.Duration) (fixed, slope time.Duration) {
+		// Least squares over the points.
+		var sx, sy, sxx, sxy float64
+		for _, p := range points {
+			x, y := float64(p.n), float64(pick(p))
+			sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+		}
+		k := float64(len(points))
+		s := (k*sxy - sx*sy) / (k*sxx - sx*sx)
+		return time.Duration((sy - s*sx) / k), time.Duration(s)
+	}
+	lf, ls := fit(func(p point) time.Duration { return p.lxkit })
+	bf, bs := fit(func(p point) time.Duration { return p.lx })
+	rows = append(rows,
+		row{"list: fixed part (least squares over the rows above)", ms(lf), ms(bf), fmt.Sprintf("%.2f", float64(lf)/float64(bf)), "report", "yes"},
+		row{"list: cost per container (slope)", us(ls), us(bs), fmt.Sprintf("%.2f", float64(ls)/float64(bs)), "report", "yes"})
+	remove(append([]string(nil), live...))
+
+	atExit = outer
+	return append(rows, benchExecRate(ctx, d, ct, socket, cli)...)
+}
+
+// statesInParallel reads the state of each named instance (URLs of
+// GET /1.0/instances), execParallel at once.
+func statesInParallel(ctx context.Context, c *client.Client, urls []string) {
+	sem := make(chan struct{}, execParallel)
+	var wg sync.WaitGroup
+	for _, u := range urls {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := c.Query(ctx, http.MethodGet, u+"/state", nil, nil)
+			check(err)
+		}()
+	}
+	wg.Wait()
+}
+
+// benchExecRate counts execs of `true` per second with execParallel at
+// once: the library (goroutines on one client), the lxkit command and the
+// daemon's CLI (processes).
+func benchExecRate(ctx context.Context, d *rest.Driver, ct, socket, cli string) []row {
+	env := cliEnv(cli, socket)
+	const total = 160
+	rate := func(took time.Duration) float64 { return total / took.Seconds() }
+	lib := func() {
+		tr := d.Transport(ct)
+		sem := make(chan struct{}, execParallel)
+		var wg sync.WaitGroup
+		for range total {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}}))
+			}()
+		}
+		wg.Wait()
+	}
+	procs := func(cmd string) func() {
+		return func() {
+			shell(env, fmt.Sprintf("seq %d | xargs -P %d -I@ %s", total, execParallel, cmd))
+		}
+	}
+	m := medians(3, lib, procs(*lxkitBin+" --host "+socket+" exec "+ct+" -- true"), procs(cli+" exec "+ct+" -- true"))
+	per := func(what string, lx, base time.Duration) row {
+		r := rate(lx) / rate(base)
+		return row{what, fmt.Sprintf("%.0f/s", rate(lx)), fmt.Sprintf("%.0f/s", rate(base)), fmt.Sprintf("%.2f", r), ">= 2.0", yes(r >= 2)}
+	}
+	return []row{
+		per(fmt.Sprintf("execs of `true` per second, %d at once (library)", execParallel), m[0], m[2]),
+		per(fmt.Sprintf("execs of `true` per second, %d at once (`lxkit exec` commands)", execParallel), m[1], m[2]),
+	}
+}
+
+// us prints a small duration in microseconds or milliseconds.
+func us(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return ms(d)
+}
