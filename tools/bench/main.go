@@ -74,6 +74,11 @@ func main() {
 		ct := fmt.Sprintf("lxkit-bench-%d", os.Getpid())
 		check(d.Create(ctx, ct, driver.CreateOptions{Image: driver.Image{Alias: "testimage"}}))
 		atExit = func() { _ = d.Delete(context.Background(), ct); os.RemoveAll(work) }
+		if *onlyScale {
+			printRows(fmt.Sprintf("## Scale: %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), benchScale(ctx, d, ct, socket, cli))
+			_ = d.Delete(ctx, ct)
+			continue
+		}
 		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
 		rows = append(rows, benchManage(ctx, d, ct, socket, cli)...)
 		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
@@ -220,7 +225,14 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 }
 
 func compare(what string, lx, base time.Duration, goal string, met bool) row {
-	return row{what, ms(lx), ms(base), fmt.Sprintf("%.2f", float64(lx)/float64(base)), goal, yes(met)}
+	return progress(row{what, ms(lx), ms(base), fmt.Sprintf("%.2f", float64(lx)/float64(base)), goal, yes(met)})
+}
+
+// progress shows a row on stderr as soon as it is measured: the tables
+// come out on stdout only once a host is done.
+func progress(r row) row {
+	fmt.Fprintf(os.Stderr, "bench: %s: %s against %s (%s)\n", r.what, r.lxkit, r.base, r.ratio)
+	return r
 }
 
 func rss(what string, lx, base int64) row {
