@@ -211,16 +211,19 @@ func TestApplyPackageManagers(t *testing.T) {
 	}{
 		{"alpine", "ID=alpine\n", []string{"apk", "adduser", "addgroup", "passwd"}, "curl\n", []string{
 			"sh -c for p; do if apk info -e \"$p\" >/dev/null 2>&1; then echo \"$p\"; fi; done; true",
+			"(await route)",
 			"apk update --no-progress",
 			"apk add --no-progress git musl=1.2.4-r2",
 		}},
 		{"rocky", "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", []string{"dnf", "rpm", "useradd", "groupadd", "usermod"}, "curl\n", []string{
 			"sh -c for p; do if rpm -q --quiet \"$p\" >/dev/null 2>&1; then echo \"$p\"; fi; done; true",
+			"(await route)",
 			"dnf -y makecache",
 			"dnf -y install git musl-1.2.4-r2",
 		}},
 		{"old centos", "ID=centos\n", []string{"yum", "rpm"}, "curl\nmusl-1.2.4-r2\n", []string{
 			"sh -c for p; do if rpm -q --quiet \"$p\" >/dev/null 2>&1; then echo \"$p\"; fi; done; true",
+			"(await route)",
 			"yum -y makecache",
 			"yum -y install git",
 		}},
@@ -245,7 +248,10 @@ func TestApplyPackageManagers(t *testing.T) {
 					continue
 				}
 				s := strings.Join(e.args, " ")
-				if e.args[0] == "/bin/sh" {
+				switch {
+				case e.args[0] == "/bin/sh" && e.args[2] == routeScript:
+					s = "(await route)"
+				case e.args[0] == "/bin/sh":
 					s = "sh -c " + e.args[2]
 				}
 				got = append(got, s)
@@ -292,7 +298,8 @@ func TestApplyPackageErrors(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("err:\n%v\nwant:\n%s", err, want)
 	}
-	if got := f.commands(); len(got) != 2 || !strings.HasSuffix(got[1], "install nope1 nope2=1.0") {
+	// The network is awaited before apt-get (awaitRoute), and only then.
+	if got := f.commands(); len(got) != 3 || !strings.Contains(got[1], "/proc/net/route") || !strings.HasSuffix(got[2], "install nope1 nope2=1.0") {
 		t.Errorf("commands: %q", got)
 	}
 	// All installed: no apt-get at all.

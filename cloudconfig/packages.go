@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/lxkit/lxkit/transport"
 )
 
 // packager drives one package manager.
@@ -210,6 +213,11 @@ func (a *applier) packages(ctx context.Context, cfg *Config) error {
 			return stepError(o, err)
 		}
 	}
+	if cfg.PackageUpdate || cfg.PackageUpgrade || len(missing) > 0 {
+		if err := a.awaitRoute(ctx); err != nil {
+			return stepError(o, err)
+		}
+	}
 	if cfg.PackageUpdate {
 		o := cfg.origin("package_update")
 		a.progress(o, strings.Join(pm.update, " "))
@@ -249,3 +257,33 @@ func (a *applier) packages(ctx context.Context, cfg *Config) error {
 	}
 	return stepError(o, err)
 }
+
+// awaitRoute waits, for routeWait at most, until the container has an IPv4
+// route or a global IPv6 address off the loopback, as cloud-init installs
+// packages only once the network is online: a Debian container's DHCP
+// lease comes a few seconds after it starts, and apt-get run before then
+// fails "Network is unreachable" (TestOriginDebian/incus, ci83: a job's
+// provisioning right after its container started). A container that gets
+// no route goes on after the wait, and its package manager says why.
+func (a *applier) awaitRoute(ctx context.Context) error {
+	_, err := a.tr.Exec(ctx, transport.Command{Args: []string{"/bin/sh", "-c", routeScript, "sh", fmt.Sprint(routeWait / (100 * time.Millisecond))}, Dir: "/"})
+	return err
+}
+
+// routeWait bounds awaitRoute.
+const routeWait = 30 * time.Second
+
+// routeScript polls /proc every 100 ms, $1 times at most.
+const routeScript = `i=0
+while [ "$i" -lt "$1" ]; do
+  while read -r ifc rest; do
+    [ "$ifc" != Iface ] && [ "$ifc" != lo ] && exit 0
+  done </proc/net/route
+  if [ -r /proc/net/if_inet6 ]; then
+    while read -r addr idx plen scope flags ifc; do
+      [ "$ifc" != lo ] && [ "$scope" = 00 ] && exit 0
+    done </proc/net/if_inet6
+  fi
+  sleep 0.1 2>/dev/null || sleep 1
+  i=$((i + 1))
+done`

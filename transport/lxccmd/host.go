@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,9 @@ type Runner struct {
 	Project string
 
 	reached atomic.Bool // a command has succeeded: the daemon answered
+	// captureDirs holds, by container, the folder its captured outputs
+	// were last found in (see execRecorded).
+	captureDirs sync.Map
 }
 
 // Target returns how the command names an instance: "remote:name".

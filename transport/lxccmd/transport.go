@@ -255,9 +255,20 @@ const lookupScript = `case $1 in
 esac
 exec "$@"`
 
-// captureScript runs "$@" with stdout and stderr in files named after $0.
-const captureScript = `exec >"$0.out" 2>"$0.err" || exit 125
+// captureScript runs "$@" with stdout and stderr in files named $0.out
+// and $0.err in /var/tmp, or in /tmp where there is no /var/tmp to write
+// in. Not /tmp first: Debian's systemd empties /tmp while the container
+// boots (tmpfiles.d/tmp.conf "D /tmp", systemd-tmpfiles-setup --boot
+// --remove, systemd 252 of bookworm), and a command run as it started lost
+// its output files (TestCloudConfigModes/lxd/cli, ci83: the outputs of
+// cloud-config's first command "Not Found"; TestCaptureSurvivesTmpCleanup).
+// systemd's own tmpfiles configuration cleans /var/tmp by age only.
+const captureScript = `lxkit_d=/var/tmp; [ -d $lxkit_d ] && [ -w $lxkit_d ] || lxkit_d=/tmp
+exec >"$lxkit_d/$0.out" 2>"$lxkit_d/$0.err" || exit 125
 ` + lookupScript
+
+// captureDirs are where captureScript may write, in its order.
+var captureDirs = [2]string{"/var/tmp", "/tmp"}
 
 // readyScript writes the line $0 on stdout and stderr, reads one line of
 // input, and only then runs "$@" (see readyGate).
@@ -271,10 +282,14 @@ const readyScript = `printf '%s\n' "$0"; printf '%s\n' "$0" >&2; read -r lxkit_g
 // then come back through the files API (see readRecorded) and are
 // removed.
 func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, out *transport.Output) (int, error) {
-	files := "/tmp/.lxkit-exec-" + req.Environment[marker.Var]
-	req.Command = append([]string{"/bin/sh", "-c", captureScript, files}, req.Command...)
+	base := ".lxkit-exec-" + req.Environment[marker.Var]
+	req.Command = append([]string{"/bin/sh", "-c", captureScript, base}, req.Command...)
+	var leftovers []string
+	for _, d := range captureDirs {
+		leftovers = append(leftovers, d+"/"+base+".out", d+"/"+base+".err")
+	}
 	defer t.queryExec(context.WithoutCancel(ctx), api.InstanceExecPost{
-		Command: []string{"rm", "-f", files + ".out", files + ".err"}, Environment: map[string]string{}})
+		Command: append([]string{"rm", "-f"}, leftovers...), Environment: map[string]string{}})
 	code, err := t.queryExec(ctx, req)
 	if err != nil {
 		if c, ok := commandNotFound(err); ok {
@@ -288,7 +303,7 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 		w      io.Writer
 	}{{".out", out.Stdout()}, {".err", out.Stderr()}} {
 		go func() {
-			data, err := t.readRecorded(ctx, files+f.suffix)
+			data, err := t.readCaptured(ctx, base+f.suffix)
 			if err == nil {
 				_, err = f.w.Write(data)
 			}
@@ -297,10 +312,31 @@ func (t *Transport) execRecorded(ctx context.Context, req api.InstanceExecPost, 
 	}
 	for range 2 {
 		if e := <-errs; e != nil && err == nil {
-			err = fmt.Errorf("exec in %s: capturing the output in /tmp: %w", t.name, e)
+			err = fmt.Errorf("exec in %s: capturing the output: %w", t.name, e)
 		}
 	}
 	return code, err
+}
+
+// readCaptured reads the output file name that captureScript wrote: from
+// the folder where this container's outputs were found last, else from
+// each of captureDirs in turn.
+func (t *Transport) readCaptured(ctx context.Context, name string) ([]byte, error) {
+	dirs := captureDirs
+	if last, ok := t.h.captureDirs.Load(t.name); ok && last.(string) != dirs[0] {
+		dirs[0], dirs[1] = dirs[1], dirs[0]
+	}
+	data, err := t.readRecorded(ctx, dirs[0]+"/"+name)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		if data, err2 := t.readRecorded(ctx, dirs[1]+"/"+name); err2 == nil {
+			t.h.captureDirs.Store(t.name, dirs[1])
+			return data, nil
+		}
+	}
+	if err == nil {
+		t.h.captureDirs.Store(t.name, dirs[0])
+	}
+	return data, err
 }
 
 // readRecorded reads a file of the container with `lxc file pull PATH -`
