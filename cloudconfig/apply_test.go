@@ -298,9 +298,16 @@ func TestApplyPackageErrors(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("err:\n%v\nwant:\n%s", err, want)
 	}
-	// The network is awaited before apt-get (awaitRoute), and only then.
+	// The network is awaited before apt-get (awaitRoute), and only then,
+	// polled 300 times (a count the shell reads: "300ns" once made it
+	// give up at once).
 	if got := f.commands(); len(got) != 3 || !strings.Contains(got[1], "/proc/net/route") || !strings.HasSuffix(got[2], "install nope1 nope2=1.0") {
 		t.Errorf("commands: %q", got)
+	}
+	for _, e := range f.execs {
+		if len(e.args) > 2 && e.args[2] == routeScript && (len(e.args) != 5 || e.args[4] != "300") {
+			t.Errorf("route wait: %q, want its count 300", e.args[3:])
+		}
 	}
 	// All installed: no apt-get at all.
 	f.execs, f.events = nil, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,7 +267,7 @@ func (a *applier) packages(ctx context.Context, cfg *Config) error {
 // provisioning right after its container started). A container that gets
 // no route goes on after the wait, and its package manager says why.
 func (a *applier) awaitRoute(ctx context.Context) error {
-	_, err := a.tr.Exec(ctx, transport.Command{Args: []string{"/bin/sh", "-c", routeScript, "sh", fmt.Sprint(routeWait / (100 * time.Millisecond))}, Dir: "/"})
+	_, err := a.tr.Exec(ctx, transport.Command{Args: []string{"/bin/sh", "-c", routeScript, "sh", strconv.Itoa(int(routeWait / (100 * time.Millisecond)))}, Dir: "/"})
 	return err
 }
 
