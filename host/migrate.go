@@ -97,7 +97,21 @@ func (h *Host) CopyInstanceTo(ctx context.Context, dst *Host, source, name strin
 			copied["project"] = server.Environment.Project
 		}
 		body["source"] = copied
-		if _, err := h.c.Do(ctx, http.MethodPost, path, body, ""); err != nil {
+		post := func() error {
+			_, err := h.c.Do(ctx, http.MethodPost, path, body, "")
+			return err
+		}
+		var err error
+		if opts.Target != "" && !strings.HasPrefix(opts.Target, "@") {
+			// A member the daemons count offline, or have no event
+			// connection to, for moments (hostapi.HeartbeatsLate), as
+			// for a move: LXD 5.0.2 refused a copy to m2 with "Missing
+			// event connection with target cluster member" (ci85).
+			err = h.whenOnline(ctx, opts.Target, post)
+		} else {
+			err = post()
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
 		return nil
