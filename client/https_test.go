@@ -46,6 +46,19 @@ func untrusted(t *testing.T, s *testhost.HTTPS) (*client.Client, *x509.Certifica
 	return c, leaf
 }
 
+// trustedCert returns a fresh client certificate that the daemon trusts
+// until the test ends.
+func trustedCert(t *testing.T, s *testhost.HTTPS, name string) tls.Certificate {
+	t.Helper()
+	cert, _, _ := testhost.ClientCert(t)
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	if err := s.Unix.TrustCertificate(testhost.Context(t, time.Minute), testhost.Name(name), leaf); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Unix.RemoveCertificate(context.Background(), client.Fingerprint(leaf)) })
+	return cert
+}
+
 func trusts(t *testing.T, s *testhost.HTTPS, leaf *x509.Certificate) bool {
 	t.Helper()
 	certs, err := s.Unix.Certificates(testhost.Context(t, 30*time.Second))
@@ -207,13 +220,8 @@ func TestServerCertificateIsVerified(t *testing.T) {
 func TestHTTPSKeepsConnections(t *testing.T) {
 	eachHTTPS(t, func(t *testing.T, h testhost.Host, s *testhost.HTTPS) {
 		var dials, full, resumed atomic.Int64
-		cert, _, _ := testhost.ClientCert(t)
-		leaf, _ := x509.ParseCertificate(cert.Certificate[0])
 		ctx := testhost.Context(t, 2*time.Minute)
-		if err := s.Unix.TrustCertificate(ctx, testhost.Name("keepalive"), leaf); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Unix.RemoveCertificate(context.Background(), client.Fingerprint(leaf)) })
+		cert := trustedCert(t, s, "keepalive")
 		c, err := client.New(ctx, s.Addr, client.WithDialHook(func() { dials.Add(1) }),
 			client.WithTLS(client.TLSOptions{ClientCert: &cert, ServerCert: s.ServerCert, Handshake: func(cs tls.ConnectionState) {
 				if cs.DidResume {

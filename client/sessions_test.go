@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -24,12 +23,7 @@ import (
 func TestSessionFileResumesAcrossClients(t *testing.T) {
 	eachHTTPS(t, func(t *testing.T, h testhost.Host, s *testhost.HTTPS) {
 		ctx := testhost.Context(t, time.Minute)
-		cert, _, _ := testhost.ClientCert(t)
-		leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-		if err := s.Unix.TrustCertificate(ctx, testhost.Name("resume"), leaf); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Unix.RemoveCertificate(context.Background(), client.Fingerprint(leaf)) })
+		cert := trustedCert(t, s, "resume")
 		path := filepath.Join(t.TempDir(), "sessions", "one")
 		connect := func(pin *x509.Certificate) (resumed bool, err error) {
 			var did atomic.Bool
@@ -66,7 +60,7 @@ func TestSessionFileResumesAcrossClients(t *testing.T) {
 		}
 		// The same file, another pin (the other daemon's certificate,
 		// or a daemon whose certificate changed): refused, resumed or not.
-		other := testhost.ListenHTTPS(t, testhost.Hosts()[1-indexOf(h)])
+		other := testhost.ListenHTTPS(t, otherHost(h))
 		if _, err := connect(other.ServerCert); !errors.Is(err, errdefs.ErrCertificate) || !strings.Contains(err.Error(), "not the one pinned") {
 			t.Fatalf("changed pin with a saved session: got %v", err)
 		}
@@ -80,11 +74,12 @@ func TestSessionFileResumesAcrossClients(t *testing.T) {
 	})
 }
 
-func indexOf(h testhost.Host) int {
-	for i, x := range testhost.Hosts() {
-		if x.Name == h.Name {
-			return i
+// otherHost is the daemon that is not h.
+func otherHost(h testhost.Host) testhost.Host {
+	for _, x := range testhost.Hosts() {
+		if x.Name != h.Name {
+			return x
 		}
 	}
-	return -1
+	return h
 }
