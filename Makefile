@@ -10,7 +10,7 @@ all: build
 # -buildvcs=auto: the binary carries its commit (lxkit --version) when
 # built from a checkout; GOFLAGS turns it off for everything else.
 build:
-	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/lxkit
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN) ./cmd/lxkit
 
 # Installs the binary as $(PREFIX)/bin/lxkit and its man pages in
 # $(PREFIX)/share/man/man1 (DESTDIR for packaging).

@@ -428,7 +428,7 @@ func (m *Manager) Apply(ctx context.Context, plan []Change, opts ApplyOptions) e
 func (m *Manager) apply(ctx context.Context, c Change, stop driver.StopOptions) error {
 	switch c.Action {
 	case Create:
-		return m.launch(ctx, c.Spec, c.Target)
+		return m.create(ctx, c.Spec, c.Target)
 	case Rebuild:
 		return m.rebuild(ctx, c.Spec, stop, c.Member)
 	case Update:

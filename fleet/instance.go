@@ -209,17 +209,18 @@ func sortedVolumes(s *spec.Spec) []string {
 // cloud-config, the others take it as made. A launch that fails removes
 // the instance it made, never volumes, never another's instance.
 func (m *Manager) Launch(ctx context.Context, s *spec.Spec) error {
-	return m.launch(ctx, s, Target(s.Placement))
-}
-
-// launch is Launch, placing a new instance at target (see
-// driver.CreateOptions.Target).
-func (m *Manager) launch(ctx context.Context, s *spec.Spec, target string) error {
 	if _, err := m.d.Instance(ctx, s.Name); err == nil {
 		return nil
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	return m.create(ctx, s, Target(s.Placement))
+}
+
+// create is Launch once the instance was seen missing (by Launch, a plan
+// or a rebuild), placing it at target (see driver.CreateOptions.Target).
+// One made meanwhile by another caller is left to that caller.
+func (m *Manager) create(ctx context.Context, s *spec.Spec, target string) error {
 	var apply cloudConfigApply
 	var userData string
 	native := s.CloudConfigMode == spec.CloudConfigNative && len(s.CloudConfig) > 0
@@ -324,7 +325,7 @@ func (m *Manager) rebuild(ctx context.Context, s *spec.Spec, stop driver.StopOpt
 	if member == "" {
 		member = Target(s.Placement)
 	}
-	return m.launch(ctx, s, member)
+	return m.create(ctx, s, member)
 }
 
 // DeleteOptions says what goes with an instance.

@@ -3,6 +3,7 @@ package drivertest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,8 @@ func testCreateFailures(t *testing.T, d driver.Driver) {
 	name := testhost.Name("fail")
 	t.Cleanup(func() { _ = d.Delete(context.Background(), name) })
 	err := d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Alias: "no-such-image-alias"}})
-	if !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("create from a missing alias: %v; want ErrNotFound", err)
+	if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), `"no-such-image-alias" not found`) {
+		t.Errorf("create from a missing alias: %v; want ErrNotFound naming the alias", err)
 	}
 	err = d.Create(ctx, name, driver.CreateOptions{Image: driver.Image{Fingerprint: "ffffffffffff"}})
 	if !errors.Is(err, errdefs.ErrNotFound) {

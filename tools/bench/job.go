@@ -14,7 +14,7 @@ import (
 
 // jobRuns is how many times each way of running the job runs (each makes
 // and deletes a container).
-const jobRuns = 5
+const jobRuns = 3
 
 // benchJob times a whole CI job: a container made, a workspace of 200
 // files uploaded, one step run, a folder of artifacts fetched and the

@@ -79,13 +79,13 @@ func main() {
 			_ = d.Delete(ctx, ct)
 			continue
 		}
-		rows := benchHost(ctx, d, ct, socket, cli, tree, big, work)
-		rows = append(rows, benchManage(ctx, d, ct, socket, cli)...)
-		rows = append(rows, benchHTTPS(ctx, c, ct, cli)...)
-		rows = append(rows, benchJob(ctx, d, socket, cli, work)...)
+		rows := part(name+" exec and transfers", func() []row { return benchHost(ctx, d, ct, socket, cli, tree, big, work) })
+		rows = append(rows, part(name+" management", func() []row { return benchManage(ctx, d, ct, socket, cli) })...)
+		rows = append(rows, part(name+" HTTPS", func() []row { return benchHTTPS(ctx, c, ct, cli) })...)
+		rows = append(rows, part(name+" job", func() []row { return benchJob(ctx, d, socket, cli, work) })...)
 		var scale []row
 		if *withScale {
-			scale = benchScale(ctx, d, ct, socket, cli)
+			scale = part(name+" scale", func() []row { return benchScale(ctx, d, ct, socket, cli) })
 		}
 		_ = d.Delete(ctx, ct)
 		printRows(fmt.Sprintf("## %s %s (baseline: `%s`)", c.Kind(), c.Server().Environment.ServerVersion, cli), rows)
@@ -97,15 +97,25 @@ func main() {
 		}
 		if *withNested && c.Kind() == "lxd" {
 			printRows(fmt.Sprintf("## Nesting: %s %s, host -> outer -> middle -> inner (baseline: hand-typed `lxc exec` chain; `lxc file push -r` run in outer; the REST driver)", c.Kind(), c.Server().Environment.ServerVersion),
-				benchNested(ctx, c, socket, tree))
+				part("nesting", func() []row { return benchNested(ctx, c, socket, tree) }))
 		}
 	}
 }
 
 // printCluster prints the rows of the cluster of c's kind.
 func printCluster(c *client.Client, socket, cli string) {
+	rows := part(c.Kind()+" cluster", func() []row { return benchCluster(c.Kind()+"-cluster", socket, cli) })
 	printRows(fmt.Sprintf("## Cluster: %s %s, 3 members on this machine (make cluster; remote %s-cluster; baseline: `%s`)",
-		c.Kind(), c.Server().Environment.ServerVersion, c.Kind(), cli), benchCluster(c.Kind()+"-cluster", socket, cli))
+		c.Kind(), c.Server().Environment.ServerVersion, c.Kind(), cli), rows)
+}
+
+// part runs one part of the bench and says on stderr how long it took.
+func part(name string, f func() []row) []row {
+	logf("%s: begins", name)
+	t := time.Now()
+	rows := f()
+	logf("%s: took %s", name, time.Since(t).Round(time.Second))
+	return rows
 }
 
 func printRows(title string, rows []row) {
@@ -193,23 +203,36 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 
 	if big != "" {
 		size := fmt.Sprintf("%d MiB", *bigSize>>20)
-		// Disk speed varies run to run: take the median of three, interleaved.
+		// Take the median of three, interleaved.
 		out := filepath.Join(work, "big.back")
 		var libPush, cmdPush, cliPush, libPull, cmdPull, cliPull []time.Duration
 		var cmdPushRSS, cliPushRSS, cmdPullRSS, cliPullRSS int64
-		for range 3 {
-			libPush = append(libPush, timeIt(func() { check(transport.UploadFile(ctx, tr, big, "/mnt/big", transport.FileOptions{})) }))
-			d, r := measure(env, *lxkitBin+" --host "+socket+" push "+big+" "+ct+":/mnt/big")
+		// Each copy starts after a pause: the daemon is still busy after a
+		// copy of 1 GiB (freeing its memory), which would slow the next.
+		timeCopy := func(f func()) time.Duration { time.Sleep(transferSettle); return timeIt(f) }
+		measureCopy := func(script string) (time.Duration, int64) {
+			time.Sleep(transferSettle)
+			return measure(env, script)
+		}
+		for i := range 3 {
+			// The CLI's copies, two to four times slower, run once: the
+			// close comparison is lxkit's library against its command.
+			libPush = append(libPush, timeCopy(func() { check(transport.UploadFile(ctx, tr, big, "/mnt/big", transport.FileOptions{})) }))
+			d, r := measureCopy(*lxkitBin + " --host " + socket + " push " + big + " " + ct + ":/mnt/big")
 			cmdPush, cmdPushRSS = append(cmdPush, d), max(cmdPushRSS, r)
-			d, r = measure(env, cli+" file push "+big+" "+ct+"/mnt/big")
-			cliPush, cliPushRSS = append(cliPush, d), max(cliPushRSS, r)
-			libPull = append(libPull, timeIt(func() { check(transport.DownloadFile(ctx, tr, "/mnt/big", out)) }))
+			if i == 1 {
+				d, r = measureCopy(cli + " file push " + big + " " + ct + "/mnt/big")
+				cliPush, cliPushRSS = append(cliPush, d), max(cliPushRSS, r)
+			}
+			libPull = append(libPull, timeCopy(func() { check(transport.DownloadFile(ctx, tr, "/mnt/big", out)) }))
 			os.Remove(out)
-			d, r = measure(env, *lxkitBin+" --host "+socket+" pull "+ct+":/mnt/big "+out)
+			d, r = measureCopy(*lxkitBin + " --host " + socket + " pull " + ct + ":/mnt/big " + out)
 			cmdPull, cmdPullRSS = append(cmdPull, d), max(cmdPullRSS, r)
 			os.Remove(out)
-			d, r = measure(env, cli+" file pull "+ct+"/mnt/big "+out)
-			cliPull, cliPullRSS = append(cliPull, d), max(cliPullRSS, r)
+			if i == 1 {
+				d, r = measureCopy(cli + " file pull " + ct + "/mnt/big " + out)
+				cliPull, cliPullRSS = append(cliPull, d), max(cliPullRSS, r)
+			}
 			os.Remove(out)
 		}
 		rows = append(rows,
@@ -218,7 +241,8 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 			rss("peak RSS of `lxkit push` vs `file push`", cmdPushRSS, cliPushRSS),
 			compare("pull "+size+" file (library call)", mid(libPull), mid(cliPull), "<= 1.0", mid(libPull) <= mid(cliPull)),
 			compare("pull "+size+" file (`lxkit pull` command)", mid(cmdPull), mid(cliPull), "<= 1.0", mid(cmdPull) <= mid(cliPull)),
-			rss("peak RSS of `lxkit pull` vs `file pull`", cmdPullRSS, cliPullRSS))
+			compare("pull "+size+" file: the library call against the `lxkit pull` command", mid(libPull), mid(cmdPull), "<= 1.0", mid(libPull) <= mid(cmdPull)),
+			rssWithin("peak RSS of `lxkit pull` vs `file pull`", cmdPullRSS, cliPullRSS, 8<<20))
 		shell(env, cli+" exec "+ct+" -- rm -f /mnt/big")
 	}
 	return rows
@@ -231,13 +255,29 @@ func compare(what string, lx, base time.Duration, goal string, met bool) row {
 // progress shows a row on stderr as soon as it is measured: the tables
 // come out on stdout only once a host is done.
 func progress(r row) row {
-	fmt.Fprintf(os.Stderr, "bench: %s: %s against %s (%s)\n", r.what, r.lxkit, r.base, r.ratio)
+	logf("%s: %s against %s (%s)", r.what, r.lxkit, r.base, r.ratio)
 	return r
+}
+
+// began is when the run began: each line on stderr says how long ago, so
+// that a run shows where its time goes.
+var began = time.Now()
+
+func logf(format string, args ...any) {
+	el := time.Since(began).Round(time.Second)
+	fmt.Fprintf(os.Stderr, "bench %02d:%02d: %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
 }
 
 func rss(what string, lx, base int64) row {
 	return row{what, fmt.Sprintf("%d MiB", lx>>20), fmt.Sprintf("%d MiB", base>>20),
 		fmt.Sprintf("%.2f", float64(lx)/float64(base)), "< 64 MiB", yes(lx < 64<<20)}
+}
+
+// rssWithin is rss with the goal of at most slack more than the baseline.
+func rssWithin(what string, lx, base, slack int64) row {
+	r := rss(what, lx, base)
+	r.goal, r.met = fmt.Sprintf("<= %s + %d MiB", r.base, slack>>20), yes(lx <= base+slack)
+	return progress(r)
 }
 
 func yes(b bool) string {
@@ -254,8 +294,9 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 }
 
-// medians runs each f n times after a warm-up, interleaved (f1, f2, ...,
-// f1, f2, ...) so that a change in the machine's load hits all alike, and
+// medians runs each f n times (slow ones fewer: see roundsBudget) after a
+// warm-up, interleaved (f1, f2, ..., f1, f2, ...) so that a change in the
+// machine's load hits all alike, and
 // returns the median time of each. Each run starts after a pause: a daemon
 // goes on tidying up after a command has returned (operation records,
 // process reaping), which would otherwise be charged to the next one.
@@ -265,7 +306,11 @@ func medians(n int, fs ...func()) []time.Duration {
 		f() // warm up
 		times[i] = make([]time.Duration, 0, n)
 	}
-	for range n {
+	began := time.Now()
+	for round := 0; round < n; round++ {
+		if round >= minRounds && round%2 == 1 && time.Since(began) > roundsBudget {
+			break // enough for a median of slow calls
+		}
 		for i, f := range fs {
 			time.Sleep(settle)
 			times[i] = append(times[i], timeIt(f))
@@ -278,8 +323,20 @@ func medians(n int, fs ...func()) []time.Duration {
 	return out
 }
 
-// settle is the pause before each latency run.
-const settle = 150 * time.Millisecond
+// settle is the pause before each latency run, transferSettle before
+// each copy of the big file.
+const (
+	settle         = 150 * time.Millisecond
+	transferSettle = time.Second
+)
+
+// A row of slow calls stops at an odd number of rounds, at least
+// minRounds, once its rounds have taken roundsBudget: fast rows get all
+// their runs, and slow ones (a snapshot, a list of 200) still a median.
+const (
+	minRounds    = 5
+	roundsBudget = 10 * time.Second
+)
 
 // mid returns the median of a few durations.
 func mid(ds []time.Duration) time.Duration {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lxkit/lxkit/api"
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/driver"
 	"github.com/lxkit/lxkit/driver/rest"
@@ -48,14 +49,7 @@ func benchScale(ctx context.Context, d *rest.Driver, ct, socket, cli string) []r
 	var live []string // what to delete at the end
 	var mu sync.Mutex
 	each := func(list []string, f func(string) error) {
-		sem := make(chan struct{}, 8)
-		var wg sync.WaitGroup
-		for _, n := range list {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() { defer wg.Done(); defer func() { <-sem }(); check(f(n)) }()
-		}
-		wg.Wait()
+		inParallel(8, list, func(n string) { check(f(n)) })
 	}
 	launch := func(list []string) {
 		each(list, func(n string) error {
@@ -127,6 +121,17 @@ func benchScale(ctx context.Context, d *rest.Driver, ct, socket, cli string) []r
 		mu.Unlock()
 		tApply := timeIt(func() { shell(env, lx+" apply --parallel "+par+" "+file+" >/dev/null") })
 		tLoop := launchLoop(names(fmt.Sprintf("l%d-", n), n))
+		if n == 20 {
+			// The floor: what the daemon takes for the same launches asked
+			// through its API by one process, with no checks at all.
+			raw := names("r20-", n)
+			mu.Lock()
+			live = append(live, raw...)
+			mu.Unlock()
+			tRaw := timeIt(func() { rawLaunches(ctx, c, raw) })
+			rows = append(rows, compare(fmt.Sprintf("the API's floor for those %d launches (POST and start, %d at once, one process), against `xargs -P%d %s launch`", n, scaleParallel, scaleParallel, cli), tRaw, tLoop, "report", true))
+			remove(raw)
+		}
 		tPlan := timeIt(func() { shell(env, lx+" plan "+file+" >/dev/null") })
 		tNoop := timeIt(func() { shell(env, lx+" apply --parallel "+par+" "+file+" >/dev/null") })
 		rows = append(rows,
@@ -173,19 +178,38 @@ func benchScale(ctx context.Context, d *rest.Driver, ct, socket, cli string) []r
 	return append(rows, benchExecRate(ctx, d, ct, socket, cli)...)
 }
 
+// rawLaunches makes and starts each named container of testimage,
+// scaleParallel at once, with one POST and one state PUT each: the least
+// a launch through the API can cost.
+func rawLaunches(ctx context.Context, c *client.Client, names []string) {
+	inParallel(scaleParallel, names, func(n string) {
+		_, err := c.Do(ctx, http.MethodPost, "/1.0/instances", api.InstancesPost{Name: n, Source: api.InstanceSource{Type: "image", Alias: "testimage"}}, "")
+		check(err)
+		_, err = c.Do(ctx, http.MethodPut, "/1.0/instances/"+n+"/state", api.InstanceStatePut{Action: "start", Timeout: -1}, "")
+		check(err)
+	})
+}
+
 // statesInParallel reads the state of each named instance (URLs of
 // GET /1.0/instances), execParallel at once.
 func statesInParallel(ctx context.Context, c *client.Client, urls []string) {
-	sem := make(chan struct{}, execParallel)
+	inParallel(execParallel, urls, func(u string) {
+		_, err := c.Query(ctx, http.MethodGet, u+"/state", nil, nil)
+		check(err)
+	})
+}
+
+// inParallel calls f with each item, n at once.
+func inParallel(n int, items []string, f func(string)) {
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for _, u := range urls {
+	for _, it := range items {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, err := c.Query(ctx, http.MethodGet, u+"/state", nil, nil)
-			check(err)
+			f(it)
 		}()
 	}
 	wg.Wait()
@@ -196,7 +220,7 @@ func statesInParallel(ctx context.Context, c *client.Client, urls []string) {
 // daemon's CLI (processes).
 func benchExecRate(ctx context.Context, d *rest.Driver, ct, socket, cli string) []row {
 	env := cliEnv(cli, socket)
-	const total = 160
+	const total = 96
 	rate := func(took time.Duration) float64 { return total / took.Seconds() }
 	lib := func() {
 		tr := d.Transport(ct)

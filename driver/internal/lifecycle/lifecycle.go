@@ -61,7 +61,12 @@ func (d *Driver) Create(ctx context.Context, name string, opts driver.CreateOpti
 	if err != nil || opts.NoStart {
 		return err
 	}
-	if err := d.Start(ctx, name); err != nil {
+	if made {
+		err = d.start(ctx, name, "start") // made stopped just now: no status to ask
+	} else {
+		err = d.Start(ctx, name)
+	}
+	if err != nil {
 		if made {
 			d.cleanup(name)
 		}
@@ -117,6 +122,9 @@ func (d *Driver) make(ctx context.Context, name string, opts driver.CreateOption
 		// nothing of ours is left, and anything of that name is another
 		// caller's. (A pull lxkit gave up and the daemon could not cancel
 		// may still make it: see host.AbandonedError.)
+		if aerr := d.missingAlias(ctx, req.Source); aerr != nil {
+			return false, aerr
+		}
 		return false, fmt.Errorf("creating %s: %w", name, err)
 	}
 }
@@ -184,20 +192,27 @@ func (d *Driver) source(ctx context.Context, img driver.Image) (api.InstanceSour
 		}
 		return src, nil
 	}
-	switch {
-	case img.Alias != "":
-		var alias api.ImageAliasesEntry
-		_, err := d.c.Query(ctx, http.MethodGet, "/1.0/images/aliases/"+url.PathEscape(img.Alias), nil, &alias)
-		if errors.Is(err, errdefs.ErrNotFound) {
-			return src, errdefs.Wrap(errdefs.ErrNotFound, nil, "image alias %q not found on %s", img.Alias, d.c.Addr())
-		}
-		return src, err
-	case img.Fingerprint != "":
+	if img.Fingerprint != "" {
 		fp, err := d.h.Images().ResolveFingerprint(ctx, img.Fingerprint)
 		src.Fingerprint = fp
 		return src, err
 	}
-	return src, nil
+	return src, nil // an alias is looked up only if the create fails: see missingAlias
+}
+
+// missingAlias says clearly that a create failed for want of its image
+// alias: Incus 6.0.4 says only "Image not provided for instance creation".
+// It is asked only after a failed create, so that a create that works
+// costs no extra request.
+func (d *Driver) missingAlias(ctx context.Context, src api.InstanceSource) error {
+	if src.Type != "image" || src.Alias == "" || src.Server != "" {
+		return nil
+	}
+	_, err := d.c.Query(ctx, http.MethodGet, "/1.0/images/aliases/"+url.PathEscape(src.Alias), nil, nil)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errdefs.Wrap(errdefs.ErrNotFound, nil, "image alias %q not found on %s", src.Alias, d.c.Addr())
+	}
+	return nil
 }
 
 // Update merges changes into a container. Config keys, devices added or
@@ -268,7 +283,12 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 	case driver.StatusFrozen:
 		action = "unfreeze"
 	}
-	err = d.h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
+	return d.start(ctx, name, action)
+}
+
+// start asks for action (start or unfreeze) whatever the status now.
+func (d *Driver) start(ctx context.Context, name, action string) error {
+	err := d.h.SetInstanceState(ctx, name, api.InstanceStatePut{Action: action, Timeout: -1})
 	// Under load the daemon can give up on a start (LXD's start hook
 	// timed out calling back into it; Incus's own deadline passed).
 	// Nothing was started: ask again, after 1 then 3 seconds.
