@@ -23,10 +23,11 @@ func SessionFile(path string) tls.ClientSessionCache {
 }
 
 type sessionFile struct {
-	path string
-	mem  tls.ClientSessionCache
-	mu   sync.Mutex
-	read bool // the file was read into mem
+	path  string
+	mem   tls.ClientSessionCache
+	mu    sync.Mutex
+	read  bool // the file was read into mem
+	wrote bool // this process has written the file
 }
 
 // sessionMagic starts the file; the rest is three length-prefixed parts:
@@ -54,7 +55,12 @@ func (s *sessionFile) Put(key string, cs *tls.ClientSessionState) {
 		_ = os.Remove(s.path)
 		return
 	}
-	_ = writeSession(s.path, key, cs)
+	// Once per process is enough: the daemons (Go's TLS) take a ticket
+	// more than once, and each connection (an exec opens five) brings a
+	// new one, whose writing would cost more than the resumption saves.
+	if !s.wrote {
+		s.wrote = writeSession(s.path, key, cs) == nil
+	}
 }
 
 func readSession(path string) (*tls.ClientSessionState, string, error) {

@@ -25,10 +25,10 @@ func TestSessionFileResumesAcrossClients(t *testing.T) {
 		ctx := testhost.Context(t, time.Minute)
 		cert := trustedCert(t, s, "resume")
 		path := filepath.Join(t.TempDir(), "sessions", "one")
-		connect := func(pin *x509.Certificate) (resumed bool, err error) {
+		connectWith := func(pin *x509.Certificate, cache tls.ClientSessionCache) (resumed bool, err error) {
 			var did atomic.Bool
 			c, err := client.New(ctx, s.Addr, client.WithTLS(client.TLSOptions{
-				ClientCert: &cert, ServerCert: pin, Sessions: client.SessionFile(path),
+				ClientCert: &cert, ServerCert: pin, Sessions: cache,
 				Handshake: func(cs tls.ConnectionState) { did.Store(cs.DidResume) },
 			}))
 			if err != nil {
@@ -45,6 +45,8 @@ func TestSessionFileResumesAcrossClients(t *testing.T) {
 			}
 			return did.Load(), nil
 		}
+		// Each connect is a new process's client.
+		connect := func(pin *x509.Certificate) (bool, error) { return connectWith(pin, client.SessionFile(path)) }
 		if resumed, err := connect(s.ServerCert); err != nil || resumed {
 			t.Fatalf("first client: resumed %v, %v", resumed, err)
 		}
@@ -57,6 +59,22 @@ func TestSessionFileResumesAcrossClients(t *testing.T) {
 		}
 		if resumed, err := connect(s.ServerCert); err != nil || !resumed {
 			t.Fatalf("second client: resumed %v, %v; want a resumed session", resumed, err)
+		}
+		// One process writes the file once: the tickets its later
+		// connections bring stay in memory (and are resumed from there).
+		cache := client.SessionFile(path)
+		if _, err := connectWith(s.ServerCert, cache); err != nil {
+			t.Fatal(err)
+		}
+		written, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resumed, err := connectWith(s.ServerCert, cache); err != nil || !resumed {
+			t.Fatalf("second client of one cache: resumed %v, %v", resumed, err)
+		}
+		if now, err := os.ReadFile(path); err != nil || string(now) != string(written) {
+			t.Fatalf("the second client of one cache wrote the session file again (%v)", err)
 		}
 		// The same file, another pin (the other daemon's certificate,
 		// or a daemon whose certificate changed): refused, resumed or not.
