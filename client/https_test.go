@@ -50,13 +50,20 @@ func untrusted(t *testing.T, s *testhost.HTTPS) (*client.Client, *x509.Certifica
 // until the test ends.
 func trustedCert(t *testing.T, s *testhost.HTTPS, name string) tls.Certificate {
 	t.Helper()
-	cert, _, _ := testhost.ClientCert(t)
+	cert, _, _ := trustedFiles(t, s, name)
+	return cert
+}
+
+// trustedFiles is trustedCert, with the files of the certificate and key.
+func trustedFiles(t *testing.T, s *testhost.HTTPS, name string) (cert tls.Certificate, certPath, keyPath string) {
+	t.Helper()
+	cert, certPath, keyPath = testhost.ClientCert(t)
 	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
 	if err := s.Unix.TrustCertificate(testhost.Context(t, time.Minute), testhost.Name(name), leaf); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Unix.RemoveCertificate(context.Background(), client.Fingerprint(leaf)) })
-	return cert
+	return cert, certPath, keyPath
 }
 
 func trusts(t *testing.T, s *testhost.HTTPS, leaf *x509.Certificate) bool {

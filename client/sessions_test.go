@@ -13,6 +13,7 @@ import (
 
 	"github.com/lxkit/lxkit/client"
 	"github.com/lxkit/lxkit/errdefs"
+	"github.com/lxkit/lxkit/internal/certs"
 	"github.com/lxkit/lxkit/testkit/testhost"
 )
 
@@ -100,4 +101,54 @@ func otherHost(h testhost.Host) testhost.Host {
 		}
 	}
 	return h
+}
+
+// TestLazyKeyOnlyForFullHandshakes: a client certificate loaded with
+// certs.LoadKeyPairLazily (as the command loads it) has its key parsed
+// only when a full handshake signs with it. Shown with a key file
+// swapped for one that does not match the certificate: a resumed
+// session still works, and a full handshake fails with the mismatch.
+func TestLazyKeyOnlyForFullHandshakes(t *testing.T) {
+	eachHTTPS(t, func(t *testing.T, h testhost.Host, s *testhost.HTTPS) {
+		ctx := testhost.Context(t, time.Minute)
+		_, certPath, keyPath := trustedFiles(t, s, "lazy")
+		sessions := filepath.Join(t.TempDir(), "sessions")
+		connect := func(sessionFile string) error {
+			cert, err := certs.LoadKeyPairLazily(certPath, keyPath)
+			if err != nil {
+				return err
+			}
+			c, err := client.New(ctx, s.Addr, client.WithTLS(client.TLSOptions{
+				ClientCert: &cert, ServerCert: s.ServerCert, Sessions: client.SessionFile(filepath.Join(sessions, sessionFile)),
+			}))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.Query(ctx, "GET", "/1.0/instances", nil, nil); err != nil {
+				return err
+			}
+			if !c.Trusted() {
+				return errors.New("not trusted")
+			}
+			return nil
+		}
+		if err := connect("one"); err != nil {
+			t.Fatalf("full handshake with the right key: %v", err)
+		}
+		_, _, otherKey := testhost.ClientCert(t)
+		data, err := os.ReadFile(otherKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyPath, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := connect("one"); err != nil {
+			t.Fatalf("resumed session, another key in the file: %v; want the key unused", err)
+		}
+		if err := connect("two"); err == nil || !strings.Contains(err.Error(), "private key does not match public key") {
+			t.Fatalf("full handshake with another key: %v; want the mismatch", err)
+		}
+	})
 }

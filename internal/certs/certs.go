@@ -243,11 +243,7 @@ const maxKeyFile = 1 << 20
 // errdefs.ErrForbidden), as ssh does, and a password-protected key. The
 // permission check and the read use the same open file.
 func LoadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
-	keyPEM, err := readKey(keyPath)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	certPEM, err := readPEM(certPath)
+	certPEM, keyPEM, err := readPair(certPath, keyPath)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -257,6 +253,17 @@ func LoadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("certificate %s and key %s: %w", certPath, keyPath, err)
 	}
 	return pair, nil
+}
+
+// readPair reads a certificate file and its key file (readPEM, readKey).
+func readPair(certPath, keyPath string) (certPEM, keyPEM []byte, err error) {
+	if keyPEM, err = readKey(keyPath); err != nil {
+		return nil, nil, err
+	}
+	if certPEM, err = readPEM(certPath); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
 }
 
 // readPEM reads a certificate file: a regular file of at most maxKeyFile

@@ -4,8 +4,10 @@ package certs
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
@@ -252,11 +254,38 @@ func TestLoadKeyPairErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q in it", err, tc.want)
 			}
 			assertNoKeyMaterial(t, err, keyPEM)
+			// The lazy loader says the same, when it loads or else at
+			// the first signature.
+			if err = signLazily(tc.cert, tc.key); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("lazily: err = %v, want %q in it", err, tc.want)
+			}
+			assertNoKeyMaterial(t, err, keyPEM)
 		})
 	}
 	if _, err := LoadKeyPair(otherCert, otherKey); err != nil {
 		t.Fatal(err)
 	}
+	if err := signLazily(otherCert, otherKey); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signLazily loads a pair with LoadKeyPairLazily and signs with it, as a
+// TLS handshake would; the signature must verify with the certificate.
+func signLazily(certPath, keyPath string) error {
+	pair, err := LoadKeyPairLazily(certPath, keyPath)
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256([]byte("handshake"))
+	sig, err := pair.PrivateKey.(crypto.Signer).Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	if !ecdsa.VerifyASN1(pair.Leaf.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		return errors.New("the lazy key's signature does not verify")
+	}
+	return nil
 }
 
 func TestParsePEM(t *testing.T) {

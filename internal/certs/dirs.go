@@ -101,6 +101,11 @@ func (f ClientFiles) Load() (tls.Certificate, error) {
 	return LoadKeyPair(f.Cert, f.Key)
 }
 
+// LoadLazily reads the pair with LoadKeyPairLazily.
+func (f ClientFiles) LoadLazily() (tls.Certificate, error) {
+	return LoadKeyPairLazily(f.Cert, f.Key)
+}
+
 // OwnClientFiles are lxkit's own client files, where Generate should put a
 // new certificate. They may not exist.
 func (d Dirs) OwnClientFiles() ClientFiles {

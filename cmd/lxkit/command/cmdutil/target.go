@@ -118,7 +118,9 @@ func TLSOptions(h Target, dirs certs.Dirs, insecure bool) (client.TLSOptions, er
 	case err != nil:
 		return o, err
 	default:
-		cert, err := files.Load()
+		// The key is parsed only for a full handshake: a resumed
+		// session (see sessionPath) needs none.
+		cert, err := files.LoadLazily()
 		if err != nil {
 			return o, err
 		}
