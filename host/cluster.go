@@ -320,10 +320,17 @@ func (h *Host) RemoveClusterMember(ctx context.Context, name string, force bool)
 		return err
 	}
 	path := "/1.0/cluster/members/" + url.PathEscape(name)
+	remove := func() error { _, err := h.c.Do(ctx, http.MethodDelete, path, nil, ""); return err }
+	var err error
 	if force {
-		path += "?force=1"
+		err = remove() // the member may be down for good: no wait
+	} else {
+		// LXD 5.0.2 can refuse it for a moment with "Missing event
+		// connection with target cluster member" (hostapi.MemberDown;
+		// ci89, just after a restore): wait that out, as a move does.
+		err = h.whenOnline(ctx, name, remove)
 	}
-	if _, err := h.c.Do(ctx, http.MethodDelete, path, nil, ""); err != nil {
+	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return nil
 		}
