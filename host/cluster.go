@@ -320,6 +320,9 @@ func (h *Host) RemoveClusterMember(ctx context.Context, name string, force bool)
 		return err
 	}
 	path := "/1.0/cluster/members/" + url.PathEscape(name)
+	if force {
+		path += "?force=1"
+	}
 	remove := func() error { _, err := h.c.Do(ctx, http.MethodDelete, path, nil, ""); return err }
 	var err error
 	if force {
