@@ -132,9 +132,7 @@ func (d daemon) kill(t testing.TB) {
 // start starts the daemon again, as make hosts does.
 func (d daemon) start(t testing.TB) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "daemon.sh")
-	out, err := exec.Command("bash", script, "start", d.Name, d.Dir).CombinedOutput()
+	out, err := exec.Command("bash", testhost.Script(t, "daemon.sh"), "start", d.Name, d.Dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("starting %s again: %v\n%s", d.Name, err, out)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,19 +132,10 @@ func (c Cluster) script(t testing.TB, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", append([]string{scriptPath(t)}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "bash", append([]string{testhost.Script(t, "cluster.sh")}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-// scriptPath finds scripts/cluster.sh from this source file.
-func scriptPath(t testing.TB) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot find testcluster's source")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "scripts", "cluster.sh")
 }
 
 // EachDriver runs f as a parallel subtest for each cluster and each
