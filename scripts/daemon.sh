@@ -34,6 +34,28 @@ fi
 # clone is.
 cd /
 
+# pids of the daemons (not their helpers) whose state directory is this
+# one: $envvar in their environment, or none for the system's daemon.
+daemons_here() {
+  local p cmd env
+  for p in /proc/[0-9]*; do
+    case $(cat "$p/comm" 2>/dev/null) in lxd | incusd) ;; *) continue ;; esac
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    case $cmd in *"lxd --group "* | *"incusd --group "*) ;; *) continue ;; esac
+    env=$(tr '\0' '\n' <"$p/environ" 2>/dev/null | sed -n "s/^$envvar=//p")
+    [ "$env" = "$dir" ] && echo "${p#/proc/}"
+  done
+}
+# A daemon left stopped (SIGSTOP, as testkit/faults does; a run cut off
+# there never sends SIGCONT) answers nothing: resume it rather than start
+# a second one on the same state.
+for p in $(daemons_here); do
+  if [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = T ]; then
+    echo "lxkit hosts: $name (pid $p) was stopped (SIGSTOP): resuming it" >&2
+    kill -CONT "$p"
+  fi
+done
+
 # A daemon running in a removed directory is restarted (SIGTERM leaves its
 # containers running).
 running=$(timeout 10 "$cli" query /1.0 2>/dev/null | sed -n 's/.*"server_pid": *\([0-9][0-9]*\).*/\1/p' || true)
@@ -46,6 +68,9 @@ fi
 
 pid=""
 if ! timeout 10 "$cli" query /1.0 >/dev/null 2>&1; then
+  # One that runs but does not answer is not doubled either.
+  alive=$(daemons_here | tr '\n' ' ')
+  [ -z "$alive" ] || die "$name ${dir:-/var/lib/$name} runs (pid $alive) but does not answer '$cli query /1.0' within 10 s; stop it or wait for it"
   if [ -z "$dir" ] && [ -d /run/systemd/system ]; then
     systemctl start "$name" || die "'systemctl start $name' failed: see 'journalctl -u $name'"
   else # No systemd (containers, CI), or a daemon of our own: by hand.
