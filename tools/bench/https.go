@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -46,15 +47,23 @@ func benchHTTPS(ctx context.Context, unix *client.Client, ct, cli string) []row 
 	check(err)
 	tr := rest.New(hc).Transport(ct)
 
+	// The least program making the library call, with the same files
+	// and a TLS session of its own to resume.
+	least := fmt.Sprintf("%s -cert %s -key %s -pin %s -session %s https://%s %s true", execFloor(),
+		filepath.Join(lxkitConf, "client.crt"), filepath.Join(lxkitConf, "client.key"),
+		filepath.Join(lxkitConf, "servercerts", "bench.crt"), filepath.Join(conf, "floor-session"), addr, ct)
 	m := medians(*runs,
 		func() { mustRun(tr.Exec(ctx, transport.Command{Args: []string{"true"}})) },
 		func() { shell(cliEnv, cli+" exec bench:"+ct+" -- true") },
-		func() { shell(lxkitEnv, *lxkitBin+" --host bench exec "+ct+" -- true") })
-	lib, base, cmd := m[0], m[1], m[2]
+		func() { shell(lxkitEnv, *lxkitBin+" --host bench exec "+ct+" -- true") },
+		func() { shell(lxkitEnv, least) })
+	lib, base, cmd, floor := m[0], m[1], m[2], m[3]
 	return []row{
 		compare("exec `true` over HTTPS (library call, kept-alive client)", lib, base, "<= 0.5", lib <= base/2),
 		compare("exec `true` over HTTPS (`lxkit --host REMOTE exec`)", cmd, base, "<= 1.0", cmd <= base),
 		compare("exec `true` over HTTPS: the command against the library call", cmd, lib, "<= 1.15", float64(cmd) <= 1.15*float64(lib)),
+		compare("exec `true` over HTTPS: the least program making the library call (execfloor, TLS session resumed) against the library call", floor, lib, "report", true),
+		compare("exec `true` over HTTPS: the command against that least program", cmd, floor, "<= 1.15", float64(cmd) <= 1.15*float64(floor)),
 	}
 }
 

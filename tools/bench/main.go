@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -142,8 +143,11 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 		// The least an exec through the API can be: POST and wait, with
 		// no websockets and no recorded output (what no caller of Exec
 		// gets, since it loses the output).
-		func() { check(bareExec(ctx, d, ct)) })
-	lib, base, cmd, floor := m[0], m[1], m[2], m[3]
+		func() { check(bareExec(ctx, d, ct)) },
+		// The least program making the library call: what any process
+		// pays on top of the call, lxkit's command or not.
+		func() { shell(env, execFloor()+" "+socket+" "+ct+" true") })
+	lib, base, cmd, floor, least := m[0], m[1], m[2], m[3], m[4]
 	// The same calls back to back, as a job running steps makes them: this
 	// VM's idle vCPUs are slow to wake, which costs a call made after a
 	// pause about 15 ms more (the daemon's part of it; the CLI's own start
@@ -163,7 +167,9 @@ func benchHost(ctx context.Context, d *rest.Driver, ct, socket, cli, tree, big, 
 		compare("exec `true`: the API's floor (POST and wait only, no streams)", floor, base, "report", true),
 		compare("exec `true` (`lxkit exec` command)", cmd, base, "<= 1.0", cmd <= base),
 		compare("exec `true`: the library call against the API's floor", lib, floor, "<= 1.15", float64(lib) <= 1.15*float64(floor)),
-		compare("exec `true`: the `lxkit exec` command against the library call", cmd, lib, "<= 1.15", float64(cmd) <= 1.15*float64(lib)))
+		compare("exec `true`: the `lxkit exec` command against the library call", cmd, lib, "<= 1.15", float64(cmd) <= 1.15*float64(lib)),
+		compare("exec `true`: the least program making the library call (tools/bench/execfloor) against the library call", least, lib, "report", true),
+		compare("exec `true`: the `lxkit exec` command against that least program", cmd, least, "<= 1.15", float64(cmd) <= 1.15*float64(least)))
 
 	// Folder of 2,000 files, both ways. lxkit and the tar pipe alternate,
 	// three runs each (median), after a sync so that neither pays for the
@@ -426,6 +432,18 @@ func measure(env []string, script string) (time.Duration, int64) {
 	check(err)
 	return took, kib << 10
 }
+
+// execFloor builds tools/bench/execfloor once, beside the lxkit binary
+// and as it is built (CGO_ENABLED=0), and returns its path.
+var execFloor = sync.OnceValue(func() string {
+	bin := filepath.Join(filepath.Dir(*lxkitBin), "execfloor")
+	cmd := exec.Command("go", "build", "-o", bin, "./tools/bench/execfloor")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		check(fmt.Errorf("building execfloor: %v\n%s", err, out))
+	}
+	return bin
+})
 
 // bareExec runs `true` with no websockets and no recorded output.
 func bareExec(ctx context.Context, d *rest.Driver, ct string) error {

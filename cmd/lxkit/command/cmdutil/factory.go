@@ -210,8 +210,13 @@ func (f *Factory) ClientOptions() []client.Option {
 	return opts
 }
 
-// host resolves --host with the remotes store.
+// host resolves --host with the remotes store. A socket named by its
+// path needs no store (nil): lxkit's, lxc's and incus's configuration
+// files are then not read.
 func (f *Factory) host() (Target, *remotes.Store, error) {
+	if h, ok := socketTarget(f.Globals.Host); ok {
+		return h, nil, nil
+	}
 	store, err := f.Remotes()
 	if err != nil {
 		return Target{}, nil, err

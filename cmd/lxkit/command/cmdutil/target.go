@@ -55,12 +55,12 @@ func ResolveHost(store *remotes.Store, host string) (Target, error) {
 		_, err := sshtransport.ParseURL(host)
 		return Target{Addr: host}, err
 	}
+	if h, ok := socketTarget(host); ok {
+		return h, nil
+	}
 	ep, err := client.ParseAddr(host)
 	if err != nil {
 		return Target{}, err
-	}
-	if ep.Socket != "" {
-		return Target{Addr: ep.Socket}, nil
 	}
 	h := Target{Addr: ep.String()}
 	// An address that is a remote's uses that remote's pinned certificate.
@@ -74,6 +74,20 @@ func ResolveHost(store *remotes.Store, host string) (Target, error) {
 		}
 	}
 	return h, nil
+}
+
+// socketTarget resolves a --host that names a unix socket by its path
+// (a path, or unix:///PATH), which no remote's name can be (it has a
+// slash); ok is false for anything else.
+func socketTarget(host string) (Target, bool) {
+	if !strings.Contains(host, "/") || strings.HasPrefix(host, "ssh://") {
+		return Target{}, false
+	}
+	ep, err := client.ParseAddr(host)
+	if err != nil || ep.Socket == "" {
+		return Target{}, false
+	}
+	return Target{Addr: ep.Socket}, true
 }
 
 // lookupRemote resolves a remote name. ok is false for a name that is no

@@ -103,3 +103,29 @@ func TestTLSOptionsKeepThePin(t *testing.T) {
 		t.Fatalf("got client cert %v, pin %v, %v; want no client cert and the pin", o.ClientCert != nil, o.ServerCert != nil, err)
 	}
 }
+
+// A socket named by its path is reached without reading any remotes: a
+// broken configuration file cannot stand in the way, and a command pays
+// for no file it does not use.
+func TestSocketHostReadsNoRemotes(t *testing.T) {
+	for _, host := range []string{"/var/lib/lxd/unix.socket", "unix:///run/incus/unix.socket", "./unix.socket"} {
+		f := NewFactory(nil)
+		f.Globals.Host = host
+		f.Remotes = func() (*remotes.Store, error) {
+			t.Errorf("--host %s: the remotes were read", host)
+			return nil, errors.New("no remotes here")
+		}
+		h, store, err := f.host()
+		if err != nil || store != nil || h.Addr == "" || h.Remote != nil {
+			t.Errorf("--host %s: %+v, store %v, %v; want the socket alone", host, h, store, err)
+		}
+	}
+	// A remote's name does read them.
+	f := NewFactory(nil)
+	f.Globals.Host = "prod"
+	read := false
+	f.Remotes = func() (*remotes.Store, error) { read = true; return nil, errors.New("broken config.yml") }
+	if _, _, err := f.host(); err == nil || !read {
+		t.Errorf("--host prod: %v, remotes read %v; want the store's error", err, read)
+	}
+}
