@@ -187,7 +187,10 @@ type SFTPOptions struct {
 // flight for whole-file reads (WriteTo) and writes (ReadFrom). A daemon
 // that offers no SFTP gives an error matching ErrNoSFTP.
 func (c *Client) SFTP(ctx context.Context, instance string, opts SFTPOptions) (*SFTPSession, error) {
-	sopts := []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
+	// 32 reads in flight, not pkg/sftp's 64: a 1 GiB pull peaks at
+	// 22-25 MiB of RSS instead of 27-28, for 5-10% more time (LXD 5.0.2,
+	// tmpfs at both ends; lxc file pull: 16 MiB, twice the time).
+	sopts := []sftp.ClientOption{sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(sftpInFlight)}
 	if opts.WritePacket > 32<<10 {
 		// pkg/sftp's overlapping reads ask for a packet each and take a
 		// shorter answer for the end of the file.
@@ -336,12 +339,15 @@ func (r *sftpReader) Read(p []byte) (int, error) {
 	return n, r.s.err("reading", r.path, err)
 }
 
+// sftpInFlight is how many requests of one file are in flight at once.
+const sftpInFlight = 32
+
 // WriteTo copies the rest of the file to w with many reads in flight
 // (unless the session has large write packets). The servers answer 32 KiB
-// a read: w sees writes of 1 MiB, which spares a system call per read when
-// w is a file.
+// a read: w sees writes of 256 KiB, which spares most system calls when w
+// is a file (1 MiB was no faster, and held 1 MiB more).
 func (r *sftpReader) WriteTo(w io.Writer) (int64, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
+	bw := bufio.NewWriterSize(w, 256<<10)
 	n, err := r.f.WriteTo(bw)
 	if err == nil {
 		err = bw.Flush()
