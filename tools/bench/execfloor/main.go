@@ -34,34 +34,36 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: execfloor [-cert C -key K -pin P -session S] ADDR INSTANCE COMMAND [ARG...]")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), flag.Arg(1), flag.Args()[2:], *certFile, *keyFile, *pinFile, *session); err != nil {
+	code, err := run(flag.Arg(0), flag.Arg(1), flag.Args()[2:], *certFile, *keyFile, *pinFile, *session)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "execfloor:", err)
 		os.Exit(1)
 	}
+	os.Exit(code)
 }
 
-func run(addr, instance string, args []string, certFile, keyFile, pinFile, session string) error {
+// run makes the call and returns the command's exit code.
+func run(addr, instance string, args []string, certFile, keyFile, pinFile, session string) (int, error) {
 	ctx := context.Background()
 	opts := []client.Option{client.WithLazyServer()}
 	if certFile != "" {
 		cert, err := certs.LoadKeyPairLazily(certFile, keyFile)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		pin, err := certs.ReadCertificate(pinFile)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		opts = append(opts, client.WithTLS(client.TLSOptions{ClientCert: &cert, ServerCert: pin, Sessions: client.SessionFile(session)}))
 	}
 	c, err := client.New(ctx, addr, opts...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	res, err := restapi.New(c, instance).Exec(ctx, transport.Command{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	os.Exit(res.ExitCode)
-	return nil
+	return res.ExitCode, nil
 }
