@@ -148,7 +148,8 @@ func (h *Host) CopyInstanceTo(ctx context.Context, dst *Host, source, name strin
 
 // MoveInstanceTo moves an instance to dst, another host or this one in
 // another project, as name there: a copy (see CopyInstanceTo), then the
-// source deleted. A running instance is refused unless opts.Stateless.
+// source deleted. A running instance is refused unless opts.Stateless;
+// then it is stopped first, and started again if the copy fails.
 // A move done already (the source gone, name on dst) is success; a
 // destination that exists beside its source is refused, as the move may
 // have stopped half-way: compare them and delete one.
@@ -167,14 +168,28 @@ func (h *Host) MoveInstanceTo(ctx context.Context, dst *Host, source, name strin
 		return errdefs.Wrap(errdefs.ErrConflict, nil,
 			"moving %s to %s on %s: both exist (a move that stopped half-way?): compare them and delete one", source, name, dst.c.Addr())
 	}
-	if !strings.EqualFold(inst.Status, "Stopped") && !opts.Stateless {
+	running := !strings.EqualFold(inst.Status, "Stopped")
+	if running && !opts.Stateless {
 		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
 			"moving %s: it is %s: stop it first, or move its disk as it is with --stateless", source, strings.ToLower(inst.Status))
 	}
+	stop := api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}
+	if running {
+		// A stateless move ends with the source stopped and gone and
+		// the copy stopped: stop it first, so that the daemon sends a
+		// stopped container instead of freezing a running one for its
+		// last pass (hostapi.FreezeHangs).
+		if err := h.SetInstanceState(ctx, source, stop); err != nil {
+			return fmt.Errorf("moving %s: stopping it: %w", source, err)
+		}
+	}
 	if err := h.CopyInstanceTo(ctx, dst, source, name, opts); err != nil {
+		if running { // as it was
+			_ = h.SetInstanceState(context.WithoutCancel(ctx), source, api.InstanceStatePut{Action: "start", Timeout: -1})
+		}
 		return err
 	}
-	if err := h.SetInstanceState(ctx, source, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}); err != nil &&
+	if err := h.SetInstanceState(ctx, source, stop); err != nil &&
 		!errors.Is(err, errdefs.ErrNotFound) {
 		if cur, gerr := h.Instances().Get(ctx, source); gerr != nil || !strings.EqualFold(cur.Status, "Stopped") {
 			return fmt.Errorf("moving %s: copied to %s, but stopping the source: %w", source, dst.c.Addr(), err)

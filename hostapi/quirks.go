@@ -225,6 +225,18 @@ func StopUnfinished(status string, config map[string]string) bool {
 // StopUnfinishedSeen names the daemons StopUnfinished was seen on.
 const StopUnfinishedSeen = "Incus 6.0.4"
 
+// FreezeHangs names the daemons whose freeze of a container could wait
+// for ever here: LXD 5.0.2 freezes a running container for the last pass
+// of a stateless migration (its copy without CRIU), and on this machine's
+// cgroup v1 freezer (kernel 6.18) the container stayed FREEZING while one
+// of its processes, busybox's udhcpc running its script, waited for a
+// vfork child that was frozen already. The freeze is written once; the
+// move hung 15 minutes (ci92) and went on when FROZEN was written again.
+// host.MoveInstanceTo stops a running source before it moves it, so a
+// move never freezes it; a stateless copy of a running container still
+// does (the daemon offers no other way).
+const FreezeHangs = "LXD 5.0.2"
+
 // VolumeRenameInUse names the daemons that take about 30 s to rename a
 // custom volume an instance's disk device uses (they update the
 // instance's device themselves), as long as lxkit's request timeout:
