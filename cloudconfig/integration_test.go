@@ -707,8 +707,12 @@ func testApplyDebianPackages(t *testing.T, d driver.Driver, dir string, index []
 		t.Errorf("applying again: dpkg's status %s (before: %s), fetched %q, steps %q; want no change, nothing fetched, no install",
 			after, before, debs, steps)
 	}
+	// Not asserted either: that applying again is quicker. It does less
+	// (nothing fetched, nothing installed: asserted above), but both
+	// refresh the lists, and on a loaded machine the second took 1.38 s
+	// against the first's 1.21 s (ci93, Incus, REST driver).
 	if again >= first {
-		t.Errorf("applying again took %s, the first apply %s", again, first)
+		t.Logf("applying again took %s, the first apply %s", again, first)
 	}
 
 	// Upgrade: the package source's newer version replaces the older.
