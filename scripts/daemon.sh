@@ -5,6 +5,7 @@
 # start it again, start daemons this one way.
 #
 #   daemon.sh start lxd|incus [DIR]
+#   daemon.sh pids lxd|incus [DIR]   (the pids of that daemon, if it runs)
 #
 # DIR is the daemon's state directory (LXD_DIR, INCUS_DIR): the system's
 # by default; another one runs a separate daemon of its own, always by
@@ -12,12 +13,13 @@
 set -euo pipefail
 
 die() { echo "lxkit hosts: $*" >&2; exit 1; }
-[ "${1:-}" = start ] && [ $# -ge 2 ] || die "usage: daemon.sh start lxd|incus [DIR]"
-name=$2 dir=${3:-}
+case "${1:-}" in start | pids) ;; *) false ;; esac && [ $# -ge 2 ] ||
+  die "usage: daemon.sh start|pids lxd|incus [DIR]"
+verb=$1 name=$2 dir=${3:-}
 case $name in
-  lxd) cli=lxc envvar=LXD_DIR log=/var/log/lxd/lxd.log
+  lxd) cli=lxc envvar=LXD_DIR log=/var/log/lxd/lxd.log comm=lxd
        run=(lxd --group root) waitready=(lxd waitready) ;;
-  incus) cli=incus envvar=INCUS_DIR log=/var/log/incus/incus.log
+  incus) cli=incus envvar=INCUS_DIR log=/var/log/incus/incus.log comm=incusd
        run=(/usr/libexec/incus/incusd --group incus-admin) waitready=(/usr/libexec/incus/incusd waitready)
        getent group incus-admin >/dev/null || groupadd --system incus-admin ;;
   *) die "unknown daemon $name" ;;
@@ -34,19 +36,21 @@ fi
 # clone is.
 cd /
 
-# pids of the daemons (not their helpers) whose state directory is this
-# one: $envvar in their environment, or none for the system's daemon.
+# pids of the daemons named $name (not their helpers, nor the other
+# kind: the system's LXD has no INCUS_DIR either) whose state directory is
+# this one: $envvar in their environment, or none for the system's daemon.
 daemons_here() {
   local p cmd env
   for p in /proc/[0-9]*; do
-    case $(cat "$p/comm" 2>/dev/null) in lxd | incusd) ;; *) continue ;; esac
+    [ "$(cat "$p/comm" 2>/dev/null)" = "$comm" ] || continue
     cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    case $cmd in *"lxd --group "* | *"incusd --group "*) ;; *) continue ;; esac
+    case $cmd in *"$comm --group "*) ;; *) continue ;; esac
     env=$(tr '\0' '\n' <"$p/environ" 2>/dev/null | sed -n "s/^$envvar=//p")
     [ "$env" = "$dir" ] && echo "${p#/proc/}"
   done
   return 0 # not the last test's status: set -e and pipefail would stop the script
 }
+if [ "$verb" = pids ]; then daemons_here; exit 0; fi
 # A daemon left stopped (SIGSTOP, as testkit/faults does; a run cut off
 # there never sends SIGCONT) answers nothing: resume it rather than start
 # a second one on the same state.
@@ -69,9 +73,15 @@ fi
 
 pid=""
 if ! timeout 10 "$cli" query /1.0 >/dev/null 2>&1; then
-  # One that runs but does not answer is not doubled either.
+  # One that runs but does not answer (starting, or shutting down after
+  # SIGTERM) is waited for, up to 60 s, and never doubled.
+  end=$((SECONDS + 60))
+  while [ $SECONDS -lt $end ] && [ -n "$(daemons_here)" ]; do
+    "${waitready[@]}" --timeout 1 >/dev/null 2>&1 && exit 0
+    sleep 0.5
+  done
   alive=$(daemons_here | tr '\n' ' ')
-  [ -z "$alive" ] || die "$name ${dir:-/var/lib/$name} runs (pid $alive) but does not answer '$cli query /1.0' within 10 s; stop it or wait for it"
+  [ -z "$alive" ] || die "$name ${dir:-/var/lib/$name} runs (pid ${alive% }) but has not answered for 60 s; stop it or wait for it"
   if [ -z "$dir" ] && [ -d /run/systemd/system ]; then
     systemctl start "$name" || die "'systemctl start $name' failed: see 'journalctl -u $name'"
   else # No systemd (containers, CI), or a daemon of our own: by hand.

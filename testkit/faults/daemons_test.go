@@ -178,3 +178,39 @@ func settles(base resources, slack int) (resources, bool) {
 	}
 	return now, false
 }
+
+// TestDaemonPidsOfItsKind checks that daemon.sh takes for a daemon of a
+// state directory only a process of that kind: when it took the system's
+// LXD (no INCUS_DIR either) for the system's Incus, make hosts refused to
+// start Incus. The "daemons" here are sleep(1) under the daemons' names.
+func TestDaemonPidsOfItsKind(t *testing.T) {
+	dir := t.TempDir()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := func(comm string) int {
+		path := filepath.Join(dir, comm)
+		if err := os.Symlink(sleep, path); err != nil {
+			t.Fatal(err)
+		}
+		// comm is the file's name; the command line reads "COMM --group x 600".
+		cmd := &exec.Cmd{Path: path, Args: []string{comm + " --group x", "600"},
+			Env: []string{"LXD_DIR=" + dir, "INCUS_DIR=" + dir}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	pids := map[string]int{"lxd": fake("lxd"), "incus": fake("incusd")}
+	for name, want := range pids {
+		out, err := exec.Command("bash", testhost.Script(t, "daemon.sh"), "pids", name, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("daemon.sh pids %s: %v\n%s", name, err, out)
+		}
+		if got := strings.Fields(string(out)); len(got) != 1 || got[0] != strconv.Itoa(want) {
+			t.Errorf("daemon.sh pids %s %s = %q, want only %d (lxd %d, incusd %d)", name, dir, got, want, pids["lxd"], pids["incus"])
+		}
+	}
+}
