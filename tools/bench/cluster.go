@@ -66,22 +66,26 @@ func benchCluster(remote, socket, cli string) []row {
 	tLoop := timeIt(func() {
 		shell(env, "printf '%s\\n' '"+strings.Join(lines, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" launch "+remote+":testimage "+remote+":$0 --target $1 -q'")
 	})
-	deleteAll(env, remote+":", append(append([]string{}, spread...), loop...))
 	deleteAll(hostEnv, "", single)
 
-	// list: many stopped instances, made side by side.
-	many := names("n", *listSize)
+	// list: the two fleets on the cluster, still running, and enough
+	// stopped instances made beside them to list *listSize.
+	running := append(append([]string{}, spread...), loop...)
+	many := names("n", max(*listSize-len(running), 0))
 	var made []string
 	for i, n := range many {
 		made = append(made, fmt.Sprintf("%s m%d", n, i%3+1))
 	}
-	atExit = func() { deleteAll(env, remote+":", many) }
-	shell(env, "printf '%s\\n' '"+strings.Join(made, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" init "+remote+":testimage "+remote+":$0 --target $1 -q'")
+	all := append(running, many...)
+	atExit = func() { deleteAll(env, remote+":", all) }
+	if len(made) > 0 {
+		shell(env, "printf '%s\\n' '"+strings.Join(made, "' '")+"' | xargs -P "+par+" -L1 sh -c '"+cli+" init "+remote+":testimage "+remote+":$0 --target $1 -q'")
+	}
 	m := medians(*runs/2,
-		func() { shell(env, *lxkitBin+" --host "+remote+" list "+prefix+"-n >/dev/null") },
-		func() { shell(env, cli+" list "+remote+": "+prefix+"-n >/dev/null") },
+		func() { shell(env, *lxkitBin+" --host "+remote+" list "+prefix+" >/dev/null") },
+		func() { shell(env, cli+" list "+remote+": "+prefix+" >/dev/null") },
 	)
-	deleteAll(env, remote+":", many)
+	deleteAll(env, remote+":", all)
 	atExit = func() {}
 
 	counts := fmt.Sprintf("m1 %d, m2 %d, m3 %d", perMember["m1"], perMember["m2"], perMember["m3"])
@@ -90,7 +94,7 @@ func benchCluster(remote, socket, cli string) []row {
 		compare(fmt.Sprintf("`lxkit apply --parallel %d` of a %d-instance fleet spread over 3 members, against the same fleet on one host", clusterParallel, *fleetSize), tSpread, tSingle, "report", true),
 		compare(fmt.Sprintf("the same spread apply, against a `%s launch --target` loop on the cluster, %d at a time", cli, clusterParallel), tSpread, tLoop, "<= 1.0", tSpread <= tLoop),
 		{what: "instances per member after the spread apply", lxkit: counts, base: "-", ratio: "-", goal: "even", met: yes(even)},
-		compare(fmt.Sprintf("`lxkit list` of %d instances on the cluster, against `%s list`", *listSize, cli), m[0], m[1], "<= 1.0", m[0] <= m[1]),
+		compare(fmt.Sprintf("`lxkit list` of %d instances on the cluster (%d running, %d stopped), against `%s list`", len(all), len(running), len(many), cli), m[0], m[1], "<= 1.0", m[0] <= m[1]),
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,6 +102,7 @@ func main() {
 				part("nesting", func() []row { return benchNested(ctx, c, socket, tree) }))
 		}
 	}
+	printParts()
 }
 
 // printCluster prints the rows of the cluster of c's kind.
@@ -113,10 +115,39 @@ func printCluster(c *client.Client, socket, cli string) {
 // part runs one part of the bench and says on stderr how long it took.
 func part(name string, f func() []row) []row {
 	logf("%s: begins", name)
-	t := time.Now()
+	t, t0 := time.Now(), timedTotal.Load()
 	rows := f()
-	logf("%s: took %s", name, time.Since(t).Round(time.Second))
+	p := partTime{name, time.Since(t), time.Duration(timedTotal.Load() - t0)}
+	parts = append(parts, p)
+	logf("%s: took %s, %s of it in timed runs", name, p.wall.Round(time.Second), p.timed.Round(time.Second))
 	return rows
+}
+
+// partTime is how long a part took, and how much of it went to timed runs
+// of lxkit and of the baselines (the rest: making and deleting the
+// containers measured on, warm-ups and pauses).
+type partTime struct {
+	name        string
+	wall, timed time.Duration
+}
+
+var parts []partTime
+
+// printParts prints where the run's time went.
+func printParts() {
+	fmt.Println("## Where this run's time went")
+	fmt.Println()
+	fmt.Println("Timed runs: lxkit's and the baselines' measured calls and commands; the rest is making, starting and deleting what")
+	fmt.Println("they run on, warm-ups, and the pauses before each run.")
+	fmt.Println()
+	fmt.Println("| part | wall | timed runs | the rest |")
+	fmt.Println("|---|---|---|---|")
+	var wall, tm time.Duration
+	for _, p := range parts {
+		fmt.Printf("| %s | %s | %s | %s |\n", p.name, p.wall.Round(time.Second), p.timed.Round(time.Second), (p.wall - p.timed).Round(time.Second))
+		wall, tm = wall+p.wall, tm+p.timed
+	}
+	fmt.Printf("| all of the above | %s | %s | %s |\n\n", wall.Round(time.Second), tm.Round(time.Second), (wall - tm).Round(time.Second))
 }
 
 func printRows(title string, rows []row) {
@@ -385,7 +416,17 @@ func timeSynced(f func()) time.Duration {
 func timeIt(f func()) time.Duration {
 	start := time.Now()
 	f()
-	return time.Since(start)
+	return timed(time.Since(start))
+}
+
+// timedTotal adds up every timed run, lxkit's and the baselines', so that
+// the run can say how much of it went to what it measures and how much
+// to making, waiting for and deleting what it measures on.
+var timedTotal atomic.Int64
+
+func timed(d time.Duration) time.Duration {
+	timedTotal.Add(int64(d))
+	return d
 }
 
 // cliEnv points lxc or incus at the socket under test.
@@ -425,7 +466,7 @@ func measure(env []string, script string) (time.Duration, int64) {
 	if err := cmd.Run(); err != nil {
 		check(fmt.Errorf("%s: %v\n%s", script, err, errb.String()))
 	}
-	took := time.Since(start)
+	took := timed(time.Since(start))
 	data, err := os.ReadFile(out.Name())
 	check(err)
 	kib, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
