@@ -27,8 +27,8 @@ trap 'rm -f "$tmp"' EXIT
   echo 'the `lxc` of LXD 5.0; the goals of issue 2 were set against `lxc`. The HTTPS rows compare with `lxc exec REMOTE:NAME`'
   echo '(`incus exec`) on a remote of the same daemon at 127.0.0.1, each tool with a config directory of its own, trusted by a token.'
   echo 'The scale rows run hundreds of busybox containers: each list a median of half as many runs (or fewer, as above); the launches'
-  echo '(apply, the `launch` loop, the API floor) are timed in halves, taking turns (loop, apply, floor, floor, apply, loop), since each'
-  echo 'launch costs the daemon more as its containers grow in number.'
+  echo '(apply, the `launch` loop, the API floor) are timed in chunks of 10 (at 20) or 20 (at 100) that take turns (loop, apply, floor,'
+  echo 'floor, apply, loop, loop...), since each launch costs the daemon more as its containers grow in number.'
   echo 'Execs per second: 96 execs of `true`, 8 at once, median of 3 runs; an `lxc exec` that sees no end within 20 s'
   echo "(LXD 5.0.2's client now and then misses the end of its operation) is killed, counted as hung, and its 20 s count."
   echo
