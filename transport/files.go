@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -173,10 +172,6 @@ func DownloadFolder(ctx context.Context, t Transport, remote, localDir string) (
 	return sum, err
 }
 
-// uploadChunk is how much of a folder's archive goes to the command at
-// once: the size of the exec client's stdin messages.
-const uploadChunk = 128 << 10
-
 // ErrNoTar is returned by the tar functions when the target has no tar.
 var ErrNoTar = errors.New("no tar on the target")
 
@@ -187,17 +182,7 @@ func UploadFolderTar(ctx context.Context, t Transport, local, remoteDir string, 
 		return err
 	}
 	pr, pw := io.Pipe()
-	go func() {
-		// Buffered: through the bare pipe each of the archive's writes (a
-		// header, a small file, its padding) would reach the command
-		// alone, over the REST transport as a websocket message each.
-		bw := bufio.NewWriterSize(pw, uploadChunk)
-		err := tarx.Write(bw, local, tarx.WriteOptions(opts))
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-	}()
+	go func() { pw.CloseWithError(tarx.Write(pw, local, tarx.WriteOptions(opts))) }()
 	defer pr.Close()
 	res, err := t.Exec(ctx, Command{Args: []string{"tar", "-xf", "-", "-C", remoteDir}, Stdin: pr})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -391,5 +392,29 @@ func TestExtractSparse(t *testing.T) {
 		if names, _ := os.ReadDir(dest); len(names) != 0 {
 			t.Errorf("%s: dest holds %v", format, names)
 		}
+	}
+}
+
+// writeCounter counts the writes it is given and their bytes.
+type writeCounter struct{ writes, bytes int }
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	w.bytes += len(p)
+	return len(p), nil
+}
+
+// Write hands its writer whole chunks, not a write per header, small file
+// and padding: over exec's stdin each write is a websocket message.
+func TestWriteInChunks(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "small")
+	must(t, os.Mkdir(src, 0o755))
+	for i := range 300 {
+		must(t, os.WriteFile(filepath.Join(src, "f"+strconv.Itoa(i)), make([]byte, 100), 0o644))
+	}
+	var w writeCounter
+	must(t, Write(&w, src, WriteOptions{}))
+	if most := w.bytes/writeChunk + 1; w.writes > most {
+		t.Errorf("300 files (%d bytes) went out in %d writes, want at most %d", w.bytes, w.writes, most)
 	}
 }
