@@ -173,13 +173,14 @@ func (h *Host) MoveInstanceTo(ctx context.Context, dst *Host, source, name strin
 		return errdefs.Wrap(errdefs.ErrPreconditionFailed, nil,
 			"moving %s: it is %s: stop it first, or move its disk as it is with --stateless", source, strings.ToLower(inst.Status))
 	}
-	stop := api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}
 	if running {
 		// A stateless move ends with the source stopped and gone and
 		// the copy stopped: stop it first, so that the daemon sends a
 		// stopped container instead of freezing a running one for its
-		// last pass (hostapi.FreezeHangs).
-		if err := h.SetInstanceState(ctx, source, stop); err != nil {
+		// last pass (hostapi.FreezeHangs). So the source is stopped
+		// whenever it is copied, and deleted as it is: one started
+		// meanwhile is left, and its deletion refused.
+		if err := h.SetInstanceState(ctx, source, api.InstanceStatePut{Action: "stop", Force: true, Timeout: -1}); err != nil {
 			return fmt.Errorf("moving %s: stopping it: %w", source, err)
 		}
 	}
@@ -188,12 +189,6 @@ func (h *Host) MoveInstanceTo(ctx context.Context, dst *Host, source, name strin
 			_ = h.SetInstanceState(context.WithoutCancel(ctx), source, api.InstanceStatePut{Action: "start", Timeout: -1})
 		}
 		return err
-	}
-	if err := h.SetInstanceState(ctx, source, stop); err != nil &&
-		!errors.Is(err, errdefs.ErrNotFound) {
-		if cur, gerr := h.Instances().Get(ctx, source); gerr != nil || !strings.EqualFold(cur.Status, "Stopped") {
-			return fmt.Errorf("moving %s: copied to %s, but stopping the source: %w", source, dst.c.Addr(), err)
-		}
 	}
 	if err := h.DeleteInstance(ctx, source); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return fmt.Errorf("moving %s: copied to %s, but deleting the source: %w", source, dst.c.Addr(), err)
